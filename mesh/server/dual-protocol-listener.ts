@@ -1,0 +1,87 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+export type RequestListener = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/**
+ * One TCP port that speaks cleartext HTTP/2 (prior knowledge, as gRPC clients
+ * use) and HTTP/1.1 (curl, browsers' Connect and gRPC-Web calls, wrk). Node's
+ * h2c server refuses HTTP/1.1, so each new connection is sorted by its first
+ * bytes: the HTTP/2 connection preface starts with "PRI", no HTTP/1.1 method
+ * does.
+ */
+export class DualProtocolListener {
+  readonly http2Server: http2.Http2Server;
+  readonly http1Server: http.Server;
+  private readonly tcp: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(listener: RequestListener) {
+    this.http2Server = http2.createServer({}, listener);
+    this.http1Server = http.createServer(listener);
+    this.http2Server.on("session", (session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
+    this.tcp = net.createServer({ noDelay: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+      socket.once("data", (chunk: Buffer) => {
+        socket.pause();
+        socket.unshift(chunk);
+        if (isHttp2Preface(chunk)) {
+          // The HTTP/2 session reads what is buffered on the socket itself.
+          this.http2Server.emit("connection", socket);
+        } else {
+          this.http1Server.emit("connection", socket);
+          socket.resume();
+        }
+      });
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.tcp.once("error", reject);
+      this.tcp.listen(port, host, () => {
+        this.tcp.off("error", reject);
+        resolve((this.tcp.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting connections and asks open ones to finish: HTTP/2 sessions
+   * get GOAWAY and close once their streams end; idle HTTP/1.1 connections
+   * close now, busy ones after their response.
+   */
+  drain(): void {
+    this.tcp.close();
+    for (const session of this.sessions) {
+      session.close();
+    }
+    this.http1Server.closeIdleConnections();
+  }
+
+  /** Ends every connection at once. */
+  destroy(): void {
+    for (const session of this.sessions) {
+      session.destroy();
+    }
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
+  }
+}
+
+const preface = Buffer.from("PRI");
+
+function isHttp2Preface(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, preface.length);
+  return chunk.subarray(0, n).equals(preface.subarray(0, n));
+}

@@ -1,0 +1,189 @@
+import { create, fromBinary, isMessage, toBinary, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from "node:http2";
+import { GrpcHandlerContext } from "./grpc-handler-context.js";
+import type { UnaryCall } from "./unary-call.js";
+
+/** A unary method reachable on the fast path, with its interceptor chain applied. */
+export interface FastUnaryRoute {
+  readonly service: DescService;
+  readonly method: DescMethodUnary;
+  readonly call: UnaryCall;
+}
+
+export interface GrpcUnaryFastPathOptions {
+  /** Largest request message accepted, in bytes. Larger: ResourceExhausted. */
+  readonly readMaxBytes: number;
+  /** Longest deadline a client may ask for, in ms. Longer: InvalidArgument. */
+  readonly maxTimeoutMs: number;
+  /** Aborts every call in flight when the server gives up on its grace period. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/**
+ * Serves unary gRPC calls straight off the HTTP/2 request, without Connect's
+ * streaming pipeline. connect-node runs even a unary gRPC call through async
+ * generators (measured here at about 354 µs of CPU per call against 79 µs for
+ * a grpc-js Server); a unary call needs one buffered request frame and one
+ * response frame plus trailers, which is all this does.
+ *
+ * It takes only what it fully supports: HTTP/2, content-type application/grpc
+ * or application/grpc+proto, no request compression, and a unary method. It
+ * returns false for anything else, which connect-node then serves (gRPC with
+ * JSON or compression, streaming, gRPC-Web, Connect).
+ */
+export function createGrpcUnaryFastPath(
+  routes: ReadonlyMap<string, FastUnaryRoute>,
+  options: GrpcUnaryFastPathOptions,
+): (req: Http2ServerRequest, res: Http2ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.httpVersionMajor !== 2 || req.method !== "POST") {
+      return false;
+    }
+    const headers = req.headers;
+    const contentType = headers["content-type"];
+    if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") {
+      return false;
+    }
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") {
+      return false;
+    }
+    const route = routes.get(req.url);
+    if (route === undefined) {
+      return false;
+    }
+    serveCall(route, req, res, options);
+    return true;
+  };
+}
+
+function serveCall(
+  route: FastUnaryRoute,
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  options: GrpcUnaryFastPathOptions,
+): void {
+  const timeout = parseTimeout(firstHeader(req.headers["grpc-timeout"]) ?? null, options.maxTimeoutMs);
+  const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
+  const context = new GrpcHandlerContext(route.service, route.method, req.url, req.headers, deadline);
+  let finished = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const finish = (body: Uint8Array | undefined, error: ConnectError | undefined): void => {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    if (timer !== undefined) {
+      clearTimeout(timer);
+    }
+    options.shutdownSignal.removeEventListener("abort", onShutdown);
+    if (res.stream.destroyed) {
+      return;
+    }
+    const responseHeaders: OutgoingHttpHeaders = { "content-type": "application/grpc+proto" };
+    copyHeaders(context.responseHeaderIfSet, responseHeaders);
+    res.writeHead(200, responseHeaders);
+    const trailers = setTrailerStatus(new Headers(context.responseTrailerIfSet ?? {}), error);
+    const trailerObject: OutgoingHttpHeaders = {};
+    copyHeaders(trailers, trailerObject);
+    res.addTrailers(trailerObject);
+    if (body === undefined) {
+      res.end();
+    } else {
+      res.end(body);
+    }
+  };
+  const fail = (err: unknown): void => {
+    const error = ConnectError.from(err);
+    context.abort(error);
+    finish(undefined, error);
+  };
+  const onShutdown = (): void => fail(new ConnectError("server is shutting down", Code.Unavailable));
+
+  if (timeout.error !== undefined) {
+    req.resume();
+    fail(timeout.error);
+    return;
+  }
+  if (deadline !== undefined) {
+    timer = setTimeout(() => fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+  }
+  options.shutdownSignal.addEventListener("abort", onShutdown);
+  res.stream.once("close", () => {
+    if (!finished) {
+      finished = true;
+      if (timer !== undefined) {
+        clearTimeout(timer);
+      }
+      options.shutdownSignal.removeEventListener("abort", onShutdown);
+      context.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+    }
+  });
+
+  const chunks: Buffer[] = [];
+  let received = 0;
+  req.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > options.readMaxBytes + 5) {
+      req.pause();
+      fail(new ConnectError(`message larger than ${options.readMaxBytes} bytes`, Code.ResourceExhausted));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (finished) {
+      return;
+    }
+    let request;
+    try {
+      request = fromBinary(route.method.input, unwrapSingleFrame(Buffer.concat(chunks, received)));
+    } catch (err) {
+      fail(err instanceof ConnectError ? err : new ConnectError("failed to decode the request message", Code.InvalidArgument));
+      return;
+    }
+    route.call(request, context).then(
+      (response) => {
+        const message = isMessage(response, route.method.output) ? response : create(route.method.output, response);
+        finish(frame(toBinary(route.method.output, message)), undefined);
+      },
+      fail,
+    );
+  });
+}
+
+/** The message of a body holding exactly one uncompressed gRPC frame. */
+function unwrapSingleFrame(body: Buffer): Uint8Array {
+  if (body.length < 5) {
+    throw new ConnectError("protocol error: missing request message", Code.Unimplemented);
+  }
+  if (body[0] !== 0) {
+    throw new ConnectError("protocol error: compressed message without grpc-encoding", Code.Internal);
+  }
+  const length = body.readUInt32BE(1);
+  if (length !== body.length - 5) {
+    throw new ConnectError("protocol error: a unary request needs exactly one message", Code.Unimplemented);
+  }
+  return body.subarray(5);
+}
+
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(message.length + 5);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+function copyHeaders(from: Headers | undefined, to: OutgoingHttpHeaders): void {
+  from?.forEach((value, name) => {
+    to[name] = value;
+  });
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

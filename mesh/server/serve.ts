@@ -1,0 +1,161 @@
+import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
+import { create, isMessage } from "@bufbuild/protobuf";
+import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type http from "node:http";
+import type http2 from "node:http2";
+import type { Logger } from "pino";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { catchUnexpected } from "../interceptors/catch-unexpected.js";
+import { validateRequest } from "../interceptors/validate-request.js";
+import { DualProtocolListener } from "./dual-protocol-listener.js";
+import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
+import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
+import { InFlight } from "./in-flight.js";
+import { createReflectionServices } from "./reflection-service.js";
+import { chainInterceptors, type ServerInterceptor, type UnaryCall, type UnaryResult } from "./unary-call.js";
+
+/** A service and its implementation, as `serve` takes them. */
+export interface ServiceRegistration {
+  readonly service: DescService;
+  readonly impl: Partial<ServiceImpl<DescService>>;
+}
+
+/** Pairs a service with its implementation, checking the implementation's type. */
+export function registration<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceRegistration {
+  return { service, impl: impl as unknown as Partial<ServiceImpl<DescService>> };
+}
+
+export interface ServeOptions {
+  /** The services to serve. Health and reflection are added for them. */
+  readonly services: readonly ServiceRegistration[];
+  /** Where problems are logged. */
+  readonly logger: Logger;
+  /** The port to listen on; 0 picks a free one. */
+  readonly port: number;
+  /** The address to bind. Default: 127.0.0.1, so nothing is exposed by accident. */
+  readonly host?: string;
+  /**
+   * Interceptors around every unary call, outermost first. They run inside
+   * the catch-all and outside request validation:
+   * catch-unexpected -> these -> validate-request -> handler.
+   */
+  readonly interceptors?: readonly ServerInterceptor[];
+  /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
+  readonly gracePeriodMs?: number;
+  /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
+  readonly readMaxBytes?: number;
+}
+
+/** A running server. */
+export interface MeshServer {
+  readonly port: number;
+  /** e.g. http://127.0.0.1:50051 */
+  readonly url: string;
+  readonly health: HealthStatus;
+  /**
+   * Graceful shutdown: health goes NOT_SERVING, no new connections are
+   * accepted, calls in flight finish within the grace period, and whatever is
+   * still running then is cancelled with Unavailable.
+   */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Serves services over gRPC, Connect and gRPC-Web on one port (HTTP/2
+ * cleartext, and HTTP/1.1 for Connect and gRPC-Web). Every unary call runs
+ * through one interceptor chain whatever its protocol: unary gRPC over HTTP/2
+ * takes the fast path, everything else connect-node.
+ */
+export async function serve(options: ServeOptions): Promise<MeshServer> {
+  const host = options.host ?? "127.0.0.1";
+  const gracePeriodMs = options.gracePeriodMs ?? 10_000;
+  const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
+  const shutdown = new AbortController();
+  const inFlight = new InFlight();
+  const interceptors: ServerInterceptor[] = [
+    inFlight.interceptor,
+    catchUnexpected(options.logger),
+    ...(options.interceptors ?? []),
+    validateRequest(),
+  ];
+
+  const health = new HealthStatus();
+  const reflection = createReflectionServices([...options.services.map((s) => s.service), Health]);
+  const all: ServiceRegistration[] = [
+    ...options.services,
+    registration(Health, createHealthService(health)),
+    registration(ReflectionV1, reflection.v1),
+    registration(ReflectionV1alpha, reflection.v1alpha),
+  ];
+
+  const routes = new Map<string, FastUnaryRoute>();
+  const routerImpls = all.map(({ service, impl }) => {
+    const routed: Record<string, unknown> = { ...impl };
+    for (const method of service.methods) {
+      const handler = impl[method.localName as keyof typeof impl];
+      if (method.methodKind !== "unary" || handler === undefined) {
+        continue;
+      }
+      const call = chainInterceptors(interceptors, asUnaryCall(method as DescMethodUnary, handler as UnaryImplLike));
+      routes.set(`/${service.typeName}/${method.name}`, { service, method: method as DescMethodUnary, call });
+      routed[method.localName] = call;
+    }
+    return { service, impl: routed };
+  });
+
+  const connectHandler = connectNodeAdapter({
+    routes: (router: ConnectRouter) => {
+      for (const { service, impl } of routerImpls) {
+        router.service(service, impl as Partial<ServiceImpl<DescService>>);
+      }
+    },
+    shutdownSignal: shutdown.signal,
+    readMaxBytes,
+  });
+  const fastPath = createGrpcUnaryFastPath(routes, {
+    readMaxBytes,
+    maxTimeoutMs: 24 * 60 * 60 * 1000,
+    shutdownSignal: shutdown.signal,
+  });
+  const listener = new DualProtocolListener((req, res) => {
+    if (!fastPath(req as http2.Http2ServerRequest, res as http2.Http2ServerResponse)) {
+      connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
+    }
+  });
+  const port = await listener.listen(options.port, host);
+
+  for (const { service } of options.services) {
+    health.set(service.typeName, ServingStatus.SERVING);
+  }
+  health.set("", ServingStatus.SERVING);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    health,
+    shutdown() {
+      stopping ??= (async () => {
+        health.close(ServingStatus.NOT_SERVING);
+        listener.drain();
+        await inFlight.idle(gracePeriodMs);
+        shutdown.abort();
+        listener.destroy();
+      })();
+      return stopping;
+    },
+  };
+}
+
+type UnaryImplLike = (request: unknown, context: HandlerContext) => Promise<UnaryResult> | UnaryResult;
+
+/** Adapts an implementation method to a UnaryCall that always returns a message. */
+function asUnaryCall(method: DescMethodUnary, impl: UnaryImplLike): UnaryCall {
+  return async (request, context) => {
+    const result = await impl(request, context);
+    return isMessage(result, method.output) ? result : create(method.output, result);
+  };
+}
