@@ -57,15 +57,25 @@ export class DualProtocolListener {
 
   /**
    * Stops accepting connections and asks open ones to finish: HTTP/2 sessions
-   * get GOAWAY and close once their streams end; idle HTTP/1.1 connections
-   * close now, busy ones after their response.
+   * get GOAWAY and close once their streams end; HTTP/1.1 connections close
+   * as soon as they are idle. Resolves when every connection is closed.
    */
-  drain(): void {
+  drain(): Promise<void> {
     this.tcp.close();
     for (const session of this.sessions) {
       session.close();
     }
-    this.http1Server.closeIdleConnections();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        this.http1Server.closeIdleConnections();
+        if (this.sockets.size === 0) {
+          clearInterval(timer);
+          resolve();
+        }
+      };
+      const timer = setInterval(check, 20);
+      check();
+    });
   }
 
   /** Ends every connection at once. */

@@ -13,7 +13,6 @@ import { validateRequest } from "../interceptors/validate-request.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
 import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
-import { InFlight } from "./in-flight.js";
 import { createReflectionServices } from "./reflection-service.js";
 import { chainInterceptors, type ServerInterceptor, type UnaryCall, type UnaryResult } from "./unary-call.js";
 
@@ -74,9 +73,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   const gracePeriodMs = options.gracePeriodMs ?? 10_000;
   const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
   const shutdown = new AbortController();
-  const inFlight = new InFlight();
   const interceptors: ServerInterceptor[] = [
-    inFlight.interceptor,
     catchUnexpected(options.logger),
     ...(options.interceptors ?? []),
     validateRequest(),
@@ -140,14 +137,29 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     shutdown() {
       stopping ??= (async () => {
         health.close(ServingStatus.NOT_SERVING);
-        listener.drain();
-        await inFlight.idle(gracePeriodMs);
-        shutdown.abort();
+        const drained = listener.drain();
+        if (!(await settlesWithin(drained, gracePeriodMs))) {
+          // Cancel what is still running (handlers see Unavailable) and give
+          // the cancellations a moment to reach their clients.
+          shutdown.abort();
+          await settlesWithin(drained, Math.min(gracePeriodMs, 1000));
+        }
         listener.destroy();
       })();
       return stopping;
     },
   };
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type UnaryImplLike = (request: unknown, context: HandlerContext) => Promise<UnaryResult> | UnaryResult;

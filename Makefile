@@ -1,0 +1,48 @@
+# Meshwork. `make help` lists the targets a user wants.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_BIN := node_modules/.bin
+BUF := $(NODE_BIN)/buf
+
+.PHONY: help run test bench generate proto-check typecheck unit clean token
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# Dependencies install themselves: npm ci when the lock changed, and the
+# third-party .proto files copied out of node_modules.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+proto-deps/.copied: node_modules/.installed scripts/proto-deps.sh
+	./scripts/proto-deps.sh
+	@touch $@
+
+deps: proto-deps/.copied
+
+run: deps ## Start the whole mesh on this machine (embedded default); Ctrl-C stops it
+	node --import tsx scripts/run-mesh.ts
+
+test: deps proto-check typecheck unit ## Every check and test CI runs
+
+generate: deps ## Regenerate gen/ from proto/ (buf generate)
+	$(BUF) generate
+
+proto-check: deps ## buf format, buf lint, and gen/ matches what `make generate` makes
+	$(BUF) format --diff --exit-code proto
+	$(BUF) format --diff --exit-code third_party
+	$(BUF) lint
+	./scripts/check-generated.sh
+
+typecheck: deps ## TypeScript, strict
+	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
+
+unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
+	./scripts/mocha.sh
+
+bench: deps ## Benchmarks (ratios within one run, never timed tests)
+	node --import tsx bench/grpc-serving.ts
+
+clean: ## Remove local data (.data/) and test output
+	rm -rf .data test-output

@@ -1,0 +1,24 @@
+/**
+ * Typed readers of a process's environment. Only a process's main calls them
+ * (with `process.env`); every other module takes typed options. A malformed
+ * value stops the process at start with a message naming the variable.
+ */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function envString(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value === "" ? fallback : value;
+}
+
+export function envInt(env: Env, name: string, fallback: number, range: { min?: number; max?: number } = {}): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") {
+    return fallback;
+  }
+  const value = Number(raw);
+  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name}=${raw} is not an integer in [${min}, ${max}]`);
+  }
+  return value;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Fails when gen/ is not exactly what `make generate` produces from proto/:
+# generated code is never edited by hand, and never left stale.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+node_modules/.bin/buf generate --output "$tmp"
+if ! diff -r gen "$tmp/gen" > "$tmp/diff.txt"; then
+  echo "gen/ is stale or was edited by hand; run 'make generate' and commit the result:" >&2
+  head -n 40 "$tmp/diff.txt" >&2
+  exit 1
+fi
+echo "gen/ is up to date"

@@ -1,0 +1,118 @@
+// `make run`: the whole mesh on one machine, the embedded default. Every
+// service runs as its own OS process (as it would deployed) on its own port,
+// with its own SQLite file under .data/; they reach each other only over the
+// network. Prints a table of processes once all report SERVING; Ctrl-C (or
+// SIGTERM) stops every process gracefully and exits 0.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { ClientFactory, envInt, envString } from "../mesh/index.js";
+
+const root = path.resolve(import.meta.dirname, "..");
+const host = envString(process.env, "MESH_HOST", "127.0.0.1");
+const dataDir = path.resolve(root, envString(process.env, "MESH_DATA_DIR", ".data"));
+const logLevel = envString(process.env, "LOG_LEVEL", "info");
+const ports = {
+  inventory: envInt(process.env, "INVENTORY_PORT", 50051, { min: 1, max: 65535 }),
+  payments: envInt(process.env, "PAYMENTS_PORT", 50052, { min: 1, max: 65535 }),
+  orders: envInt(process.env, "ORDERS_PORT", 50053, { min: 1, max: 65535 }),
+};
+const url = (port: number): string => `http://${host}:${port}`;
+
+interface Process {
+  readonly name: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+}
+
+mkdirSync(dataDir, { recursive: true });
+const processes: Process[] = (["inventory", "payments", "orders"] as const).map((name) => ({
+  name,
+  port: ports[name],
+  child: spawn(process.execPath, ["--import", "tsx", path.join(root, "services", name, "main.ts")], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+    env: {
+      ...process.env,
+      HOST: host,
+      PORT: String(ports[name]),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: logLevel,
+      INVENTORY_URL: url(ports.inventory),
+      PAYMENTS_URL: url(ports.payments),
+    },
+  }),
+}));
+
+let stopping = false;
+for (const p of processes) {
+  p.child.once("exit", (code, signal) => {
+    if (!stopping) {
+      console.error(`${p.name} exited unexpectedly (code ${code}, signal ${signal}); stopping the mesh`);
+      void stop(1);
+    }
+  });
+}
+process.once("SIGINT", () => void stop(0));
+process.once("SIGTERM", () => void stop(0));
+
+const clients = new ClientFactory();
+const statuses = await Promise.all(processes.map((p) => waitServing(p)));
+console.log(
+  table(
+    ["process", "pid", "address", "health"],
+    processes.map((p, i) => [p.name, String(p.child.pid), url(p.port), statuses[i] ?? "?"]),
+  ),
+);
+console.log("Mesh is up. Ctrl-C stops it.");
+
+async function waitServing(p: Process): Promise<string> {
+  const health = clients.client(Health, url(p.port));
+  const giveUp = Date.now() + 60_000;
+  while (!stopping && Date.now() < giveUp) {
+    try {
+      const res = await health.check({ service: "" }, { timeoutMs: 1000 });
+      if (res.status === HealthCheckResponse_ServingStatus.SERVING) {
+        return "SERVING";
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return "NOT SERVING";
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) {
+    return;
+  }
+  stopping = true;
+  clients.close();
+  await Promise.all(
+    processes.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.child.exitCode !== null || p.child.signalCode !== null) {
+            resolve();
+            return;
+          }
+          const kill = setTimeout(() => p.child.kill("SIGKILL"), 15_000);
+          p.child.once("exit", () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          p.child.kill("SIGTERM");
+        }),
+    ),
+  );
+  console.log("Mesh stopped.");
+  process.exit(code);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
