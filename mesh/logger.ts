@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import { pino, type Logger } from "pino";
 
 export type { Logger };
 
@@ -6,7 +6,7 @@ export type { Logger };
  * A JSON logger for one process. Secrets never reach a log line: the
  * redaction paths cover credentials in headers and card tokens in requests.
  */
-export function createLogger(name: string, level: LevelWithSilent = "info"): Logger {
+export function createLogger(name: string, level = "info"): Logger {
   return pino({
     name,
     level,

@@ -1,0 +1,35 @@
+// Wiring only: configuration from the environment, store, domain, handler,
+// server, and a sweeper that expires reservations past their TTL.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import { createInventoryHandler } from "./handler.js";
+import { Inventory } from "./inventory.js";
+import { openSqliteInventoryStore } from "./sqlite-store.js";
+
+const env = process.env;
+const logger = createLogger("inventory", envString(env, "LOG_LEVEL", "info"));
+const dataDir = envString(env, "DATA_DIR", ".data");
+mkdirSync(dataDir, { recursive: true });
+
+const store = openSqliteInventoryStore(path.join(dataDir, "inventory.db"));
+const inventory = new Inventory({
+  store,
+  defaultReservationTtlMs: envInt(env, "RESERVATION_TTL_SECONDS", 900, { min: 1, max: 3600 }) * 1000,
+});
+const sweeper = setInterval(() => inventory.expireDue(), envInt(env, "EXPIRY_SWEEP_MS", 1000, { min: 10 }));
+
+const server = await serve({
+  services: [registration(InventoryService, createInventoryHandler(inventory))],
+  logger,
+  port: envInt(env, "PORT", 50051, { min: 0, max: 65535 }),
+  host: envString(env, "HOST", "127.0.0.1"),
+});
+logger.info({ url: server.url }, "serving");
+
+runUntilSignal(async () => {
+  await server.shutdown();
+  clearInterval(sweeper);
+  store.close();
+}, logger);

@@ -1,0 +1,34 @@
+// Wiring only: configuration from the environment, store, simulated card
+// processor, domain, handler and server.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
+import { createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import { createPaymentHandler } from "./handler.js";
+import { Payments } from "./payments.js";
+import { createSimulatedCardProcessor } from "./simulated-card-processor.js";
+import { openSqlitePaymentStore } from "./sqlite-store.js";
+
+const env = process.env;
+const logger = createLogger("payments", envString(env, "LOG_LEVEL", "info"));
+const dataDir = envString(env, "DATA_DIR", ".data");
+mkdirSync(dataDir, { recursive: true });
+
+const store = openSqlitePaymentStore(path.join(dataDir, "payments.db"));
+const payments = new Payments({
+  store,
+  processor: createSimulatedCardProcessor({ maxDelayMs: envInt(env, "PAYMENTS_MAX_SLOW_MS", 30_000, { min: 0 }) }),
+});
+
+const server = await serve({
+  services: [registration(PaymentService, createPaymentHandler(payments))],
+  logger,
+  port: envInt(env, "PORT", 50052, { min: 0, max: 65535 }),
+  host: envString(env, "HOST", "127.0.0.1"),
+});
+logger.info({ url: server.url }, "serving");
+
+runUntilSignal(async () => {
+  await server.shutdown();
+  store.close();
+}, logger);

@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { expect } from "chai";
+import { Code, ConnectError, reasonMetadataOf, reasonOf } from "../../mesh/errors.js";
+import type { CardProcessor } from "./card-processor.js";
+import type { AuthorizeRequest } from "./model.js";
+import { Payments } from "./payments.js";
+import { createSimulatedCardProcessor } from "./simulated-card-processor.js";
+import { openSqlitePaymentStore, type SqlitePaymentStore } from "./sqlite-store.js";
+
+const start = Date.parse("2030-01-01T00:00:00Z");
+
+const visa: AuthorizeRequest = {
+  idempotencyKey: "key-1",
+  orderId: "order-1",
+  amountMinor: 4200,
+  currencyCode: "USD",
+  cardToken: "tok_visa",
+};
+
+describe("Payments on SQLite", () => {
+  let dir: string;
+  let path: string;
+  let store: SqlitePaymentStore;
+  let nowMs: number;
+  let processorCalls: number;
+  let payments: Payments;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "payments-"));
+    path = join(dir, "payments.db");
+    store = openSqlitePaymentStore(path);
+    nowMs = start;
+    processorCalls = 0;
+    const simulated = createSimulatedCardProcessor();
+    // The real simulated processor, counted: the proof that a key never authorizes twice.
+    const counted: CardProcessor = {
+      authorize(charge, signal) {
+        processorCalls++;
+        return simulated.authorize(charge, signal);
+      },
+    };
+    payments = new Payments({ store, processor: counted, now: () => nowMs });
+  });
+
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Every payment row, read on a separate connection: what a failing call must leave untouched. */
+  function snapshot(): unknown[] {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare("SELECT * FROM payments ORDER BY rowid").all();
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Awaits `call`, expects it to fail with `code` (and `reason`), and checks that it wrote nothing. */
+  async function expectFailure(call: () => unknown, code: Code, reason?: string): Promise<ConnectError> {
+    const before = snapshot();
+    const err = await Promise.resolve()
+      .then(call)
+      .then(
+        () => expect.fail("the call should fail"),
+        (reason: unknown) => reason,
+      );
+    expect(err).to.be.instanceOf(ConnectError);
+    expect(Code[(err as ConnectError).code]).to.equal(Code[code]);
+    expect(reasonOf(err)).to.equal(reason);
+    expect(snapshot()).to.deep.equal(before);
+    return err as ConnectError;
+  }
+
+  describe("authorize", () => {
+    it("authorizes tok_visa and stores the payment", async () => {
+      const payment = await payments.authorize(visa);
+      expect(payment.paymentId).to.match(/^pay_[A-Za-z0-9_-]{16}$/);
+      expect(payment).to.deep.include({
+        orderId: "order-1",
+        amountMinor: 4200,
+        currencyCode: "USD",
+        state: "AUTHORIZED",
+        createdAtMs: start,
+        updatedAtMs: start,
+      });
+      expect(payments.get(payment.paymentId)).to.deep.equal(payment);
+    });
+
+    it("never stores the card token", async () => {
+      await payments.authorize(visa);
+      expect(JSON.stringify(snapshot())).to.not.contain("tok_visa");
+    });
+
+    for (const [token, code, reason] of [
+      ["tok_declined", Code.FailedPrecondition, "CARD_DECLINED"],
+      ["tok_insufficient_funds", Code.FailedPrecondition, "INSUFFICIENT_FUNDS"],
+      ["tok_unavailable", Code.Unavailable, undefined],
+      ["tok_amex", Code.InvalidArgument, "UNKNOWN_CARD_TOKEN"],
+    ] as const) {
+      it(`writes nothing when ${token} fails, so the key can be retried`, async () => {
+        await expectFailure(() => payments.authorize({ ...visa, cardToken: token }), code, reason);
+        const payment = await payments.authorize(visa);
+        expect(payment.state).to.equal("AUTHORIZED");
+      });
+    }
+
+    it("returns the stored payment for the same request, authorizing once", async () => {
+      const first = await payments.authorize(visa);
+      nowMs += 1000;
+      expect(await payments.authorize(visa)).to.deep.equal(first);
+      expect(processorCalls).to.equal(1);
+      expect(snapshot()).to.have.length(1);
+    });
+
+    it("returns the payment in its current state once captured or voided", async () => {
+      const captured = await payments.authorize(visa);
+      payments.capture(captured.paymentId);
+      expect((await payments.authorize(visa)).state).to.equal("CAPTURED");
+      const voided = await payments.authorize({ ...visa, idempotencyKey: "key-2" });
+      payments.void(voided.paymentId);
+      expect((await payments.authorize({ ...visa, idempotencyKey: "key-2" })).state).to.equal("VOIDED");
+      expect(processorCalls).to.equal(2);
+    });
+
+    it("refuses a different request under the same key without calling the processor", async () => {
+      await payments.authorize(visa);
+      for (const other of [
+        { orderId: "order-2" },
+        { amountMinor: 4201 },
+        { currencyCode: "EUR" },
+        { cardToken: "tok_slow_1" },
+      ]) {
+        const err = await expectFailure(
+          () => payments.authorize({ ...visa, ...other }),
+          Code.AlreadyExists,
+          "IDEMPOTENCY_KEY_REUSED",
+        );
+        expect(reasonMetadataOf(err)).to.deep.equal({ idempotency_key: "key-1" });
+      }
+      expect(processorCalls).to.equal(1);
+    });
+
+    it("joins a concurrent identical request instead of authorizing twice", async () => {
+      const slow = { ...visa, cardToken: "tok_slow_50" };
+      const [a, b] = await Promise.all([payments.authorize(slow), payments.authorize(slow)]);
+      expect(b).to.deep.equal(a);
+      expect(processorCalls).to.equal(1);
+      expect(snapshot()).to.have.length(1);
+    });
+
+    it("refuses a concurrent different request under the same key", async () => {
+      const slow = { ...visa, cardToken: "tok_slow_50" };
+      const first = payments.authorize(slow);
+      await expectFailure(
+        () => payments.authorize({ ...slow, amountMinor: 1 }),
+        Code.AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+      );
+      await first;
+      expect(processorCalls).to.equal(1);
+    });
+
+    it("stops a slow authorization when the signal aborts, writing nothing", async () => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 20);
+      await expectFailure(() => payments.authorize({ ...visa, cardToken: "tok_slow_10000" }, controller.signal), Code.Canceled);
+      expect(snapshot()).to.have.length(0);
+    });
+  });
+
+  describe("capture", () => {
+    it("collects an authorized payment, and is idempotent", async () => {
+      const { paymentId } = await payments.authorize(visa);
+      nowMs += 1000;
+      const captured = payments.capture(paymentId);
+      expect(captured).to.deep.include({ state: "CAPTURED", createdAtMs: start, updatedAtMs: start + 1000 });
+      expect(payments.get(paymentId)).to.deep.equal(captured);
+      nowMs += 1000;
+      const before = snapshot();
+      expect(payments.capture(paymentId)).to.deep.equal(captured);
+      expect(snapshot()).to.deep.equal(before);
+    });
+
+    it("refuses a voided payment", async () => {
+      const { paymentId } = await payments.authorize(visa);
+      payments.void(paymentId);
+      const err = await expectFailure(() => payments.capture(paymentId), Code.FailedPrecondition, "PAYMENT_VOIDED");
+      expect(reasonMetadataOf(err)).to.deep.equal({ payment_id: paymentId });
+    });
+
+    it("refuses an unknown payment with NotFound", async () => {
+      await expectFailure(() => payments.capture("pay_unknown"), Code.NotFound);
+    });
+  });
+
+  describe("void", () => {
+    it("cancels an authorized payment, and is idempotent", async () => {
+      const { paymentId } = await payments.authorize(visa);
+      nowMs += 1000;
+      const voided = payments.void(paymentId);
+      expect(voided).to.deep.include({ state: "VOIDED", updatedAtMs: start + 1000 });
+      nowMs += 1000;
+      const before = snapshot();
+      expect(payments.void(paymentId)).to.deep.equal(voided);
+      expect(snapshot()).to.deep.equal(before);
+    });
+
+    it("refuses a captured payment", async () => {
+      const { paymentId } = await payments.authorize(visa);
+      payments.capture(paymentId);
+      await expectFailure(() => payments.void(paymentId), Code.FailedPrecondition, "PAYMENT_CAPTURED");
+    });
+
+    it("refuses an unknown payment with NotFound", async () => {
+      await expectFailure(() => payments.void("pay_unknown"), Code.NotFound);
+    });
+  });
+
+  it("refuses to get an unknown payment with NotFound", async () => {
+    await expectFailure(() => payments.get("pay_unknown"), Code.NotFound);
+  });
+});

@@ -1,0 +1,149 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Code, ConnectError, failure } from "../../mesh/errors.js";
+import type { CardProcessor } from "./card-processor.js";
+import type { AuthorizeRequest, Payment, PaymentState } from "./model.js";
+import type { PaymentStore } from "./payment-store.js";
+
+export interface PaymentsOptions {
+  /** Where payments and their idempotency keys live. */
+  readonly store: PaymentStore;
+  /** The card network that approves or declines charges. */
+  readonly processor: CardProcessor;
+  /** The clock in ms since the epoch. Default: `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * The payments domain: authorizations placed with a card processor, then
+ * captured or voided.
+ *
+ * Authorization is idempotent by key: a key maps to at most one approved
+ * processor call. The key is stored only once the processor approves, so a
+ * declined or failed authorization writes nothing and may be retried under the
+ * same key. While a call is in flight, the same request under the same key
+ * joins it instead of calling the processor again.
+ */
+export class Payments {
+  private readonly store: PaymentStore;
+  private readonly processor: CardProcessor;
+  private readonly now: () => number;
+  private readonly inFlight = new Map<string, { readonly fingerprint: string; readonly payment: Promise<Payment> }>();
+
+  constructor(options: PaymentsOptions) {
+    this.store = options.store;
+    this.processor = options.processor;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Authorizes the amount on the card, once per idempotency key. The same
+   * request again returns the stored payment in whatever state it is now; a
+   * different request under the same key is refused (IDEMPOTENCY_KEY_REUSED).
+   * `signal` stops a slow processor call; nothing is then written.
+   */
+  async authorize(request: AuthorizeRequest, signal?: AbortSignal): Promise<Payment> {
+    const key = request.idempotencyKey;
+    const fingerprint = fingerprintOf(request);
+    const stored = this.store.findByIdempotencyKey(key);
+    if (stored) {
+      assertSameRequest(stored.fingerprint, fingerprint, key);
+      return stored.payment;
+    }
+    const pending = this.inFlight.get(key);
+    if (pending) {
+      // A joined caller shares the first caller's outcome, cancellation included; it may simply retry.
+      assertSameRequest(pending.fingerprint, fingerprint, key);
+      return pending.payment;
+    }
+    const payment = this.authorizeOnce(request, fingerprint, signal).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, { fingerprint, payment });
+    return payment;
+  }
+
+  /** Collects an authorized payment; a captured one comes back unchanged, a voided one is refused. */
+  capture(paymentId: string): Payment {
+    return this.store.transaction(() => {
+      const payment = this.requirePayment(paymentId);
+      switch (payment.state) {
+        case "AUTHORIZED":
+          return this.moveTo(payment, "CAPTURED");
+        case "CAPTURED":
+          return payment;
+        case "VOIDED":
+          throw failure(Code.FailedPrecondition, "PAYMENT_VOIDED", `payment ${paymentId} was voided and cannot be captured`, {
+            metadata: { payment_id: paymentId },
+          });
+      }
+    });
+  }
+
+  /** Cancels an authorization; a voided one comes back unchanged, a captured one is refused. */
+  void(paymentId: string): Payment {
+    return this.store.transaction(() => {
+      const payment = this.requirePayment(paymentId);
+      switch (payment.state) {
+        case "AUTHORIZED":
+          return this.moveTo(payment, "VOIDED");
+        case "VOIDED":
+          return payment;
+        case "CAPTURED":
+          throw failure(Code.FailedPrecondition, "PAYMENT_CAPTURED", `payment ${paymentId} was captured and cannot be voided`, {
+            metadata: { payment_id: paymentId },
+          });
+      }
+    });
+  }
+
+  /** One payment; NotFound if the id is unknown. */
+  get(paymentId: string): Payment {
+    return this.requirePayment(paymentId);
+  }
+
+  private async authorizeOnce(request: AuthorizeRequest, fingerprint: string, signal?: AbortSignal): Promise<Payment> {
+    const { amountMinor, currencyCode, cardToken } = request;
+    await this.processor.authorize({ amountMinor, currencyCode, cardToken }, signal);
+    const now = this.now();
+    const payment: Payment = {
+      paymentId: `pay_${randomBytes(12).toString("base64url")}`,
+      orderId: request.orderId,
+      amountMinor,
+      currencyCode,
+      state: "AUTHORIZED",
+      createdAtMs: now,
+      updatedAtMs: now,
+    };
+    this.store.insertPayment(payment, request.idempotencyKey, fingerprint);
+    return payment;
+  }
+
+  private moveTo(payment: Payment, state: PaymentState): Payment {
+    const updatedAtMs = this.now();
+    this.store.setState(payment.paymentId, state, updatedAtMs);
+    return { ...payment, state, updatedAtMs };
+  }
+
+  private requirePayment(paymentId: string): Payment {
+    const payment = this.store.findPayment(paymentId);
+    if (!payment) {
+      throw new ConnectError(`payment ${paymentId} not found`, Code.NotFound);
+    }
+    return payment;
+  }
+}
+
+/** A digest rather than the fields themselves, so the card token is never stored. */
+function fingerprintOf(request: AuthorizeRequest): string {
+  const fields = [request.orderId, request.amountMinor, request.currencyCode, request.cardToken];
+  return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
+}
+
+function assertSameRequest(storedFingerprint: string, fingerprint: string, idempotencyKey: string): void {
+  if (storedFingerprint !== fingerprint) {
+    throw failure(
+      Code.AlreadyExists,
+      "IDEMPOTENCY_KEY_REUSED",
+      "the idempotency key was already used for a different payment request",
+      { metadata: { idempotency_key: idempotencyKey } },
+    );
+  }
+}

@@ -1,0 +1,112 @@
+import Database from "better-sqlite3";
+import { migrate } from "./migrations.js";
+import type { Payment, PaymentState } from "./model.js";
+import type { KeyedPayment, PaymentStore } from "./payment-store.js";
+
+export interface SqlitePaymentStoreOptions {
+  /**
+   * How long a write waits for another connection's lock before failing with
+   * SQLITE_BUSY. Default: 5000 ms, far beyond any of this store's
+   * transactions, so only a stuck process makes a call fail.
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+interface PaymentRow {
+  payment_id: string;
+  idempotency_key: string;
+  request_fingerprint: string;
+  order_id: string;
+  amount_minor: number;
+  currency_code: string;
+  state: PaymentState;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/**
+ * Opens (creating if needed) the payments database at `path`, or an
+ * in-memory one for ":memory:", and migrates it to the latest schema.
+ */
+export function openSqlitePaymentStore(path: string, options: SqlitePaymentStoreOptions = {}): SqlitePaymentStore {
+  const db = new Database(path);
+  try {
+    // WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes in WAL mode.
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    migrate(db);
+    return new SqlitePaymentStore(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** The payment store on one better-sqlite3 connection. Statements are prepared once, at open. */
+export class SqlitePaymentStore implements PaymentStore {
+  private readonly statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      findPayment: db.prepare<[string], PaymentRow>("SELECT * FROM payments WHERE payment_id = ?"),
+      findByIdempotencyKey: db.prepare<[string], PaymentRow>("SELECT * FROM payments WHERE idempotency_key = ?"),
+      insertPayment: db.prepare<[string, string, string, string, number, string, PaymentState, number, number]>(
+        `INSERT INTO payments (payment_id, idempotency_key, request_fingerprint, order_id, amount_minor,
+                               currency_code, state, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      setState: db.prepare<[PaymentState, number, string]>(
+        "UPDATE payments SET state = ?, updated_at_ms = ? WHERE payment_id = ?",
+      ),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  findPayment(paymentId: string): Payment | undefined {
+    const row = this.statements.findPayment.get(paymentId);
+    return row && toPayment(row);
+  }
+
+  findByIdempotencyKey(idempotencyKey: string): KeyedPayment | undefined {
+    const row = this.statements.findByIdempotencyKey.get(idempotencyKey);
+    return row && { payment: toPayment(row), fingerprint: row.request_fingerprint };
+  }
+
+  insertPayment(payment: Payment, idempotencyKey: string, fingerprint: string): void {
+    this.statements.insertPayment.run(
+      payment.paymentId,
+      idempotencyKey,
+      fingerprint,
+      payment.orderId,
+      payment.amountMinor,
+      payment.currencyCode,
+      payment.state,
+      payment.createdAtMs,
+      payment.updatedAtMs,
+    );
+  }
+
+  setState(paymentId: string, state: PaymentState, updatedAtMs: number): void {
+    this.statements.setState.run(state, updatedAtMs, paymentId);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toPayment(row: PaymentRow): Payment {
+  return {
+    paymentId: row.payment_id,
+    orderId: row.order_id,
+    amountMinor: row.amount_minor,
+    currencyCode: row.currency_code,
+    state: row.state,
+    createdAtMs: row.created_at_ms,
+    updatedAtMs: row.updated_at_ms,
+  };
+}

@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import readline from "node:readline";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+/** A service main running as its own OS process, as in split mode. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  /** "127.0.0.1:41234", for grpc-js. */
+  readonly address: string;
+  /** Every log line the process wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** Sends SIGKILL and resolves once the process is gone. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts services/<name>/main.ts on an ephemeral port with the given
+ * environment and resolves once it logs that it is serving.
+ */
+export function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "services", name, "main.ts")], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let serving = false;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${name} did not start within 30 s: ${stderr}`));
+    }, 30_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (!serving) {
+        reject(new Error(`${name} exited with ${code} before serving: ${stderr}`));
+      }
+    });
+    readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === "serving" && typeof entry.url === "string") {
+        clearTimeout(timer);
+        serving = true;
+        const url = entry.url;
+        resolve({
+          name,
+          child,
+          url,
+          address: url.replace(/^http:\/\//, ""),
+          logs,
+          stop() {
+            if (child.exitCode === null && child.signalCode === null) {
+              child.kill("SIGTERM");
+            }
+            return exited;
+          },
+          async kill() {
+            if (child.exitCode === null && child.signalCode === null) {
+              child.kill("SIGKILL");
+            }
+            await exited;
+          },
+        });
+      }
+    });
+  });
+}
