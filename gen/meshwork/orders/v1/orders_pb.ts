@@ -219,7 +219,9 @@ export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE_
  */
 export type PlaceOrderResponse = Message<"meshwork.orders.v1.PlaceOrderResponse"> & {
   /**
-   * The order, CONFIRMED or CANCELLED.
+   * The order, CONFIRMED or CANCELLED; PENDING only when the saga stalled on
+   * an unreachable upstream (it resumes on its own) or when a replay of the
+   * request arrives while the saga is still running.
    *
    * @generated from field: meshwork.orders.v1.Order order = 1;
    */
@@ -520,10 +522,11 @@ export const OrderService: GenService<{
     output: typeof ListOrdersResponseSchema;
   },
   /**
-   * CancelOrder cancels an order whose saga has not captured the payment yet:
-   * the saga compensates at its next step. Cancelling a cancelled order
-   * returns it unchanged; a confirmed order cannot be cancelled
-   * (FAILED_PRECONDITION, reason ORDER_NOT_CANCELLABLE).
+   * CancelOrder cancels an order whose saga has not committed the stock yet:
+   * the saga compensates at its next step (committing the stock is the point
+   * of no return). Cancelling a cancelled order returns it unchanged; a
+   * confirmed order cannot be cancelled (FAILED_PRECONDITION, reason
+   * ORDER_NOT_CANCELLABLE).
    *
    * @generated from rpc meshwork.orders.v1.OrderService.CancelOrder
    */

@@ -1,0 +1,56 @@
+// Wiring only: configuration from the environment, store, typed clients of
+// inventory and payments (from the mesh's client factory), domain, handler,
+// server, and the loop that resumes sagas a restart or an outage left PENDING.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
+import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
+import { ClientFactory, createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import { createOrderDomain } from "./domain.js";
+import { createOrderHandler } from "./handler.js";
+import { openSqliteOrderStore } from "./sqlite-store.js";
+import { inventoryPort, paymentsPort } from "./upstream.js";
+
+const env = process.env;
+const logger = createLogger("orders", envString(env, "LOG_LEVEL", "info"));
+const dataDir = envString(env, "DATA_DIR", ".data");
+mkdirSync(dataDir, { recursive: true });
+
+const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
+const clients = new ClientFactory();
+const domain = createOrderDomain(
+  {
+    store,
+    inventory: inventoryPort(clients.client(InventoryService, envString(env, "INVENTORY_URL", "http://127.0.0.1:50051"))),
+    payments: paymentsPort(clients.client(PaymentService, envString(env, "PAYMENTS_URL", "http://127.0.0.1:50052"))),
+  },
+  { logger },
+);
+
+const server = await serve({
+  services: [registration(OrderService, createOrderHandler(domain))],
+  logger,
+  port: envInt(env, "PORT", 50053, { min: 0, max: 65535 }),
+  host: envString(env, "HOST", "127.0.0.1"),
+});
+logger.info({ url: server.url }, "serving");
+
+// One resume pass at a time, so shutdown can wait for the one running.
+let resuming: Promise<unknown> | undefined;
+const resume = (): void => {
+  resuming ??= domain
+    .resumePending()
+    .catch((err: unknown) => logger.error({ err }, "resuming sagas failed"))
+    .finally(() => (resuming = undefined));
+};
+resume();
+const resumer = setInterval(resume, envInt(env, "SAGA_RESUME_MS", 5000, { min: 100 }));
+
+runUntilSignal(async () => {
+  clearInterval(resumer);
+  await server.shutdown();
+  await resuming;
+  clients.close();
+  store.close();
+}, logger);

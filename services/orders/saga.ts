@@ -1,0 +1,267 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { Code, ConnectError, failure, reasonOf } from "../../mesh/errors.js";
+import type { CancelReason, Compensation, Order } from "./order.js";
+import type { OrderStore } from "./order-store.js";
+import type { InventoryPort, PaymentsPort } from "./ports.js";
+
+export interface SagaDependencies {
+  readonly store: OrderStore;
+  readonly inventory: InventoryPort;
+  readonly payments: PaymentsPort;
+}
+
+export interface SagaOptions {
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** Tries per call that is retried in place (commit, capture, compensations). */
+  readonly retryAttempts: number;
+  /** Wait before the first retry; it doubles with each further retry. */
+  readonly retryBackoffMs: number;
+}
+
+type SagaChange = Partial<Pick<Order, "state" | "sagaStep" | "undo" | "paymentId" | "cancelReason" | "cancelDetail">>;
+
+const cancelledByCustomer = "cancelled at the customer's request";
+
+/**
+ * The order saga: RESERVE -> AUTHORIZE -> COMMIT -> CAPTURE -> CONFIRMED, or
+ * COMPENSATE -> CANCELLED. Each step is stored before its upstream call, and
+ * every upstream call is idempotent by order id, so `drive` can pick up any
+ * PENDING order at its stored step, after a crash as well as in the request
+ * that placed it.
+ *
+ * Failure handling, by what the failed call may have done:
+ * - a definitive refusal (a client-error code) did nothing: compensate for the
+ *   steps before it;
+ * - an ambiguous failure (Unavailable, DeadlineExceeded, ...) may have taken
+ *   effect. RESERVE and AUTHORIZE compensate anyway (release is safe on a
+ *   reservation that was never made). COMMIT and CAPTURE are retried in place
+ *   instead, because committed stock cannot be released: guessing wrong would
+ *   void a payment for sold stock.
+ * - compensations are retried with backoff. When a call still fails
+ *   ambiguously the saga stalls: the order stays PENDING at its step (a
+ *   COMPENSATE step keeps its remaining `undo`), is logged, and is finished by
+ *   a later `resumePending` or a replay of the same PlaceOrder request.
+ */
+export class OrderSaga {
+  constructor(
+    private readonly deps: SagaDependencies,
+    private readonly options: SagaOptions,
+  ) {}
+
+  /** Drives a PENDING order until it ends or stalls; returns the order as stored afterwards. */
+  async drive(order: Order, signal?: AbortSignal): Promise<Order> {
+    let current = order;
+    while (current.sagaStep !== "DONE") {
+      const next = await this.step(current, signal);
+      if (next === undefined) {
+        return this.deps.store.get(order.orderId) ?? current;
+      }
+      current = next;
+    }
+    return current;
+  }
+
+  /** The order after one step, or undefined when this driver stops (stalled, or the order moved on elsewhere). */
+  private async step(order: Order, signal?: AbortSignal): Promise<Order | undefined> {
+    switch (order.sagaStep) {
+      case "RESERVE":
+        return this.reserve(order, signal);
+      case "AUTHORIZE":
+        return this.authorize(order);
+      case "COMMIT":
+        return this.commit(order);
+      case "CAPTURE":
+        return this.capture(order);
+      case "COMPENSATE":
+        return this.compensate(order);
+      case "DONE":
+        return undefined;
+    }
+  }
+
+  /** The caller's signal reaches only the reservation: after it, compensating matters more than the caller's deadline. */
+  private async reserve(order: Order, signal?: AbortSignal): Promise<Order | undefined> {
+    const lines = order.lines.map(({ sku, quantity }) => ({ sku, quantity }));
+    try {
+      await this.deps.inventory.reserve(order.orderId, lines, signal);
+    } catch (err) {
+      if (codeOf(err) === Code.FailedPrecondition) {
+        // All or none: a refused reservation holds nothing.
+        return this.cancel(order, "OUT_OF_STOCK", messageOf(err), []);
+      }
+      // If the reservation landed after all, the release returns it; one still
+      // in flight when the release arrives is returned by its TTL.
+      return this.cancel(order, "INTERNAL", `the stock could not be reserved: ${messageOf(err)}`, ["RELEASE"]);
+    }
+    return this.save(order, { sagaStep: "AUTHORIZE" });
+  }
+
+  private async authorize(order: Order): Promise<Order | undefined> {
+    if (order.cancelRequested) {
+      return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["RELEASE"]);
+    }
+    const cardToken = required(order.cardToken, "card token", order);
+    let paymentId: string;
+    try {
+      ({ paymentId } = await this.deps.payments.authorize({
+        idempotencyKey: authorizationKey(order.orderId),
+        orderId: order.orderId,
+        amountMinor: order.totalMinor,
+        currencyCode: order.currencyCode,
+        cardToken,
+      }));
+    } catch (err) {
+      if (codeOf(err) === Code.FailedPrecondition) {
+        const reason = reasonOf(err) ?? "no reason given";
+        return this.cancel(order, "PAYMENT_DECLINED", `the card was declined (${reason})`, ["RELEASE"]);
+      }
+      // An ambiguous failure may have left a hold, but without its payment id
+      // it cannot be voided here; an uncaptured hold lapses at the processor.
+      return this.cancel(order, "PAYMENT_FAILED", `the payment could not be authorized: ${messageOf(err)}`, ["RELEASE"]);
+    }
+    return this.save(order, { sagaStep: "COMMIT", paymentId });
+  }
+
+  private async commit(order: Order): Promise<Order | undefined> {
+    if (order.cancelRequested) {
+      return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["VOID", "RELEASE"]);
+    }
+    try {
+      await this.retrying(() => this.deps.inventory.commit(order.orderId));
+    } catch (err) {
+      if (!isDefinitive(err)) {
+        return this.stall(order, err);
+      }
+      if (reasonOf(err) === "RESERVATION_EXPIRED") {
+        const detail = "the stock reservation expired before the order completed";
+        return this.cancel(order, "RESERVATION_EXPIRED", detail, ["VOID"]);
+      }
+      return this.cancel(order, "INTERNAL", `the stock could not be committed: ${messageOf(err)}`, ["VOID", "RELEASE"]);
+    }
+    return this.save(order, { sagaStep: "CAPTURE" });
+  }
+
+  /**
+   * Committed stock is sold and cannot be given back, so COMMIT is the point of
+   * no return: a cancel request arriving after it is not honoured, and only a
+   * definite refusal of the capture compensates (voiding the payment).
+   */
+  private async capture(order: Order): Promise<Order | undefined> {
+    const paymentId = required(order.paymentId, "payment id", order);
+    try {
+      await this.retrying(() => this.deps.payments.capture(paymentId));
+    } catch (err) {
+      if (!isDefinitive(err)) {
+        return this.stall(order, err);
+      }
+      return this.cancel(order, "INTERNAL", `the payment could not be captured: ${messageOf(err)}`, ["VOID"]);
+    }
+    return this.save(order, { state: "CONFIRMED", sagaStep: "DONE" });
+  }
+
+  /** Makes the first remaining compensation, or ends the order CANCELLED when none remains. */
+  private async compensate(order: Order): Promise<Order | undefined> {
+    const [action, ...rest] = order.undo;
+    if (action === undefined) {
+      return this.save(order, { state: "CANCELLED", sagaStep: "DONE" });
+    }
+    try {
+      await this.retrying(() => this.undo(action, order));
+    } catch (err) {
+      if (!isDefinitive(err)) {
+        return this.stall(order, err);
+      }
+      // A refusal is final, so retrying cannot help. NotFound is expected (a
+      // reservation that was never made); anything else is worth a look.
+      if (codeOf(err) !== Code.NotFound) {
+        this.options.logger.warn({ orderId: order.orderId, action, err }, "compensation refused; moving on");
+      }
+    }
+    return this.save(order, { undo: rest });
+  }
+
+  private undo(action: Compensation, order: Order): Promise<void> {
+    switch (action) {
+      case "VOID":
+        return this.deps.payments.void(required(order.paymentId, "payment id", order));
+      case "RELEASE":
+        return this.deps.inventory.release(order.orderId);
+    }
+  }
+
+  private cancel(order: Order, reason: CancelReason, detail: string, undo: Compensation[]): Order | undefined {
+    return this.save(order, { sagaStep: "COMPENSATE", cancelReason: reason, cancelDetail: detail, undo });
+  }
+
+  private stall(order: Order, err: unknown): undefined {
+    this.options.logger.error(
+      { orderId: order.orderId, sagaStep: order.sagaStep, err },
+      "saga stalled; the order stays PENDING until resumePending",
+    );
+    return undefined;
+  }
+
+  private save(order: Order, change: SagaChange): Order | undefined {
+    const next: Order = { ...order, ...change, updatedAt: this.options.now() };
+    // The card token is needed only to authorize; it is not kept past that.
+    const keepsCard = next.sagaStep === "RESERVE" || next.sagaStep === "AUTHORIZE";
+    const stored = this.deps.store.update({ ...next, cardToken: keepsCard ? next.cardToken : undefined }, order.sagaStep);
+    if (stored === undefined) {
+      this.options.logger.warn({ orderId: order.orderId, sagaStep: order.sagaStep }, "order moved on elsewhere");
+    }
+    return stored;
+  }
+
+  /** Calls `call`, retrying ambiguous failures with exponential backoff; a definitive refusal is thrown at once. */
+  private async retrying(call: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (isDefinitive(err) || attempt >= this.options.retryAttempts) {
+          throw err;
+        }
+        await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+}
+
+/** The payments idempotency key of an order's one authorization. */
+export function authorizationKey(orderId: string): string {
+  return `orders:${orderId}`;
+}
+
+/** Codes by which a server refuses a request without acting on it: repeating the call cannot change the answer. */
+const definitiveCodes = new Set<Code>([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.FailedPrecondition,
+  Code.OutOfRange,
+  Code.Unimplemented,
+  Code.Unauthenticated,
+]);
+
+function isDefinitive(err: unknown): boolean {
+  return definitiveCodes.has(codeOf(err));
+}
+
+function codeOf(err: unknown): Code {
+  return ConnectError.from(err).code;
+}
+
+function messageOf(err: unknown): string {
+  return ConnectError.from(err).rawMessage;
+}
+
+/** Guards an invariant of the stored saga: a value its step cannot be at without. */
+function required<T>(value: T | undefined, what: string, order: Order): T {
+  if (value === undefined) {
+    throw failure(Code.Internal, "ORDER_INCONSISTENT", `order ${order.orderId} is at ${order.sagaStep} without a ${what}`);
+  }
+  return value;
+}

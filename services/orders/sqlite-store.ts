@@ -1,0 +1,200 @@
+import Database from "better-sqlite3";
+import type { CancelReason, Compensation, Order, OrderLine, OrderState, SagaStep } from "./order.js";
+import type { OrderCursor, OrderStore } from "./order-store.js";
+
+export interface SqliteOrderStoreOptions {
+  /**
+   * How long a write waits for another connection's lock before failing with
+   * SQLITE_BUSY. Default 5000 ms: far above any write this service makes, so
+   * it only trips when something is genuinely stuck.
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface SqliteOrderStore extends OrderStore {
+  close(): void;
+}
+
+/**
+ * Schema migrations, applied in order; PRAGMA user_version records how many
+ * have run. Append only: never edit one that has shipped.
+ */
+const migrations: readonly string[] = [
+  `CREATE TABLE orders (
+     order_id            TEXT PRIMARY KEY,
+     customer_id         TEXT NOT NULL,
+     request_id          TEXT NOT NULL,
+     request_fingerprint TEXT NOT NULL,
+     lines               TEXT NOT NULL, -- JSON [{sku, quantity, unitPriceMinor}]
+     total_minor         INTEGER NOT NULL,
+     currency_code       TEXT NOT NULL,
+     state               TEXT NOT NULL CHECK (state IN ('PENDING', 'CONFIRMED', 'CANCELLED')),
+     cancel_reason       TEXT,
+     cancel_detail       TEXT NOT NULL DEFAULT '',
+     payment_id          TEXT,
+     cancel_requested    INTEGER NOT NULL DEFAULT 0,
+     saga_step           TEXT NOT NULL,
+     undo                TEXT NOT NULL DEFAULT '[]', -- JSON compensations still to make
+     card_token          TEXT,
+     created_at          INTEGER NOT NULL, -- ms since the epoch
+     updated_at          INTEGER NOT NULL,
+     UNIQUE (customer_id, request_id)
+   );
+   CREATE INDEX orders_by_customer ON orders (customer_id, created_at DESC, order_id DESC);
+   CREATE INDEX orders_pending ON orders (created_at) WHERE state = 'PENDING';`,
+];
+
+interface OrderRow {
+  order_id: string;
+  customer_id: string;
+  request_id: string;
+  request_fingerprint: string;
+  lines: string;
+  total_minor: number;
+  currency_code: string;
+  state: string;
+  cancel_reason: string | null;
+  cancel_detail: string;
+  payment_id: string | null;
+  cancel_requested: number;
+  saga_step: string;
+  undo: string;
+  card_token: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Opens (creating and migrating as needed) the orders database at `path`. */
+export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOptions = {}): SqliteOrderStore {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  migrate(db);
+
+  const insert = db.prepare(
+    `INSERT INTO orders (order_id, customer_id, request_id, request_fingerprint, lines, total_minor, currency_code,
+       state, cancel_reason, cancel_detail, payment_id, cancel_requested, saga_step, undo, card_token, created_at, updated_at)
+     VALUES (@order_id, @customer_id, @request_id, @request_fingerprint, @lines, @total_minor, @currency_code,
+       @state, @cancel_reason, @cancel_detail, @payment_id, @cancel_requested, @saga_step, @undo, @card_token, @created_at, @updated_at)
+     ON CONFLICT (customer_id, request_id) DO NOTHING`,
+  );
+  const get = db.prepare<[string], OrderRow>(`SELECT * FROM orders WHERE order_id = ?`);
+  const findByRequest = db.prepare<[string, string], OrderRow>(
+    `SELECT * FROM orders WHERE customer_id = ? AND request_id = ?`,
+  );
+  const firstPage = db.prepare<[string, number], OrderRow>(
+    `SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC, order_id DESC LIMIT ?`,
+  );
+  const nextPage = db.prepare<[string, number, number, string, number], OrderRow>(
+    `SELECT * FROM orders WHERE customer_id = ? AND (created_at < ? OR (created_at = ? AND order_id < ?))
+     ORDER BY created_at DESC, order_id DESC LIMIT ?`,
+  );
+  const pending = db
+    .prepare<[], string>(`SELECT order_id FROM orders WHERE state = 'PENDING' ORDER BY created_at, order_id`)
+    .pluck();
+  const update = db.prepare(
+    `UPDATE orders SET state = @state, saga_step = @saga_step, undo = @undo, payment_id = @payment_id,
+       card_token = @card_token, cancel_reason = @cancel_reason, cancel_detail = @cancel_detail, updated_at = @updated_at
+     WHERE order_id = @order_id AND saga_step = @expected_step`,
+  );
+  const requestCancel = db.prepare<[number, string]>(
+    `UPDATE orders SET cancel_requested = 1, updated_at = ? WHERE order_id = ? AND state = 'PENDING'`,
+  );
+
+  return {
+    insert(order) {
+      return insert.run(toRow(order)).changes === 1;
+    },
+    get(orderId) {
+      return fromRow(get.get(orderId));
+    },
+    findByRequest(customerId, requestId) {
+      return fromRow(findByRequest.get(customerId, requestId));
+    },
+    listByCustomer(customerId, limit, cursor?: OrderCursor) {
+      const rows =
+        cursor === undefined
+          ? firstPage.all(customerId, limit)
+          : nextPage.all(customerId, cursor.createdAt.getTime(), cursor.createdAt.getTime(), cursor.orderId, limit);
+      return rows.map(toOrder);
+    },
+    pendingOrderIds() {
+      return pending.all();
+    },
+    update(order, expectedStep) {
+      // The statement leaves cancel_requested alone: CancelOrder owns it.
+      if (update.run({ ...toRow(order), expected_step: expectedStep }).changes === 0) {
+        return undefined;
+      }
+      return fromRow(get.get(order.orderId));
+    },
+    requestCancel(orderId, at) {
+      requestCancel.run(at.getTime(), orderId);
+    },
+    close() {
+      db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > migrations.length) {
+      throw new Error(`orders database is at schema version ${version}, newer than this build (${migrations.length})`);
+    }
+    for (const sql of migrations.slice(version)) {
+      db.exec(sql);
+    }
+    db.pragma(`user_version = ${migrations.length}`);
+  }).immediate();
+}
+
+function toRow(order: Order): OrderRow {
+  return {
+    order_id: order.orderId,
+    customer_id: order.customerId,
+    request_id: order.requestId,
+    request_fingerprint: order.requestFingerprint,
+    lines: JSON.stringify(order.lines),
+    total_minor: order.totalMinor,
+    currency_code: order.currencyCode,
+    state: order.state,
+    cancel_reason: order.cancelReason ?? null,
+    cancel_detail: order.cancelDetail,
+    payment_id: order.paymentId ?? null,
+    cancel_requested: order.cancelRequested ? 1 : 0,
+    saga_step: order.sagaStep,
+    undo: JSON.stringify(order.undo),
+    card_token: order.cardToken ?? null,
+    created_at: order.createdAt.getTime(),
+    updated_at: order.updatedAt.getTime(),
+  };
+}
+
+function fromRow(row: OrderRow | undefined): Order | undefined {
+  return row === undefined ? undefined : toOrder(row);
+}
+
+/** Rows are written only by toRow, so their text columns hold the domain's values; NULL leaves an optional field out. */
+function toOrder(row: OrderRow): Order {
+  return {
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    requestId: row.request_id,
+    requestFingerprint: row.request_fingerprint,
+    lines: JSON.parse(row.lines) as OrderLine[],
+    totalMinor: row.total_minor,
+    currencyCode: row.currency_code,
+    state: row.state as OrderState,
+    ...(row.cancel_reason === null ? {} : { cancelReason: row.cancel_reason as CancelReason }),
+    cancelDetail: row.cancel_detail,
+    ...(row.payment_id === null ? {} : { paymentId: row.payment_id }),
+    cancelRequested: row.cancel_requested === 1,
+    sagaStep: row.saga_step as SagaStep,
+    undo: JSON.parse(row.undo) as Compensation[],
+    ...(row.card_token === null ? {} : { cardToken: row.card_token }),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
