@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { inboundCallScope } from "../context/inbound-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
 import { validateRequest } from "../interceptors/validate-request.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
@@ -38,8 +39,9 @@ export interface ServeOptions {
   readonly host?: string;
   /**
    * Interceptors around every unary call, outermost first. They run inside
-   * the catch-all and outside request validation:
-   * catch-unexpected -> these -> validate-request -> handler.
+   * the catch-all and the inbound-call scope (which outbound calls read for
+   * deadline propagation and cancellation) and outside request validation:
+   * catch-unexpected -> inbound-call-scope -> these -> validate-request -> handler.
    */
   readonly interceptors?: readonly ServerInterceptor[];
   /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
@@ -75,6 +77,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   const shutdown = new AbortController();
   const interceptors: ServerInterceptor[] = [
     catchUnexpected(options.logger),
+    inboundCallScope(),
     ...(options.interceptors ?? []),
     validateRequest(),
   ];

@@ -1,0 +1,22 @@
+import { EventEmitter } from "node:events";
+
+/**
+ * What the resilience layer reports, for metrics and tracing to subscribe to
+ * (the observability work hooks here; nothing in the call path depends on a
+ * listener). `target` is the logical target name (e.g. "payments"), `method`
+ * the RPC's full name ("meshwork.payments.v1.PaymentService/AuthorizePayment").
+ */
+export interface ResilienceEventMap {
+  breakerStateChange: [{ target: string; method: string; from: BreakerState; to: BreakerState }];
+  breakerRejected: [{ target: string; method: string }];
+  retry: [{ target: string; method: string; attempt: number; delayMs: number; code: string }];
+  retryBudgetExhausted: [{ target: string; method: string }];
+  bulkheadRejected: [{ target: string; inFlight: number; limit: number }];
+  endpointEjected: [{ target: string; endpoint: string; ejectionMs: number; consecutiveFailures: number }];
+  endpointRestored: [{ target: string; endpoint: string }];
+}
+
+export type BreakerState = "closed" | "open" | "half-open";
+
+/** A typed emitter of resilience events; one per client factory. */
+export class ResilienceEvents extends EventEmitter<ResilienceEventMap> {}
