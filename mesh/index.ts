@@ -6,7 +6,7 @@ export type { ServerInterceptor, UnaryCall } from "./server/unary-call.js";
 export { HealthStatus, ServingStatus } from "./server/health-service.js";
 export { runUntilSignal } from "./server/run-until-signal.js";
 export { ClientFactory } from "./client/client-factory.js";
-export type { ClientFactoryOptions, ClientProtocol, ClientTarget } from "./client/client-factory.js";
+export type { ClientFactoryOptions, TransportKind, ClientTarget } from "./client/client-factory.js";
 export { Code, ConnectError, failure, reasonOf, reasonMetadataOf, errorDomain } from "./errors.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";

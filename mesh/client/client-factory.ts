@@ -1,74 +1,162 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createBalancedTransport, type BalancedTransport, type EndpointTransport } from "../balancing/balanced-transport.js";
+import { dnsEndpoints, staticEndpoints, type DnsEndpointsOptions } from "../balancing/endpoint-resolver.js";
+import type { OutlierDetectorOptions } from "../balancing/outlier-detector.js";
+import { bulkheadInterceptor, type BulkheadOptions } from "../resilience/bulkhead.js";
+import { circuitBreakerInterceptor, type CircuitBreakerOptions } from "../resilience/circuit-breaker.js";
+import { deadlineInterceptor, type DeadlineOptions } from "../resilience/deadline.js";
+import { ResilienceEvents } from "../resilience/resilience-events.js";
+import { retryInterceptor, type RetryOptions } from "../resilience/retry.js";
+import { withInterceptors } from "./intercepted-transport.js";
 
-/** The wire protocol a client speaks to its target. */
-export type ClientProtocol = "grpc" | "connect";
+/**
+ * How a client reaches its target's endpoints:
+ * - "grpc": connect-node's gRPC transport, one reused HTTP/2 session per
+ *   endpoint (served by the fast path on Meshwork servers);
+ * - "connect": connect-node's Connect protocol (binary) over the same sessions.
+ */
+export type TransportKind = "grpc" | "connect";
 
-/** Where a service is and how to reach it. */
+/** Where a target is, and how calls to it are protected. */
 export interface ClientTarget {
-  /** e.g. "http://127.0.0.1:50051". */
-  readonly baseUrl: string;
   /**
-   * Default: "grpc". Both run over one reused HTTP/2 connection per target;
-   * gRPC is served by the fast path on Meshwork servers.
+   * The target's name in breaker messages, events and logs, e.g. "payments".
+   * Default: its endpoints.
    */
-  readonly protocol?: ClientProtocol;
+  readonly name?: string;
+  /**
+   * One base URL ("http://127.0.0.1:50052"), several (round-robin), or a DNS
+   * name resolving to several addresses, re-resolved periodically.
+   */
+  readonly endpoints: string | readonly string[] | DnsEndpointsOptions;
+  /** Default: "grpc". */
+  readonly transport?: TransportKind;
+  /** Deadlines. Default: 5 s for every method. */
+  readonly timeouts?: Partial<DeadlineOptions>;
+  /** Circuit breakers, one per method of the target; false turns them off. */
+  readonly breaker?: Omit<CircuitBreakerOptions, "target" | "events"> | false;
+  /** Retries of idempotent methods; false turns them off. */
+  readonly retry?: Omit<RetryOptions, "target" | "events"> | false;
+  /** A cap on concurrent calls to the target; false turns it off. */
+  readonly bulkhead?: Omit<BulkheadOptions, "target" | "events"> | false;
+  /** Ejection of endpoints that keep failing. */
+  readonly outlier?: OutlierDetectorOptions;
 }
 
 export interface ClientFactoryOptions {
-  /** Client interceptors for every call, outermost first (Connect's order). */
+  /** Receives breaker, retry, bulkhead and ejection events of every target. */
+  readonly events?: ResilienceEvents;
+  /**
+   * Interceptors that run outside the resilience chain of every target, in
+   * order (outermost first): e.g. tracing, which then sees one span per
+   * logical call with retries as events.
+   */
   readonly interceptors?: readonly Interceptor[];
 }
 
+/** Default deadline of an outbound call when neither caller nor config sets one. */
+const defaultTimeoutMs = 5_000;
+
 /**
- * The one way a Meshwork process gets a client for another service. A caller
- * names the service and its target; the factory owns transports and HTTP/2
- * sessions (one per target, shared by every client of it) and is the seam
- * where resilience (deadlines, breakers, retries) is added for every caller at
- * once. Close it on shutdown.
+ * The one way a Meshwork process gets a client for another service: a caller
+ * names the service and its target, and every call is protected the same way.
+ * Each target gets one chain, outermost first:
+ *
+ *   [options.interceptors] -> deadline -> circuit breaker -> retry -> bulkhead
+ *     -> balancer (round-robin, outlier ejection) -> endpoint transport
+ *
+ * The deadline is outermost so that retries share one budget; the breaker
+ * sits outside the retry so that a logical call counts once; the bulkhead is
+ * innermost of the interceptors so that it caps attempts actually in flight;
+ * the balancer is below them all so that a retry may go to another endpoint.
+ * Clients of the same target share its chain (one breaker per target and
+ * method) and HTTP/2 sessions. Close the factory on shutdown.
  */
 export class ClientFactory {
-  private readonly transports = new Map<string, Transport>();
+  readonly events: ResilienceEvents;
+  private readonly targets = new Map<string, { transport: Transport; balancer: BalancedTransport }>();
   private readonly sessions = new Map<string, Http2SessionManager>();
 
-  constructor(private readonly options: ClientFactoryOptions = {}) {}
-
-  client<S extends DescService>(service: S, target: string | ClientTarget): Client<S> {
-    return createClient(service, this.transport(typeof target === "string" ? { baseUrl: target } : target));
+  constructor(private readonly options: ClientFactoryOptions = {}) {
+    this.events = options.events ?? new ResilienceEvents();
   }
 
-  /** Closes every HTTP/2 session; clients made by this factory stop working. */
+  client<S extends DescService>(service: S, target: string | ClientTarget): Client<S> {
+    return createClient(service, this.transport(typeof target === "string" ? { endpoints: target } : target));
+  }
+
+  /** Closes every session and stops re-resolution; clients made here stop working. */
   close(): void {
+    for (const { balancer } of this.targets.values()) {
+      balancer.close();
+    }
     for (const session of this.sessions.values()) {
       session.abort();
     }
+    this.targets.clear();
     this.sessions.clear();
-    this.transports.clear();
   }
 
   private transport(target: ClientTarget): Transport {
-    const protocol = target.protocol ?? "grpc";
-    const key = `${protocol} ${target.baseUrl}`;
-    let transport = this.transports.get(key);
-    if (transport === undefined) {
-      let sessionManager = this.sessions.get(target.baseUrl);
-      if (sessionManager === undefined) {
-        sessionManager = new Http2SessionManager(target.baseUrl);
-        this.sessions.set(target.baseUrl, sessionManager);
-      }
-      const common = {
-        baseUrl: target.baseUrl,
-        httpVersion: "2" as const,
-        sessionManager,
-        interceptors: [...(this.options.interceptors ?? [])],
-      };
-      transport =
-        protocol === "grpc"
-          ? createGrpcTransport(common)
-          : createConnectTransport({ ...common, useBinaryFormat: true });
-      this.transports.set(key, transport);
+    const name = target.name ?? describeEndpoints(target.endpoints);
+    const key = `${name}\u0000${target.transport ?? "grpc"}`;
+    const existing = this.targets.get(key);
+    if (existing !== undefined) {
+      return existing.transport;
     }
+    const events = this.events;
+    const resolver =
+      typeof target.endpoints === "string"
+        ? staticEndpoints([target.endpoints])
+        : isUrlList(target.endpoints)
+          ? staticEndpoints(target.endpoints)
+          : dnsEndpoints(target.endpoints);
+    const kind = target.transport ?? "grpc";
+    const balancer = createBalancedTransport({
+      target: name,
+      resolver,
+      events,
+      makeTransport: (baseUrl) => this.endpointTransport(baseUrl, kind),
+      ...(target.outlier === undefined ? {} : { outlier: target.outlier }),
+    });
+    const chain: Interceptor[] = [
+      ...(this.options.interceptors ?? []),
+      deadlineInterceptor({ defaultTimeoutMs, ...target.timeouts }),
+    ];
+    if (target.breaker !== false) {
+      chain.push(circuitBreakerInterceptor({ ...target.breaker, target: name, events }));
+    }
+    if (target.retry !== false) {
+      chain.push(retryInterceptor({ ...target.retry, target: name, events }));
+    }
+    if (target.bulkhead !== false) {
+      chain.push(bulkheadInterceptor({ maxConcurrent: 64, ...target.bulkhead, target: name, events }));
+    }
+    const transport = withInterceptors(balancer, chain, name);
+    this.targets.set(key, { transport, balancer });
     return transport;
   }
+
+  private endpointTransport(baseUrl: string, kind: TransportKind): EndpointTransport {
+    let sessionManager = this.sessions.get(baseUrl);
+    if (sessionManager === undefined) {
+      sessionManager = new Http2SessionManager(baseUrl);
+      this.sessions.set(baseUrl, sessionManager);
+    }
+    const common = { baseUrl, httpVersion: "2" as const, sessionManager };
+    return kind === "grpc" ? createGrpcTransport(common) : createConnectTransport({ ...common, useBinaryFormat: true });
+  }
+}
+
+function isUrlList(endpoints: readonly string[] | DnsEndpointsOptions): endpoints is readonly string[] {
+  return Array.isArray(endpoints);
+}
+
+function describeEndpoints(endpoints: ClientTarget["endpoints"]): string {
+  if (typeof endpoints === "string") {
+    return endpoints;
+  }
+  return isUrlList(endpoints) ? endpoints.join(",") : `dns:${endpoints.host}:${endpoints.port}`;
 }

@@ -1,3 +1,4 @@
+import { bareTarget } from "../../test/support/bare-target.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
@@ -53,7 +54,7 @@ describe("bulkheadInterceptor", () => {
     const rejected: ResilienceEventMap["bulkheadRejected"][0][] = [];
     events.on("bulkheadRejected", (e) => rejected.push(e));
     factory = new ClientFactory({ interceptors: [bulkheadInterceptor({ target: "payments", maxConcurrent: 2, events })] });
-    const payments = factory.client(PaymentService, server.url);
+    const payments = factory.client(PaymentService, bareTarget(server.url));
 
     const slow = [payments.getPayment({ paymentId: "200" }), payments.getPayment({ paymentId: "200" })];
     const started = performance.now();
@@ -72,7 +73,7 @@ describe("bulkheadInterceptor", () => {
 
   it("frees its slot when a call fails", async () => {
     factory = new ClientFactory({ interceptors: [bulkheadInterceptor({ target: "payments", maxConcurrent: 1 })] });
-    const payments = factory.client(PaymentService, server.url);
+    const payments = factory.client(PaymentService, bareTarget(server.url));
     // An empty id fails the server's request validation.
     expect((await failureOf(payments.getPayment({ paymentId: "" }))).code).to.equal(Code.InvalidArgument);
     await payments.getPayment({ paymentId: "0" });
@@ -87,7 +88,7 @@ describe("bulkheadInterceptor", () => {
         bulkheadInterceptor({ target: "payments", maxConcurrent: 1, events }),
       ],
     });
-    const payments = factory.client(PaymentService, server.url);
+    const payments = factory.client(PaymentService, bareTarget(server.url));
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => payments.getPayment({ paymentId: "100" })));
     expect(results.filter((r) => r.status === "rejected")).to.have.length(9);
     expect(opened).to.deep.equal([]);

@@ -1,3 +1,4 @@
+import { bareTarget } from "../../test/support/bare-target.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
@@ -51,7 +52,7 @@ describe("circuitBreakerInterceptor", () => {
   let changes: ResilienceEventMap["breakerStateChange"][0][];
   let rejected: number;
 
-  const client = () => factory.client(PaymentService, server.url);
+  const client = () => factory.client(PaymentService, bareTarget(server.url));
 
   beforeEach(async () => {
     calls = new Map();

@@ -1,9 +1,10 @@
+import { bareTarget } from "../../test/support/bare-target.js";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
 import { expect } from "chai";
 import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { PaymentService, PaymentSchema } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory, type ClientProtocol } from "../client/client-factory.js";
+import { ClientFactory, type TransportKind } from "../client/client-factory.js";
 import { inboundCallScope } from "../context/inbound-call.js";
 import { createLogger } from "../logger.js";
 import { registration, serve, type MeshServer } from "../server/serve.js";
@@ -47,7 +48,7 @@ class TwoHops {
   /** How the outer handler's outbound call ended. */
   outbound: Promise<ConnectError | undefined> | undefined;
 
-  constructor(readonly protocol: ClientProtocol) {}
+  constructor(readonly protocol: TransportKind) {}
 
   async start(): Promise<void> {
     this.inner = await serve({
@@ -127,7 +128,7 @@ class TwoHops {
   /** The test's client of the outer server; it has no deadline interceptor of its own. */
   readonly callers = new ClientFactory();
   outerClient(): Client<typeof InventoryService> {
-    return this.callers.client(InventoryService, { baseUrl: this.outer.url, protocol: this.protocol });
+    return this.callers.client(InventoryService, bareTarget(this.outer.url, this.protocol));
   }
 
   /** Calls the outer server; resolves to the error (or undefined) and how long it took. */
@@ -151,7 +152,7 @@ class TwoHops {
     if (this.factory === undefined) {
       throw new Error("call useDeadlines first");
     }
-    return this.factory.client(PaymentService, { baseUrl: this.inner.url, protocol: this.protocol });
+    return this.factory.client(PaymentService, bareTarget(this.inner.url, this.protocol));
   }
 }
 

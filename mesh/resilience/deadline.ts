@@ -69,7 +69,10 @@ export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
 
   return (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
-    const grpc = (req.header.get("content-type") ?? "").startsWith("application/grpc");
+    // Before a wire protocol is chosen (inside withInterceptors) there is no
+    // content-type yet, and timeouts travel as grpc-timeout.
+    const contentType = req.header.get("content-type");
+    const grpc = contentType === null || contentType.startsWith("application/grpc");
     const ownMs = perCallTimeoutMs(req.header, grpc) ?? methodTimeoutsMs.get(method) ?? defaultTimeoutMs;
 
     const inbound = currentInboundCall();

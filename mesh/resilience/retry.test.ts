@@ -1,3 +1,4 @@
+import { bareTarget } from "../../test/support/bare-target.js";
 import { MethodOptions_IdempotencyLevel as IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
@@ -80,8 +81,8 @@ describe("retryInterceptor", () => {
     });
     factories.push(factory);
     return {
-      payments: factory.client(PaymentService, server.url),
-      health: factory.client(Health, server.url),
+      payments: factory.client(PaymentService, bareTarget(server.url)),
+      health: factory.client(Health, bareTarget(server.url)),
       retries,
       exhausted: () => exhausted,
     };
@@ -117,7 +118,7 @@ describe("retryInterceptor", () => {
     expect(PaymentService.method.getPayment.idempotency).to.equal(IdempotencyLevel.NO_SIDE_EFFECTS);
     const factory = new ClientFactory({ interceptors: [retryInterceptor({ target: "payments", initialBackoffMs: 5 })] });
     factories.push(factory);
-    const payments = factory.client(PaymentService, { baseUrl: server.url, protocol: "connect" });
+    const payments = factory.client(PaymentService, bareTarget(server.url, "connect"));
     await payments.getPayment({ paymentId: "flaky-2" });
     expect(calls.get("get")).to.equal(3);
   });

@@ -7,7 +7,7 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/g
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
-import { ClientFactory, type ClientProtocol } from "../client/client-factory.js";
+import { ClientFactory, type TransportKind } from "../client/client-factory.js";
 import { createLogger } from "../logger.js";
 import { registration, serve, type MeshServer } from "./serve.js";
 
@@ -54,8 +54,8 @@ describe("serve", () => {
   });
 
   const protocols: [string, () => Client<typeof InventoryService>][] = [
-    ["gRPC (fast path)", () => clients.client(InventoryService, { baseUrl: server.url, protocol: "grpc" })],
-    ["Connect over HTTP/2", () => clients.client(InventoryService, { baseUrl: server.url, protocol: "connect" as ClientProtocol })],
+    ["gRPC (fast path)", () => clients.client(InventoryService, { endpoints: server.url, transport: "grpc" })],
+    ["Connect over HTTP/2", () => clients.client(InventoryService, { endpoints: server.url, transport: "connect" as TransportKind })],
     ["gRPC-Web over HTTP/1.1", () => createClient(InventoryService, createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1" }))],
   ];
 
