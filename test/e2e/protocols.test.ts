@@ -51,8 +51,8 @@ describe("every protocol, real processes", function () {
         headers,
       });
   const stacks: Record<string, Stack> = {
-    "connect-es gRPC": connectStack((s, url) => clients.client(s, { baseUrl: url, protocol: "grpc" })),
-    "connect-es Connect": connectStack((s, url) => clients.client(s, { baseUrl: url, protocol: "connect" })),
+    "connect-es gRPC": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "grpc" })),
+    "connect-es Connect": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "connect" })),
     "connect-es gRPC-Web (HTTP/1.1)": connectStack((s, url) =>
       createClient(s, createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" })),
     ),
