@@ -22,3 +22,23 @@ export function envInt(env: Env, name: string, fallback: number, range: { min?: 
   }
   return value;
 }
+
+/**
+ * A target's endpoints: a comma-separated list of base URLs
+ * ("http://127.0.0.1:50051,http://127.0.0.1:50061"), or "dns:<host>:<port>"
+ * for a name resolving to several addresses (re-resolved periodically).
+ */
+export function envEndpoints(env: Env, name: string, fallback: string): string[] | { host: string; port: number } {
+  const raw = envString(env, name, fallback).trim();
+  const dns = /^dns:([^:]+):(\d{1,5})$/.exec(raw);
+  if (dns !== null) {
+    return { host: dns[1]!, port: Number(dns[2]) };
+  }
+  const urls = raw.split(",").map((u) => u.trim());
+  for (const url of urls) {
+    if (!/^http:\/\/[^/\s]+$/.test(url)) {
+      throw new Error(`${name}=${raw}: expected http://host:port[,http://host:port...] or dns:host:port`);
+    }
+  }
+  return urls;
+}

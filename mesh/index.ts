@@ -10,5 +10,5 @@ export type { ClientFactoryOptions, TransportKind, ClientTarget } from "./client
 export { Code, ConnectError, failure, reasonOf, reasonMetadataOf, errorDomain } from "./errors.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
-export { envInt, envString } from "./env.js";
+export { envEndpoints, envInt, envString } from "./env.js";
 export type { Env } from "./env.js";

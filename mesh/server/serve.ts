@@ -9,6 +9,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { inboundCallScope } from "../context/inbound-call.js";
+import { logCall } from "../interceptors/log-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
 import { validateRequest } from "../interceptors/validate-request.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
@@ -41,7 +42,7 @@ export interface ServeOptions {
    * Interceptors around every unary call, outermost first. They run inside
    * the catch-all and the inbound-call scope (which outbound calls read for
    * deadline propagation and cancellation) and outside request validation:
-   * catch-unexpected -> inbound-call-scope -> these -> validate-request -> handler.
+   * log-call -> catch-unexpected -> inbound-call-scope -> these -> validate-request -> handler.
    */
   readonly interceptors?: readonly ServerInterceptor[];
   /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
@@ -76,6 +77,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
   const shutdown = new AbortController();
   const interceptors: ServerInterceptor[] = [
+    logCall(options.logger),
     catchUnexpected(options.logger),
     inboundCallScope(),
     ...(options.interceptors ?? []),

@@ -6,7 +6,16 @@ import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory, createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import {
+  ClientFactory,
+  createLogger,
+  envEndpoints,
+  envInt,
+  envString,
+  registration,
+  runUntilSignal,
+  serve,
+} from "../../mesh/index.js";
 import { createOrderDomain } from "./domain.js";
 import { createOrderHandler } from "./handler.js";
 import { openSqliteOrderStore } from "./sqlite-store.js";
@@ -19,14 +28,27 @@ mkdirSync(dataDir, { recursive: true });
 
 const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
 const clients = new ClientFactory();
-const domain = createOrderDomain(
-  {
-    store,
-    inventory: inventoryPort(clients.client(InventoryService, envString(env, "INVENTORY_URL", "http://127.0.0.1:50051"))),
-    payments: paymentsPort(clients.client(PaymentService, envString(env, "PAYMENTS_URL", "http://127.0.0.1:50052"))),
+const breaker = {
+  volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
+  resetTimeoutMs: envInt(env, "BREAKER_RESET_MS", 5_000, { min: 10 }),
+};
+const inventory = clients.client(InventoryService, {
+  name: "inventory",
+  endpoints: envEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051"),
+  breaker,
+});
+const payments = clients.client(PaymentService, {
+  name: "payments",
+  endpoints: envEndpoints(env, "PAYMENTS_URL", "http://127.0.0.1:50052"),
+  breaker,
+  // A card authorization may legitimately take long (tok_slow_<ms> simulates
+  // up to 30 s); everything else answers in milliseconds.
+  timeouts: {
+    defaultTimeoutMs: 5_000,
+    methodTimeoutsMs: { [`${PaymentService.typeName}/${PaymentService.method.authorizePayment.name}`]: 35_000 },
   },
-  { logger },
-);
+});
+const domain = createOrderDomain({ store, inventory: inventoryPort(inventory), payments: paymentsPort(payments) }, { logger });
 
 const server = await serve({
   services: [registration(OrderService, createOrderHandler(domain))],
