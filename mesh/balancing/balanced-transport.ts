@@ -40,7 +40,8 @@ export interface BalancedTransport extends Transport {
  *
  * A unary call that was refused is sent once more, to the next endpoint:
  * safe whatever the method's idempotency, because the request never reached
- * a handler. Refused means: the connection was refused (ECONNREFUSED), or the
+ * a handler. Refused means: the connection was refused (ECONNREFUSED, or
+ * grpc-js's "No connection established"), or the
  * stream was refused by a server going away (HTTP/2 REFUSED_STREAM, or a new
  * stream on a session that already had GOAWAY), which HTTP/2 guarantees was
  * not processed (RFC 9113 section 8.7). Streams are never re-sent (their
@@ -234,6 +235,11 @@ class Balancer implements BalancedTransport {
 
 /** True when the request cannot have reached a handler: see `createBalancedTransport`. */
 function wasRefused(error: unknown): boolean {
+  // grpc-js fails a call without sending it when its channel has no
+  // connection, and says so only in the message (the cause is not kept).
+  if (error instanceof ConnectError && error.code === Code.Unavailable && error.rawMessage.startsWith("No connection established")) {
+    return true;
+  }
   const seen = new Set<unknown>();
   for (let e: unknown = error; e instanceof Error && !seen.has(e); e = e.cause) {
     seen.add(e);

@@ -9,15 +9,18 @@ import { circuitBreakerInterceptor, type CircuitBreakerOptions } from "../resili
 import { deadlineInterceptor, type DeadlineOptions } from "../resilience/deadline.js";
 import { ResilienceEvents } from "../resilience/resilience-events.js";
 import { retryInterceptor, type RetryOptions } from "../resilience/retry.js";
+import { createGrpcJsTransport } from "./grpc-js-transport.js";
 import { withInterceptors } from "./intercepted-transport.js";
 
 /**
  * How a client reaches its target's endpoints:
  * - "grpc": connect-node's gRPC transport, one reused HTTP/2 session per
  *   endpoint (served by the fast path on Meshwork servers);
- * - "connect": connect-node's Connect protocol (binary) over the same sessions.
+ * - "connect": connect-node's Connect protocol (binary) over the same sessions;
+ * - "grpc-js": a @grpc/grpc-js channel per endpoint (unary and server
+ *   streaming), with the same behaviour and error mapping.
  */
-export type TransportKind = "grpc" | "connect";
+export type TransportKind = "grpc" | "connect" | "grpc-js";
 
 /** Where a target is, and how calls to it are protected. */
 export interface ClientTarget {
@@ -140,6 +143,10 @@ export class ClientFactory {
   }
 
   private endpointTransport(baseUrl: string, kind: TransportKind): EndpointTransport {
+    if (kind === "grpc-js") {
+      // Closed by the balancer when the endpoint goes away or on close().
+      return createGrpcJsTransport({ address: new URL(baseUrl).host });
+    }
     let sessionManager = this.sessions.get(baseUrl);
     if (sessionManager === undefined) {
       sessionManager = new Http2SessionManager(baseUrl);

@@ -88,7 +88,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
         },
         next: (req) =>
           new Promise((resolve, reject) => {
-            const { metadata, callOptions } = outbound(req.header);
+            const { metadata, deadline } = outbound(req.header);
             if (req.signal.aborted) {
               reject(req.signal.reason);
               return;
@@ -101,7 +101,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
               (bytes) => fromBinary(method.output, bytes),
               req.message,
               metadata,
-              callOptions,
+              { deadline },
               (_err, value) => {
                 // The outcome is taken from the status event that follows; the
                 // error here is the same status.
@@ -114,7 +114,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
             call.on("status", (status: grpc.StatusObject) => {
               req.signal.removeEventListener("abort", onAbort);
               if (status.code !== grpc.status.OK) {
-                reject(errorFromStatus(status, responseHeader));
+                reject(errorFromStatus(status, responseHeader, deadline));
                 return;
               }
               if (response === undefined) {
@@ -164,7 +164,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           message: input,
         },
         next: async (req) => {
-          const { metadata, callOptions } = outbound(req.header);
+          const { metadata, deadline } = outbound(req.header);
           const request = await singleMessage(req.message);
           if (req.signal.aborted) {
             throw req.signal.reason;
@@ -175,7 +175,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
             (bytes) => fromBinary(method.output, bytes),
             request,
             metadata,
-            callOptions,
+            { deadline },
           );
           const onAbort = (): void => call.cancel();
           req.signal.addEventListener("abort", onAbort);
@@ -194,7 +194,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
             new Promise<Headers>((resolve) => call.once("metadata", (md: grpc.Metadata) => resolve(toHeaders(md)))),
             status.then((s) => {
               if (s.code !== grpc.status.OK) {
-                throw errorFromStatus(s, undefined);
+                throw errorFromStatus(s, undefined, deadline);
               }
               return new Headers();
             }),
@@ -211,7 +211,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
             }
             const end = await status;
             if (end.code !== grpc.status.OK) {
-              throw errorFromStatus(end, responseHeader);
+              throw errorFromStatus(end, responseHeader, deadline);
             }
             if (failed !== undefined) {
               throw ConnectError.from(failed.error);
@@ -245,7 +245,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 const notForwarded = new Set(["content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"]);
 
 /** The request headers as grpc-js metadata, and their grpc-timeout as its deadline. */
-function outbound(header: Headers): { metadata: grpc.Metadata; callOptions: grpc.CallOptions } {
+function outbound(header: Headers): { metadata: grpc.Metadata; deadline: number | undefined } {
   const metadata = new grpc.Metadata();
   header.forEach((value, key) => {
     if (notForwarded.has(key)) {
@@ -266,7 +266,7 @@ function outbound(header: Headers): { metadata: grpc.Metadata; callOptions: grpc
   }
   return {
     metadata,
-    callOptions: timeout.timeoutMs === undefined ? {} : { deadline: Date.now() + timeout.timeoutMs },
+    deadline: timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs,
   };
 }
 
@@ -297,12 +297,17 @@ function trailerOf(status: grpc.StatusObject): Headers {
 
 /**
  * The ConnectError connect-node raises for this status. A status grpc-js made
- * up itself (the server sent nothing: no connection, the deadline passed, the
- * call was cancelled) has no metadata, as connect-node's errors for those have
- * none. A locally expired deadline gets the message of Connect's deadline.
+ * up itself (no connection, the deadline passed, the call was cancelled) has
+ * no trailers; it gets no metadata, as connect-node's errors for those have
+ * none, and a deadline grpc-js enforced gets the message of Connect's own.
+ * (A cancellation by the caller never gets here: `runUnaryCall` and
+ * `runStreamingCall` report the signal's reason instead.)
  */
-function errorFromStatus(status: grpc.StatusObject, header: Headers | undefined): ConnectError {
-  if (header === undefined && Object.keys(status.metadata.getMap()).length === 0) {
+function errorFromStatus(status: grpc.StatusObject, header: Headers | undefined, deadline: number | undefined): ConnectError {
+  const noTrailers = Object.keys(status.metadata.getMap()).length === 0;
+  const deadlinePassed =
+    status.code === grpc.status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline;
+  if (noTrailers && (header === undefined || deadlinePassed)) {
     const message = status.code === grpc.status.DEADLINE_EXCEEDED ? "the operation timed out" : status.details;
     return new ConnectError(message, codeOf(status.code));
   }

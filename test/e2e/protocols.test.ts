@@ -53,6 +53,7 @@ describe("every protocol, real processes", function () {
   const stacks: Record<string, Stack> = {
     "connect-es gRPC": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "grpc" })),
     "connect-es Connect": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "connect" })),
+    "mesh client, grpc-js transport": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "grpc-js" })),
     "connect-es gRPC-Web (HTTP/1.1)": connectStack((s, url) =>
       createClient(s, createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" })),
     ),
@@ -148,7 +149,7 @@ describe("every protocol, real processes", function () {
       for (const [stackName, outcome] of Object.entries(outcomes)) {
         expect(outcome, stackName).to.deep.equal(first);
       }
-      expect(rest).to.have.length(3);
+      expect(rest).to.have.length(4);
     });
   }
 
