@@ -21,8 +21,22 @@ export class DualProtocolListener {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(listener: RequestListener) {
-    this.http2Server = http2.createServer({}, listener);
+  constructor(
+    listener: RequestListener,
+    takeStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean,
+  ) {
+    // Streams that takeStream declines get Node's compatibility API from a
+    // server that never listens: emitting "stream" on it builds req and res.
+    const compat = http2.createServer({}, listener);
+    this.http2Server = http2.createServer({});
+    this.http2Server.on(
+      "stream",
+      (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+        if (!takeStream(stream, headers)) {
+          compat.emit("stream", stream, headers, flags, rawHeaders);
+        }
+      },
+    );
     this.http1Server = http.createServer(listener);
     this.http2Server.on("session", (session) => {
       this.sessions.add(session);

@@ -1,7 +1,7 @@
 import { create, fromBinary, isMessage, toBinary, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from "node:http2";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { GrpcHandlerContext } from "./grpc-handler-context.js";
 import type { UnaryCall } from "./unary-call.js";
 
@@ -36,12 +36,13 @@ export interface GrpcUnaryFastPathOptions {
 export function createGrpcUnaryFastPath(
   routes: ReadonlyMap<string, FastUnaryRoute>,
   options: GrpcUnaryFastPathOptions,
-): (req: Http2ServerRequest, res: Http2ServerResponse) => boolean {
-  return (req, res) => {
-    if (req.httpVersionMajor !== 2 || req.method !== "POST") {
+): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
+  const active = new Set<() => void>();
+  options.shutdownSignal.addEventListener("abort", () => active.forEach((stop) => stop()), { once: true });
+  return (stream, headers) => {
+    if (headers[":method"] !== "POST") {
       return false;
     }
-    const headers = req.headers;
     const contentType = headers["content-type"];
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") {
       return false;
@@ -50,24 +51,27 @@ export function createGrpcUnaryFastPath(
     if (encoding !== undefined && encoding !== "identity") {
       return false;
     }
-    const route = routes.get(req.url);
-    if (route === undefined) {
+    const path = headers[":path"];
+    const route = path === undefined ? undefined : routes.get(path);
+    if (route === undefined || path === undefined) {
       return false;
     }
-    serveCall(route, req, res, options);
+    serveCall(route, path, stream, headers, options, active);
     return true;
   };
 }
 
 function serveCall(
   route: FastUnaryRoute,
-  req: Http2ServerRequest,
-  res: Http2ServerResponse,
+  path: string,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
   options: GrpcUnaryFastPathOptions,
+  active: Set<() => void>,
 ): void {
-  const timeout = parseTimeout(firstHeader(req.headers["grpc-timeout"]) ?? null, options.maxTimeoutMs);
+  const timeout = parseTimeout(firstHeader(headers["grpc-timeout"]) ?? null, options.maxTimeoutMs);
   const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
-  const context = new GrpcHandlerContext(route.service, route.method, req.url, req.headers, deadline);
+  const context = new GrpcHandlerContext(route.service, route.method, path, headers, deadline);
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
 
@@ -79,22 +83,25 @@ function serveCall(
     if (timer !== undefined) {
       clearTimeout(timer);
     }
-    options.shutdownSignal.removeEventListener("abort", onShutdown);
-    if (res.stream.destroyed) {
+    active.delete(onShutdown);
+    if (stream.destroyed || stream.closed) {
       return;
     }
-    const responseHeaders: OutgoingHttpHeaders = { "content-type": "application/grpc+proto" };
+    const responseHeaders: OutgoingHttpHeaders = { ":status": 200, "content-type": "application/grpc+proto" };
     copyHeaders(context.responseHeaderIfSet, responseHeaders);
-    res.writeHead(200, responseHeaders);
-    const trailers = setTrailerStatus(new Headers(context.responseTrailerIfSet ?? {}), error);
-    const trailerObject: OutgoingHttpHeaders = {};
-    copyHeaders(trailers, trailerObject);
-    res.addTrailers(trailerObject);
-    if (body === undefined) {
-      res.end();
-    } else {
-      res.end(body);
+    let trailers = okTrailers;
+    if (error !== undefined || context.responseTrailerIfSet !== undefined) {
+      trailers = {};
+      copyHeaders(setTrailerStatus(new Headers(context.responseTrailerIfSet ?? {}), error), trailers);
     }
+    if (body === undefined) {
+      // Trailers-Only: status in the one HEADERS frame.
+      stream.respond({ ...responseHeaders, ...trailers }, { endStream: true });
+      return;
+    }
+    stream.respond(responseHeaders, { waitForTrailers: true });
+    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+    stream.end(body);
   };
   const fail = (err: unknown): void => {
     const error = ConnectError.from(err);
@@ -104,37 +111,39 @@ function serveCall(
   const onShutdown = (): void => fail(new ConnectError("server is shutting down", Code.Unavailable));
 
   if (timeout.error !== undefined) {
-    req.resume();
+    stream.resume();
     fail(timeout.error);
     return;
   }
   if (deadline !== undefined) {
     timer = setTimeout(() => fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
   }
-  options.shutdownSignal.addEventListener("abort", onShutdown);
-  res.stream.once("close", () => {
+  active.add(onShutdown);
+  // A reset stream emits "error"; "close" below handles it as a cancellation.
+  stream.on("error", () => undefined);
+  stream.once("close", () => {
     if (!finished) {
       finished = true;
       if (timer !== undefined) {
         clearTimeout(timer);
       }
-      options.shutdownSignal.removeEventListener("abort", onShutdown);
+      active.delete(onShutdown);
       context.abort(new ConnectError("the client cancelled the call", Code.Canceled));
     }
   });
 
   const chunks: Buffer[] = [];
   let received = 0;
-  req.on("data", (chunk: Buffer) => {
+  stream.on("data", (chunk: Buffer) => {
     received += chunk.length;
     if (received > options.readMaxBytes + 5) {
-      req.pause();
+      stream.pause();
       fail(new ConnectError(`message larger than ${options.readMaxBytes} bytes`, Code.ResourceExhausted));
       return;
     }
     chunks.push(chunk);
   });
-  req.on("end", () => {
+  stream.on("end", () => {
     if (finished) {
       return;
     }
@@ -154,6 +163,8 @@ function serveCall(
     );
   });
 }
+
+const okTrailers: OutgoingHttpHeaders = { "grpc-status": "0" };
 
 /** The message of a body holding exactly one uncompressed gRPC frame. */
 function unwrapSingleFrame(body: Buffer): Uint8Array {

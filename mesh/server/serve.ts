@@ -3,7 +3,6 @@ import { create, isMessage } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type http from "node:http";
-import type http2 from "node:http2";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -45,6 +44,14 @@ export interface ServeOptions {
    * log-call -> catch-unexpected -> inbound-call-scope -> these -> validate-request -> handler.
    */
   readonly interceptors?: readonly ServerInterceptor[];
+  /**
+   * Whether outbound calls made while handling a call (through a
+   * ClientFactory client) inherit its deadline and cancellation. Default:
+   * true. It costs about 13% of server CPU per unary call on Node 20, where
+   * AsyncLocalStorage turns on async hooks for the whole process; a leaf
+   * service that calls nothing may turn it off.
+   */
+  readonly propagateDeadlines?: boolean;
   /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
   readonly gracePeriodMs?: number;
   /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
@@ -79,7 +86,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   const interceptors: ServerInterceptor[] = [
     logCall(options.logger),
     catchUnexpected(options.logger),
-    inboundCallScope(),
+    ...(options.propagateDeadlines === false ? [] : [inboundCallScope()]),
     ...(options.interceptors ?? []),
     validateRequest(),
   ];
@@ -122,11 +129,10 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     maxTimeoutMs: 24 * 60 * 60 * 1000,
     shutdownSignal: shutdown.signal,
   });
-  const listener = new DualProtocolListener((req, res) => {
-    if (!fastPath(req as http2.Http2ServerRequest, res as http2.Http2ServerResponse)) {
-      connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
-    }
-  });
+  const listener = new DualProtocolListener(
+    (req, res) => connectHandler(req as http.IncomingMessage, res as http.ServerResponse),
+    fastPath,
+  );
   const port = await listener.listen(options.port, host);
 
   for (const { service } of options.services) {

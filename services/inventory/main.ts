@@ -23,6 +23,8 @@ const sweeper = setInterval(() => inventory.expireDue(), envInt(env, "EXPIRY_SWE
 const server = await serve({
   services: [registration(InventoryService, createInventoryHandler(inventory))],
   logger,
+  // A leaf service: it calls no other service, so it has nothing to propagate.
+  propagateDeadlines: false,
   port: envInt(env, "PORT", 50051, { min: 0, max: 65535 }),
   host: envString(env, "HOST", "127.0.0.1"),
 });

@@ -23,6 +23,8 @@ const payments = new Payments({
 const server = await serve({
   services: [registration(PaymentService, createPaymentHandler(payments))],
   logger,
+  // A leaf service: it calls no other service, so it has nothing to propagate.
+  propagateDeadlines: false,
   port: envInt(env, "PORT", 50052, { min: 0, max: 65535 }),
   host: envString(env, "HOST", "127.0.0.1"),
 });

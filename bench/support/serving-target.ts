@@ -1,0 +1,170 @@
+// One server of the gRPC serving benchmark (bench/grpc-serving.ts), run as a
+// child process so that its CPU time is its own:
+//
+//   node --import tsx bench/support/serving-target.ts <mesh|connect|grpc-js|raw>
+//
+// It listens on an ephemeral port of 127.0.0.1 and speaks over the IPC
+// channel: it sends {type: "ready", port}, answers {type: "cpu"} with its
+// process.cpuUsage() so far, and exits on {type: "stop"} or when the parent
+// goes away.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createHandlerContext, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import {
+  GetItemRequestSchema,
+  GetItemResponseSchema,
+  InventoryService,
+  type GetItemRequest,
+  type GetItemResponse,
+} from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { createLogger, serve, type ServiceRegistration } from "../../mesh/index.js";
+import { grpcJsServiceDefinition } from "../../test/support/grpc-js-client.js";
+
+const targetKinds = ["mesh", "mesh-propagating", "connect", "grpc-js", "raw"] as const;
+/** Which server to run. Import this module's types only: importing it runs it. */
+export type TargetKind = (typeof targetKinds)[number];
+
+export type TargetMessage = { type: "ready"; port: number } | { type: "cpu"; user: number; system: number };
+export type ParentMessage = { type: "cpu" } | { type: "stop" };
+
+/**
+ * The one implementation every server kind serves: an item made from the
+ * request, no storage, so that the benchmark measures serving only.
+ */
+const inventory = {
+  getItem(request: GetItemRequest, _context: HandlerContext): GetItemResponse {
+    return create(GetItemResponseSchema, {
+      item: {
+        sku: request.sku,
+        name: "Bench mug",
+        description: "A mug that exists only in memory",
+        priceMinor: 1299n,
+        currencyCode: "USD",
+        available: 100,
+        reserved: 3,
+        sold: 42,
+      },
+    });
+  },
+} satisfies Partial<ServiceImpl<typeof InventoryService>>;
+
+async function listen(kind: TargetKind): Promise<{ port: number; close: () => Promise<void> }> {
+  switch (kind) {
+    case "mesh":
+    case "mesh-propagating": {
+      // No extra interceptors: serve()'s own chain, protovalidate included.
+      // "mesh" is a leaf service as inventory and payments run it; "mesh-
+      // propagating" keeps the inbound-call scope orders needs for its
+      // outbound calls.
+      const server = await serve({
+        // registration() wants every method; this implementation has one.
+        services: [{ service: InventoryService, impl: inventory as unknown as ServiceRegistration["impl"] }],
+        logger: createLogger("bench", "warn"),
+        port: 0,
+        propagateDeadlines: kind === "mesh-propagating",
+      });
+      return { port: server.port, close: () => server.shutdown() };
+    }
+    case "connect": {
+      const handler = connectNodeAdapter({
+        routes: (router: ConnectRouter) => router.service(InventoryService, inventory),
+      });
+      return listenHttp2(http2.createServer(handler));
+    }
+    case "grpc-js":
+      return listenGrpcJs();
+    case "raw":
+      return listenHttp2(createRawServer());
+  }
+}
+
+/**
+ * The implementation ignores its context, so where we call it ourselves (the
+ * grpc-js handler, the canned answer) one context built up front serves every
+ * call: the baseline pays nothing for it.
+ */
+const sharedContext: HandlerContext = createHandlerContext({
+  service: InventoryService,
+  method: InventoryService.method.getItem,
+  protocolName: "grpc",
+  requestMethod: "POST",
+  url: `/${InventoryService.typeName}/GetItem`,
+});
+
+/** A grpc-js Server from the same descriptors, its handler calling the implementation. */
+async function listenGrpcJs(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = new grpc.Server();
+  server.addService(grpcJsServiceDefinition(InventoryService), {
+    getItem: (call: grpc.ServerUnaryCall<GetItemRequest, GetItemResponse>, callback: grpc.sendUnaryData<GetItemResponse>) => {
+      callback(null, inventory.getItem(call.request, sharedContext));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+  return { port, close: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
+}
+
+/**
+ * The floor: node:http2's stream API answering every stream with one canned
+ * gRPC response (the impl's answer for the benchmark's request), no decoding.
+ */
+function createRawServer(): http2.Http2Server {
+  const canned = inventory.getItem(create(GetItemRequestSchema, { sku: "MUG-001" }), sharedContext);
+  const message = toBinary(GetItemResponseSchema, canned);
+  const body = Buffer.alloc(message.length + 5);
+  body.writeUInt32BE(message.length, 1);
+  body.set(message, 5);
+  const server = http2.createServer();
+  server.on("stream", (stream) => {
+    stream.resume();
+    stream.on("end", () => {
+      if (stream.destroyed) {
+        return;
+      }
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(body);
+    });
+  });
+  return server;
+}
+
+function listenHttp2(server: http2.Http2Server): Promise<{ port: number; close: () => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+  });
+}
+
+const kind = process.argv[2] as TargetKind;
+if (!targetKinds.includes(kind) || process.send === undefined) {
+  console.error(`usage: run by bench/grpc-serving.ts with an IPC channel; kind one of ${targetKinds.join(", ")}`);
+  process.exit(2);
+}
+const send = (message: TargetMessage): void => void process.send?.(message);
+const target = await listen(kind);
+process.on("disconnect", () => process.exit(1));
+process.on("message", (message: ParentMessage) => {
+  if (message.type === "cpu") {
+    const { user, system } = process.cpuUsage();
+    send({ type: "cpu", user, system });
+  } else if (message.type === "stop") {
+    // Exit normally (not by signal) so that --cpu-prof can write its profile.
+    const exit = setTimeout(() => process.exit(0), 2_000);
+    void target.close().finally(() => {
+      clearTimeout(exit);
+      process.exit(0);
+    });
+  }
+});
+send({ type: "ready", port: target.port });
