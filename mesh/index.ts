@@ -12,3 +12,5 @@ export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
 export { envEndpoints, envInt, envString } from "./env.js";
 export type { Env } from "./env.js";
+export { openDatabase } from "./sqlite/open-database.js";
+export type { OpenDatabaseOptions } from "./sqlite/open-database.js";

@@ -1,11 +1,9 @@
-import type Database from "better-sqlite3";
-
 /**
  * The inventory schema, one step per entry, applied in order. The database's
  * `PRAGMA user_version` is the number of steps applied, so a step never runs
  * twice; steps are only ever appended, never edited once released.
  */
-const migrations: readonly string[] = [
+export const migrations: readonly string[] = [
   `CREATE TABLE items (
      sku           TEXT PRIMARY KEY,
      name          TEXT NOT NULL,
@@ -53,16 +51,3 @@ const migrations: readonly string[] = [
      ('TEE-001',      'T-shirt',      'Organic cotton t-shirt, unisex.',               2500, 'USD', 50,  0, 0);`,
 ];
 
-/** Brings `db` up to the latest schema; each step and its version bump commit together. */
-export function migrate(db: Database.Database): void {
-  const applied = db.pragma("user_version", { simple: true }) as number;
-  if (applied > migrations.length) {
-    throw new Error(`inventory database is at schema version ${applied}, newer than this build's ${migrations.length}`);
-  }
-  migrations.slice(applied).forEach((sql, index) => {
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${applied + index + 1}`);
-    })();
-  });
-}

@@ -1,6 +1,7 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { InventoryStore } from "./inventory-store.js";
-import { migrate } from "./migrations.js";
+import { openDatabase } from "../../mesh/index.js";
+import { migrations } from "./migrations.js";
 import type { Adjustment, Item, Reservation, ReservationLine, ReservationState, Stock } from "./model.js";
 
 export interface SqliteInventoryStoreOptions {
@@ -45,19 +46,8 @@ interface AdjustmentRow {
  * in-memory one for ":memory:", and migrates it to the latest schema.
  */
 export function openSqliteInventoryStore(path: string, options: SqliteInventoryStoreOptions = {}): SqliteInventoryStore {
-  const db = new Database(path);
-  try {
-    // WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes in WAL mode.
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    db.pragma("foreign_keys = ON");
-    migrate(db);
-    return new SqliteInventoryStore(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openDatabase(path, { name: "inventory", migrations, busyTimeoutMs: options.busyTimeoutMs });
+  return new SqliteInventoryStore(db);
 }
 
 /** The inventory store on one better-sqlite3 connection. Statements are prepared once, at open. */

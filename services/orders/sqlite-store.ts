@@ -1,4 +1,4 @@
-import Database from "better-sqlite3";
+import { openDatabase } from "../../mesh/index.js";
 import type { CancelReason, Compensation, Order, OrderLine, OrderState, SagaStep } from "./order.js";
 import type { OrderCursor, OrderStore } from "./order-store.js";
 
@@ -66,10 +66,7 @@ interface OrderRow {
 
 /** Opens (creating and migrating as needed) the orders database at `path`. */
 export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOptions = {}): SqliteOrderStore {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-  migrate(db);
+  const db = openDatabase(path, { name: "orders", migrations, busyTimeoutMs: options.busyTimeoutMs });
 
   const insert = db.prepare(
     `INSERT INTO orders (order_id, customer_id, request_id, request_fingerprint, lines, total_minor, currency_code,
@@ -137,18 +134,6 @@ export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOpti
   };
 }
 
-function migrate(db: Database.Database): void {
-  db.transaction(() => {
-    const version = db.pragma("user_version", { simple: true }) as number;
-    if (version > migrations.length) {
-      throw new Error(`orders database is at schema version ${version}, newer than this build (${migrations.length})`);
-    }
-    for (const sql of migrations.slice(version)) {
-      db.exec(sql);
-    }
-    db.pragma(`user_version = ${migrations.length}`);
-  }).immediate();
-}
 
 function toRow(order: Order): OrderRow {
   return {

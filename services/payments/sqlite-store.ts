@@ -1,5 +1,6 @@
-import Database from "better-sqlite3";
-import { migrate } from "./migrations.js";
+import type Database from "better-sqlite3";
+import { openDatabase } from "../../mesh/index.js";
+import { migrations } from "./migrations.js";
 import type { Payment, PaymentState } from "./model.js";
 import type { KeyedPayment, PaymentStore } from "./payment-store.js";
 
@@ -29,18 +30,8 @@ interface PaymentRow {
  * in-memory one for ":memory:", and migrates it to the latest schema.
  */
 export function openSqlitePaymentStore(path: string, options: SqlitePaymentStoreOptions = {}): SqlitePaymentStore {
-  const db = new Database(path);
-  try {
-    // WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes in WAL mode.
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    migrate(db);
-    return new SqlitePaymentStore(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openDatabase(path, { name: "payments", migrations, busyTimeoutMs: options.busyTimeoutMs });
+  return new SqlitePaymentStore(db);
 }
 
 /** The payment store on one better-sqlite3 connection. Statements are prepared once, at open. */
