@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help run test bench generate proto-check typecheck unit clean token
+.PHONY: help deps run test bench generate proto-check typecheck unit token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,7 @@ proto-deps/.copied: node_modules/.installed scripts/proto-deps.sh
 deps: proto-deps/.copied
 
 run: deps ## Start the whole mesh on this machine (embedded default); Ctrl-C stops it
+	@mkdir -p .data && $(BUF) build proto --exclude-imports -o .data/api.binpb
 	node --import tsx scripts/run-mesh.ts
 
 test: deps proto-check typecheck unit ## Every check and test CI runs
@@ -43,6 +44,10 @@ unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
 
 bench: deps ## Benchmarks (ratios within one run, never timed tests)
 	node --import tsx bench/grpc-serving.ts
+	node --import tsx bench/client-stack.ts
+
+token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
+	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
 
 clean: ## Remove local data (.data/) and test output
 	rm -rf .data test-output

@@ -14,3 +14,5 @@ export { envEndpoints, envInt, envString } from "./env.js";
 export type { Env } from "./env.js";
 export { openDatabase } from "./sqlite/open-database.js";
 export type { OpenDatabaseOptions } from "./sqlite/open-database.js";
+export { DualProtocolListener } from "./server/dual-protocol-listener.js";
+export type { DualProtocolListenerOptions, RequestListener } from "./server/dual-protocol-listener.js";

@@ -17,6 +17,7 @@ const ports = {
   inventory: envInt(process.env, "INVENTORY_PORT", 50051, { min: 1, max: 65535 }),
   payments: envInt(process.env, "PAYMENTS_PORT", 50052, { min: 1, max: 65535 }),
   orders: envInt(process.env, "ORDERS_PORT", 50053, { min: 1, max: 65535 }),
+  gateway: envInt(process.env, "GATEWAY_PORT", 8080, { min: 1, max: 65535 }),
 };
 const url = (port: number): string => `http://${host}:${port}`;
 
@@ -27,10 +28,16 @@ interface Process {
 }
 
 mkdirSync(dataDir, { recursive: true });
-const processes: Process[] = (["inventory", "payments", "orders"] as const).map((name) => ({
+const mains = {
+  inventory: "services/inventory/main.ts",
+  payments: "services/payments/main.ts",
+  orders: "services/orders/main.ts",
+  gateway: "gateway/main.ts",
+} as const;
+const processes: Process[] = (["inventory", "payments", "orders", "gateway"] as const).map((name) => ({
   name,
   port: ports[name],
-  child: spawn(process.execPath, ["--import", "tsx", path.join(root, "services", name, "main.ts")], {
+  child: spawn(process.execPath, ["--import", "tsx", path.join(root, mains[name])], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
     env: {
@@ -41,6 +48,7 @@ const processes: Process[] = (["inventory", "payments", "orders"] as const).map(
       LOG_LEVEL: logLevel,
       INVENTORY_URL: url(ports.inventory),
       PAYMENTS_URL: url(ports.payments),
+      ORDERS_URL: url(ports.orders),
     },
   }),
 }));
@@ -68,12 +76,10 @@ console.log(
 console.log("Mesh is up. Ctrl-C stops it.");
 
 async function waitServing(p: Process): Promise<string> {
-  const health = clients.client(Health, url(p.port));
   const giveUp = Date.now() + 60_000;
   while (!stopping && Date.now() < giveUp) {
     try {
-      const res = await health.check({ service: "" }, { timeoutMs: 1000 });
-      if (res.status === HealthCheckResponse_ServingStatus.SERVING) {
+      if (await isServing(p)) {
         return "SERVING";
       }
     } catch {
@@ -82,6 +88,16 @@ async function waitServing(p: Process): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return "NOT SERVING";
+}
+
+/** Services answer grpc.health.v1; the gateway answers GET /healthz. */
+async function isServing(p: Process): Promise<boolean> {
+  if (p.name === "gateway") {
+    const res = await fetch(`${url(p.port)}/healthz`, { signal: AbortSignal.timeout(1000) });
+    return res.ok && ((await res.json()) as { status?: string }).status === "SERVING";
+  }
+  const res = await clients.client(Health, url(p.port)).check({ service: "" }, { timeoutMs: 1000 });
+  return res.status === HealthCheckResponse_ServingStatus.SERVING;
 }
 
 async function stop(code: number): Promise<void> {

@@ -87,7 +87,15 @@ export class ClientFactory {
   }
 
   client<S extends DescService>(service: S, target: string | ClientTarget): Client<S> {
-    return createClient(service, this.transport(typeof target === "string" ? { endpoints: target } : target));
+    return createClient(service, this.transportFor(target));
+  }
+
+  /**
+   * The protected transport of a target, for callers that know methods only
+   * by their descriptors (the gateway): `transport.unary(method, ...)`.
+   */
+  transportFor(target: string | ClientTarget): Transport {
+    return this.transport(typeof target === "string" ? { endpoints: target } : target);
   }
 
   /** Closes every session and stops re-resolution; clients made here stop working. */

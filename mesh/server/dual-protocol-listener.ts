@@ -7,6 +7,16 @@ export type RequestListener = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+export interface DualProtocolListenerOptions {
+  /**
+   * Takes an HTTP/2 stream before Node builds its request/response objects,
+   * e.g. for a fast path; returns false to let `listener` have it.
+   */
+  readonly takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+  /** The largest HTTP/1.1 header block accepted. Default: Node's (16 KiB). */
+  readonly maxHeaderBytes?: number;
+}
+
 /**
  * One TCP port that speaks cleartext HTTP/2 (prior knowledge, as gRPC clients
  * use) and HTTP/1.1 (curl, browsers' Connect and gRPC-Web calls, wrk). Node's
@@ -21,10 +31,8 @@ export class DualProtocolListener {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(
-    listener: RequestListener,
-    takeStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean,
-  ) {
+  constructor(listener: RequestListener, options: DualProtocolListenerOptions = {}) {
+    const takeStream = options.takeStream ?? (() => false);
     // Streams that takeStream declines get Node's compatibility API from a
     // server that never listens: emitting "stream" on it builds req and res.
     const compat = http2.createServer({}, listener);
@@ -37,7 +45,10 @@ export class DualProtocolListener {
         }
       },
     );
-    this.http1Server = http.createServer(listener);
+    this.http1Server = http.createServer(
+      options.maxHeaderBytes === undefined ? {} : { maxHeaderSize: options.maxHeaderBytes },
+      listener,
+    );
     this.http2Server.on("session", (session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));

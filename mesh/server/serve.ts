@@ -131,7 +131,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   });
   const listener = new DualProtocolListener(
     (req, res) => connectHandler(req as http.IncomingMessage, res as http.ServerResponse),
-    fastPath,
+    { takeStream: fastPath },
   );
   const port = await listener.listen(options.port, host);
 

@@ -31,7 +31,7 @@ describe("make run (the supervisor)", function () {
   this.timeout(90_000);
 
   it("starts the mesh, serves the walk-through, and stops cleanly on SIGINT", async () => {
-    const [inventory, payments, orders] = await freePorts(3);
+    const [inventory, payments, orders, gateway] = await freePorts(4);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-run-"));
     const child = spawn(process.execPath, ["--import", "tsx", "scripts/run-mesh.ts"], {
       cwd: root,
@@ -43,6 +43,7 @@ describe("make run (the supervisor)", function () {
         INVENTORY_PORT: String(inventory),
         PAYMENTS_PORT: String(payments),
         ORDERS_PORT: String(orders),
+        GATEWAY_PORT: String(gateway),
       },
     });
     let output = "";
@@ -54,7 +55,7 @@ describe("make run (the supervisor)", function () {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(output).to.contain("Mesh is up");
-      for (const [name, port] of [["inventory", inventory], ["payments", payments], ["orders", orders]] as const) {
+      for (const [name, port] of [["inventory", inventory], ["payments", payments], ["orders", orders], ["gateway", gateway]] as const) {
         expect(output).to.match(new RegExp(`${name}\\s+\\d+\\s+http://127\\.0\\.0\\.1:${port}\\s+SERVING`));
       }
       const curl = async (port: number, method: string, body: object, headers: string[] = []) =>

@@ -1,0 +1,108 @@
+// Wiring only: configuration from the environment, the token verifier and
+// access policy, protected clients of the public services, the web page and
+// the OpenAPI document, and the edge server.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
+import { OrderService } from "../gen/meshwork/orders/v1/orders_pb.js";
+import { ClientFactory, createLogger, envEndpoints, envInt, envString, runUntilSignal } from "../mesh/index.js";
+import {
+  createTokenVerifier,
+  defaultAccessPolicyFile,
+  devAudience,
+  devAuthDirName,
+  devIssuer,
+  ensureDevKeys,
+  loadAccessPolicy,
+} from "./auth/index.js";
+import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
+import { RateLimiter } from "./limits/rate-limiter.js";
+import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
+import { GatewayServer } from "./server/gateway-server.js";
+import { UpstreamCaller, type Upstream } from "./server/upstream-call.js";
+import { bundleWebApp } from "./web/bundle.js";
+
+const env = process.env;
+const logger = createLogger("gateway", envString(env, "LOG_LEVEL", "info"));
+const dataDir = envString(env, "DATA_DIR", ".data");
+const port = envInt(env, "PORT", 8080, { min: 0, max: 65535 });
+const host = envString(env, "HOST", "127.0.0.1");
+const maxTimeoutMs = envInt(env, "GATEWAY_MAX_TIMEOUT_MS", 30_000, { min: 1 });
+
+const jwksUrl = envString(env, "AUTH_JWKS_URL", "");
+const jwks = jwksUrl !== ""
+  ? { url: jwksUrl }
+  : { file: envString(env, "AUTH_JWKS_FILE", "") || (await ensureDevKeys(path.join(dataDir, devAuthDirName))).jwksFile };
+const verifier = await createTokenVerifier({
+  jwks,
+  issuer: envString(env, "AUTH_ISSUER", devIssuer),
+  audience: envString(env, "AUTH_AUDIENCE", devAudience),
+});
+
+const upstreams: Upstream[] = [
+  {
+    service: InventoryService,
+    target: { name: "inventory", endpoints: envEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051") },
+  },
+  {
+    service: OrderService,
+    target: {
+      name: "orders",
+      endpoints: envEndpoints(env, "ORDERS_URL", "http://127.0.0.1:50053"),
+      // PlaceOrder runs a whole saga; the client's own deadline still caps it.
+      timeouts: { defaultTimeoutMs: maxTimeoutMs },
+    },
+  },
+];
+const policy = loadAccessPolicy(defaultAccessPolicyFile, upstreams.map((u) => u.service));
+const clients = new ClientFactory();
+const caller = new UpstreamCaller({
+  upstreams,
+  clients,
+  verifier,
+  policy,
+  rateLimiter: new RateLimiter({
+    ratePerSecond: envInt(env, "RATE_LIMIT_PER_SECOND", 20, { min: 1 }),
+    burst: envInt(env, "RATE_LIMIT_BURST", 40, { min: 1 }),
+  }),
+  forwardHeaders: defaultForwardedHeaders,
+  logger,
+});
+
+const web = await bundleWebApp();
+// Proto comments for the OpenAPI descriptions come from a buf image made at
+// build time (`make run` builds it); without it the document has no prose.
+const apiImage = envString(env, "API_IMAGE", path.join(dataDir, "api.binpb"));
+const comments = existsSync(apiImage) ? protoCommentsFromImage(readFileSync(apiImage)) : undefined;
+const openApi = createOpenApiDocument({
+  ...(comments === undefined ? {} : { comments }),
+  services: upstreams.map((u) => u.service),
+  title: "Meshwork shop API",
+  version: "v1",
+  // Bound methods are public, customer or admin; anything denied needs a token too.
+  security: (method: string) => {
+    const requirement = policy.requirementFor(method);
+    return requirement === "deny" ? "customer" : requirement;
+  },
+});
+const server = new GatewayServer({
+  upstreams,
+  caller,
+  logger,
+  cors: { allowedOrigins: envString(env, "CORS_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080").split(",") },
+  maxTimeoutMs,
+  assets: {
+    "/": { contentType: "text/html; charset=utf-8", body: web.html },
+    "/app.js": { contentType: "text/javascript; charset=utf-8", body: web.js },
+    "/openapi.json": { contentType: "application/json", body: JSON.stringify(openApi) },
+    // Liveness: the process is up and answering HTTP.
+    "/healthz": { contentType: "application/json", body: JSON.stringify({ status: "SERVING" }) },
+  },
+});
+const boundPort = await server.listen(port, host);
+logger.info({ url: `http://${host}:${boundPort}` }, "serving");
+
+runUntilSignal(async () => {
+  await server.close();
+  clients.close();
+}, logger);

@@ -1,0 +1,244 @@
+import { createContextValues, Code, ConnectError } from "@connectrpc/connect";
+import type http from "node:http";
+import type http2 from "node:http2";
+import type { Logger } from "pino";
+import { DualProtocolListener } from "../../mesh/index.js";
+import { cors, type CorsOptions } from "../http/cors.js";
+import { clientTimeoutMs } from "../http/client-deadline.js";
+import { errorResponse } from "../http/error-response.js";
+import { GatewayError } from "../http/gateway-error.js";
+import { headersTooLargeStatus, methodNotAllowedStatus, payloadTooLargeStatus } from "../http/http-status.js";
+import { requestIdOf } from "../http/request-id.js";
+import { buildRequest } from "../transcoding/request-message.js";
+import { renderResponse } from "../transcoding/response-body.js";
+import { buildRouteTable } from "../transcoding/route-table.js";
+import { createPassthrough, edgeRequestInfo, type ContextValuesOf } from "./passthrough.js";
+import type { Upstream, UpstreamCaller } from "./upstream-call.js";
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** A fixed document the gateway serves as is (the web page, OpenAPI). */
+export interface StaticAsset {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+export interface GatewayServerOptions {
+  readonly upstreams: readonly Upstream[];
+  readonly caller: UpstreamCaller;
+  readonly logger: Logger;
+  readonly cors: CorsOptions;
+  /** Largest request body, in bytes. Default: 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Largest HTTP/1.1 header block, in bytes. Default: 16 KiB. */
+  readonly maxHeaderBytes?: number;
+  /** Longest upstream deadline; a client's own is capped by it. Default: 30 s. */
+  readonly maxTimeoutMs?: number;
+  /** Documents served at fixed GET paths: "/", "/app.js", "/openapi.json". */
+  readonly assets?: Readonly<Record<string, StaticAsset>>;
+}
+
+/**
+ * The edge: one port, HTTP/1.1 and HTTP/2, serving REST/JSON routes built
+ * from the contracts' google.api.http rules, Connect/gRPC-Web passthrough of
+ * the same services, and a few fixed documents. Every failure, whatever its
+ * origin, leaves as JSON `{code, message, details}` with the status of the
+ * one code table (passthrough calls answer in their own protocol).
+ */
+export class GatewayServer {
+  private readonly listener: DualProtocolListener;
+  private readonly routes;
+  private readonly passthrough;
+  private readonly passthroughPrefixes: string[];
+  private readonly cors;
+  private readonly maxBodyBytes: number;
+  private readonly maxTimeoutMs: number;
+
+  constructor(private readonly options: GatewayServerOptions) {
+    this.routes = buildRouteTable(options.upstreams.map((u) => u.service));
+    this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+    this.maxTimeoutMs = options.maxTimeoutMs ?? 30_000;
+    this.cors = cors(options.cors);
+    this.passthroughPrefixes = options.upstreams.map((u) => `/${u.service.typeName}/`);
+    this.passthrough = createPassthrough(options.upstreams, options.caller, this.maxTimeoutMs, ((req) =>
+      createContextValues().set(edgeRequestInfo, {
+        requestId: String(req.headers["x-request-id"] ?? ""),
+        peer: req.socket?.remoteAddress ?? "",
+      })) satisfies ContextValuesOf,
+    );
+    this.listener = new DualProtocolListener((req, res) => this.handleSafely(req, res), {
+      maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
+    });
+    this.listener.http1Server.requestTimeout = this.maxTimeoutMs + 5_000;
+    this.listener.http1Server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === "HPE_HEADER_OVERFLOW" ? headersTooLargeStatus : 400;
+      const message = status === headersTooLargeStatus ? "request headers too large" : "malformed HTTP request";
+      const body = JSON.stringify({ code: status === 400 ? "invalid_argument" : "resource_exhausted", message, details: [] });
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 400 ? "Bad Request" : "Request Header Fields Too Large"}\r\n` +
+            `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      } else {
+        socket.destroy();
+      }
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return this.listener.listen(port, host);
+  }
+
+  async close(graceMs = 5_000): Promise<void> {
+    const drained = this.listener.drain();
+    const timer = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([drained, timer]);
+    this.listener.destroy();
+  }
+
+  /** The last line of defence: a bug in the gateway ends one response, never the process. */
+  private handleSafely(req: Request, res: Response): void {
+    this.handle(req, res).catch((err: unknown) => {
+      this.options.logger.error({ err }, "gateway bug while answering a request");
+      if (!res.headersSent) {
+        send(res, 500, "application/json", JSON.stringify({ code: "internal", message: "internal error", details: [] }));
+      } else {
+        res.destroy();
+      }
+    });
+  }
+
+  private async handle(req: Request, res: Response): Promise<void> {
+    const requestId = requestIdOf(req.headers["x-request-id"]);
+    req.headers["x-request-id"] = requestId;
+    res.setHeader("x-request-id", requestId);
+    const corsDecision = this.cors(req.method ?? "GET", req.headers);
+    for (const [name, value] of Object.entries(corsDecision.headers)) {
+      res.setHeader(name, value);
+    }
+    if (corsDecision.preflight) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    const url = new URL(req.url ?? "/", "http://gateway");
+    if (this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix))) {
+      this.passthrough(req as http.IncomingMessage, res as http.ServerResponse);
+      return;
+    }
+    const start = performance.now();
+    try {
+      const asset = req.method === "GET" ? this.options.assets?.[url.pathname] : undefined;
+      if (asset !== undefined) {
+        send(res, 200, asset.contentType, asset.body);
+        return;
+      }
+      await this.serveRest(req, res, url, requestId);
+    } catch (err) {
+      const answer = errorResponse(err);
+      for (const [name, value] of Object.entries(answer.headers)) {
+        res.setHeader(name, value);
+      }
+      if (answer.status >= 500) {
+        this.options.logger.warn({ requestId, err, status: answer.status }, "gateway request failed");
+      }
+      if (!res.headersSent && !res.writableEnded) {
+        send(res, answer.status, "application/json", answer.body);
+      }
+    } finally {
+      this.options.logger.debug({ requestId, method: req.method, path: url.pathname, status: res.statusCode, ms: performance.now() - start }, "http");
+    }
+  }
+
+  private async serveRest(req: Request, res: Response, url: URL, requestId: string): Promise<void> {
+    const match = this.routes.match(req.method ?? "GET", url.pathname);
+    if ("error" in match) {
+      if (match.error === "method-not-allowed") {
+        throw new GatewayError(`${req.method} is not allowed on ${url.pathname}`, Code.Unimplemented, methodNotAllowedStatus, {
+          allow: match.allowed.join(", "),
+        });
+      }
+      throw new ConnectError(`no route for ${req.method} ${url.pathname}`, Code.NotFound);
+    }
+    const timeoutMs = clientTimeoutMs(req.headers, this.maxTimeoutMs);
+    const body = await readBody(req, this.maxBodyBytes);
+    const request = buildRequest(match.route, match.pathParams, url.searchParams, body);
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableEnded) {
+        abort.abort(new ConnectError("the client went away", Code.Canceled));
+      }
+    };
+    res.once("close", onClose);
+    try {
+      const response = await this.options.caller.call({
+        method: match.route.method,
+        request,
+        headers: req.headers,
+        requestId,
+        peer: req.socket?.remoteAddress ?? "",
+        timeoutMs,
+        signal: abort.signal,
+        onRateLimitHeaders: (headers) => {
+          for (const [name, value] of Object.entries(headers)) {
+            res.setHeader(name, value);
+          }
+        },
+      });
+      send(res, 200, "application/json", renderResponse(match.route, response));
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+}
+
+function send(res: Response, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The request body as text, refusing more than `max` bytes (413) and invalid UTF-8 (400). */
+function readBody(req: Request, max: number): Promise<string | undefined> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > max) {
+    req.resume();
+    return Promise.reject(tooLarge(max));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) {
+        return;
+      }
+      size += chunk.length;
+      if (size > max) {
+        failed = true;
+        reject(tooLarge(max));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("error", reject);
+    req.once("end", () => {
+      if (failed) {
+        return;
+      }
+      if (size === 0) {
+        resolve(undefined);
+        return;
+      }
+      try {
+        resolve(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, size)));
+      } catch {
+        reject(new ConnectError("request body is not valid UTF-8", Code.InvalidArgument));
+      }
+    });
+  });
+}
+
+function tooLarge(max: number): GatewayError {
+  return new GatewayError(`request body larger than ${max} bytes`, Code.ResourceExhausted, payloadTooLargeStatus);
+}

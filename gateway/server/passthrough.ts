@@ -1,0 +1,70 @@
+import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { createContextKey, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { IncomingHttpHeaders } from "node:http";
+import type { UpstreamCaller, Upstream } from "./upstream-call.js";
+
+/** Builds a request's context values from the Node request (Connect's hook). */
+export type ContextValuesOf = NonNullable<ConnectNodeAdapterOptions["contextValues"]>;
+
+/** What the edge knows of a request before it reaches the passthrough. */
+export interface EdgeRequestInfo {
+  readonly requestId: string;
+  readonly peer: string;
+}
+
+export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: "", peer: "" }, { description: "edge request" });
+
+/**
+ * Connect and gRPC-Web (and gRPC) for the public services, on the gateway's
+ * port, so that browsers can use generated connect-web clients. Each method
+ * forwards through the same UpstreamCaller as the REST routes: one auth, one
+ * rate limit, one protected client. Validation happens in the service.
+ */
+export function createPassthrough(
+  upstreams: readonly Upstream[],
+  caller: UpstreamCaller,
+  maxTimeoutMs: number,
+  contextValues: ContextValuesOf,
+): ReturnType<typeof connectNodeAdapter> {
+  return connectNodeAdapter({
+    contextValues,
+    routes(router: ConnectRouter) {
+      for (const { service } of upstreams) {
+        const impl: Record<string, unknown> = {};
+        for (const method of service.methods) {
+          if (method.methodKind !== "unary") {
+            continue;
+          }
+          impl[method.localName] = async (request: never, ctx: HandlerContext) => {
+            const info = ctx.values.get(edgeRequestInfo);
+            ctx.responseHeader.set("x-request-id", info.requestId);
+            return caller.call({
+              method: method as DescMethodUnary,
+              request,
+              headers: headersObject(ctx.requestHeader),
+              requestId: info.requestId,
+              peer: info.peer,
+              timeoutMs: Math.min(ctx.timeoutMs() ?? maxTimeoutMs, maxTimeoutMs),
+              signal: ctx.signal,
+              onRateLimitHeaders: (headers) => {
+                for (const [name, value] of Object.entries(headers)) {
+                  ctx.responseHeader.set(name, value);
+                }
+              },
+            });
+          };
+        }
+        router.service(service, impl as Partial<ServiceImpl<typeof service>>);
+      }
+    },
+  });
+}
+
+function headersObject(headers: Headers): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  headers.forEach((value, name) => {
+    out[name] = value;
+  });
+  return out;
+}
