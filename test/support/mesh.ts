@@ -9,23 +9,42 @@ export interface TestMesh {
   readonly inventory: ServiceProcess;
   readonly payments: ServiceProcess;
   readonly orders: ServiceProcess;
+  /** The edge gateway in front of them, when started with `gateway`. */
+  readonly gateway?: ServiceProcess;
   /** Stops every process (SIGTERM) and removes the data directory. */
   stop(): Promise<void>;
 }
 
-export async function startMesh(extraEnv: Record<string, string> = {}): Promise<TestMesh> {
+export interface StartMeshOptions {
+  /** Environment for every process. */
+  readonly env?: Record<string, string>;
+  /** Also start the gateway (its dev keys go under the data directory), with this extra environment. */
+  readonly gateway?: Record<string, string>;
+}
+
+export async function startMesh(options: StartMeshOptions | Record<string, string> = {}): Promise<TestMesh> {
+  const { env: extraEnv = {}, gateway: gatewayEnv } = isOptions(options) ? options : { env: options };
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-e2e-"));
   const env = { DATA_DIR: dataDir, ...extraEnv };
   const [inventory, payments] = await Promise.all([startService("inventory", env), startService("payments", env)]);
   const orders = await startService("orders", { ...env, INVENTORY_URL: inventory.url, PAYMENTS_URL: payments.url });
+  const gateway =
+    gatewayEnv === undefined
+      ? undefined
+      : await startService("gateway", { ...env, INVENTORY_URL: inventory.url, ORDERS_URL: orders.url, ...gatewayEnv });
   return {
     dataDir,
     inventory,
     payments,
     orders,
+    ...(gateway === undefined ? {} : { gateway }),
     async stop() {
-      await Promise.all([orders.stop(), inventory.stop(), payments.stop()]);
+      await Promise.all([gateway?.stop(), orders.stop(), inventory.stop(), payments.stop()]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+function isOptions(value: StartMeshOptions | Record<string, string>): value is StartMeshOptions {
+  return "env" in value || "gateway" in value;
 }

@@ -21,11 +21,12 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts services/<name>/main.ts on an ephemeral port with the given
+ * Starts services/<name>/main.ts (or gateway/main.ts) on an ephemeral port with the given
  * environment and resolves once it logs that it is serving.
  */
 export function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "services", name, "main.ts")], {
+  const main = name === "gateway" ? path.join(root, "gateway", "main.ts") : path.join(root, "services", name, "main.ts");
+  const child = spawn(process.execPath, ["--import", "tsx", main], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
