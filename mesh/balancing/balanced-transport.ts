@@ -75,7 +75,9 @@ class Balancer implements BalancedTransport {
     input: MessageInitShape<I>,
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
-    await this.ready();
+    if (this.endpoints.length === 0 || this.closed) {
+      await this.ready();
+    }
     const first = this.pick();
     try {
       return await this.observe(first, this.transport(first).unary(method, signal, timeoutMs, header, input, contextValues));

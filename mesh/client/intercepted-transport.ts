@@ -1,7 +1,17 @@
-import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
-import { createContextValues, type ContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
-import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import { create, isMessage, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  createContextValues,
+  type ContextValues,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { headerTimeout as grpcTimeoutHeader, parseTimeout } from "@connectrpc/connect/protocol-grpc";
+
+type AnyCall = (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
 
 /**
  * Runs Connect client interceptors around another transport, so that a
@@ -12,10 +22,20 @@ import { headerTimeout as grpcTimeoutHeader, parseTimeout } from "@connectrpc/co
  * the wire protocol: the caller's per-call timeout is written there before the
  * interceptors run (as Connect's own transports do), the deadline interceptor
  * reads and rewrites it, and at the bottom it is handed to the endpoint
- * transport as `timeoutMs`, which puts it on the wire in its own protocol.
+ * transport as `timeoutMs`, which arms the deadline and puts it on the wire in
+ * its own protocol. This layer arms nothing itself: Connect's runUnaryCall
+ * would add two AbortControllers, a timer and an abort DOMException per call,
+ * and the endpoint transport already does all of that once.
  */
 export function withInterceptors(inner: Transport, interceptors: readonly Interceptor[], baseUrl: string): Transport {
-  const chain = [...interceptors];
+  const bottom: AnyCall = (req) => {
+    const [header, timeoutMs] = takeTimeout(req.header);
+    return req.stream
+      ? inner.stream(req.method, req.signal, timeoutMs, header, req.message, req.contextValues)
+      : inner.unary(req.method, req.signal, timeoutMs, header, req.message, req.contextValues);
+  };
+  const chain = interceptors.reduceRight<AnyCall>((next, interceptor) => interceptor(next as never) as AnyCall, bottom);
+  const urlOf = (method: DescMethodUnary | DescMethodStreaming): string => `${baseUrl}/${method.parent.typeName}/${method.name}`;
   return {
     unary<I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
@@ -25,24 +45,18 @@ export function withInterceptors(inner: Transport, interceptors: readonly Interc
       input: MessageInitShape<I>,
       contextValues?: ContextValues,
     ) {
-      return runUnaryCall<I, O>({
-        interceptors: chain,
-        signal,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${baseUrl}/${method.parent.typeName}/${method.name}`,
-          header: withTimeout(header, timeoutMs),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: (req) => {
-          const [rest, ms] = takeTimeout(req.header);
-          return inner.unary(req.method, req.signal, ms, rest, req.message, req.contextValues);
-        },
-      });
+      const req: UnaryRequest<I, O> = {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: urlOf(method),
+        signal: signal ?? new AbortController().signal,
+        header: withTimeout(header, timeoutMs),
+        contextValues: contextValues ?? createContextValues(),
+        message: isMessage(input, method.input) ? input : create(method.input, input),
+      };
+      return chain(req as unknown as UnaryRequest) as Promise<UnaryResponse<I, O>>;
     },
     stream<I extends DescMessage, O extends DescMessage>(
       method: DescMethodStreaming<I, O>,
@@ -52,26 +66,26 @@ export function withInterceptors(inner: Transport, interceptors: readonly Interc
       input: AsyncIterable<MessageInitShape<I>>,
       contextValues?: ContextValues,
     ) {
-      return runStreamingCall<I, O>({
-        interceptors: chain,
-        signal,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: `${baseUrl}/${method.parent.typeName}/${method.name}`,
-          header: withTimeout(header, timeoutMs),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: (req) => {
-          const [rest, ms] = takeTimeout(req.header);
-          return inner.stream(req.method, req.signal, ms, rest, req.message, req.contextValues);
-        },
-      });
+      const req: StreamRequest<I, O> = {
+        stream: true,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: urlOf(method),
+        signal: signal ?? new AbortController().signal,
+        header: withTimeout(header, timeoutMs),
+        contextValues: contextValues ?? createContextValues(),
+        message: normalized(method.input, input),
+      };
+      return chain(req as unknown as StreamRequest) as Promise<StreamResponse<I, O>>;
     },
   };
+}
+
+async function* normalized<I extends DescMessage>(schema: I, input: AsyncIterable<MessageInitShape<I>>) {
+  for await (const message of input) {
+    yield isMessage(message, schema) ? message : create(schema, message);
+  }
 }
 
 function withTimeout(init: HeadersInit | undefined, timeoutMs: number | undefined): Headers {
@@ -82,16 +96,16 @@ function withTimeout(init: HeadersInit | undefined, timeoutMs: number | undefine
   return header;
 }
 
+/** Takes the timeout out of a call's own headers (each attempt has its own copy). */
 function takeTimeout(header: Headers): [Headers, number | undefined] {
   const value = header.get(grpcTimeoutHeader);
   if (value === null) {
     return [header, undefined];
   }
-  const rest = new Headers(header);
-  rest.delete(grpcTimeoutHeader);
+  header.delete(grpcTimeoutHeader);
   const parsed = parseTimeout(value, Number.MAX_SAFE_INTEGER);
   if (parsed.error !== undefined) {
     throw parsed.error;
   }
-  return [rest, parsed.timeoutMs];
+  return [header, parsed.timeoutMs];
 }
