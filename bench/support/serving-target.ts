@@ -8,7 +8,14 @@
 // process.cpuUsage() so far, and exits on {type: "stop"} or when the parent
 // goes away.
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createHandlerContext, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createHandlerContext,
+  type ConnectRouter,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import http2 from "node:http2";
@@ -22,6 +29,7 @@ import {
 } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { createLogger, serve, type ServiceRegistration } from "../../mesh/index.js";
 import { grpcJsServiceDefinition } from "../../test/support/grpc-js-client.js";
+import { stormSku } from "./storm.js";
 
 const targetKinds = ["mesh", "mesh-propagating", "connect", "grpc-js", "raw"] as const;
 /** Which server to run. Import this module's types only: importing it runs it. */
@@ -30,12 +38,32 @@ export type TargetKind = (typeof targetKinds)[number];
 export type TargetMessage = { type: "ready"; port: number } | { type: "cpu"; user: number; system: number };
 export type ParentMessage = { type: "cpu" } | { type: "stop" };
 
+/** Calls for the storm SKU so far (see storm.ts). */
+let stormCalls = 0;
+
+/**
+ * Whether the storm SKU's n-th call fails: one bit of a hash of n, so half of
+ * the calls fail in a fixed order that looks random. (A strict alternation
+ * would fail the first attempt of every call a client retries sequentially:
+ * fail, succeed on the retry, fail the next call's first attempt, ...)
+ */
+function stormFails(n: number): boolean {
+  let h = Math.imul(n ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) & 1) === 1;
+}
+
 /**
  * The one implementation every server kind serves: an item made from the
- * request, no storage, so that the benchmark measures serving only.
+ * request, no storage, so that the benchmark measures serving only. Calls for
+ * `stormSku` fail every other time with Unavailable (bench/client-stack.ts's
+ * failure storm); no other SKU is affected.
  */
 const inventory = {
   getItem(request: GetItemRequest, _context: HandlerContext): GetItemResponse {
+    if (request.sku === stormSku && stormFails(stormCalls++)) {
+      throw new ConnectError("failure storm: every other call is unavailable", Code.Unavailable);
+    }
     return create(GetItemResponseSchema, {
       item: {
         sku: request.sku,
@@ -99,7 +127,16 @@ async function listenGrpcJs(): Promise<{ port: number; close: () => Promise<void
   const server = new grpc.Server();
   server.addService(grpcJsServiceDefinition(InventoryService), {
     getItem: (call: grpc.ServerUnaryCall<GetItemRequest, GetItemResponse>, callback: grpc.sendUnaryData<GetItemResponse>) => {
-      callback(null, inventory.getItem(call.request, sharedContext));
+      let response: GetItemResponse;
+      try {
+        response = inventory.getItem(call.request, sharedContext);
+      } catch (err) {
+        // Connect codes are gRPC status codes.
+        const error = ConnectError.from(err);
+        callback({ code: error.code as number as grpc.status, details: error.rawMessage });
+        return;
+      }
+      callback(null, response);
     },
   });
   const port = await new Promise<number>((resolve, reject) => {
