@@ -89,7 +89,10 @@ const server = new GatewayServer({
   upstreams,
   caller,
   logger,
-  cors: { allowedOrigins: envString(env, "CORS_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080").split(",") },
+  cors: { allowedOrigins: envString(env, "CORS_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080")
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== "") },
   maxTimeoutMs,
   assets: {
     "/": { contentType: "text/html; charset=utf-8", body: web.html },

@@ -54,7 +54,8 @@ export function cors(options: CorsOptions): (method: string, headers: IncomingHt
     const origin = headers.origin;
     const preflight = method === "OPTIONS" && headers["access-control-request-method"] !== undefined;
     if (origin === undefined || !(any || allowed.has(origin))) {
-      return { headers: {}, preflight };
+      // The answer depends on Origin: a cache must not serve this refusal to an allowed origin.
+      return { headers: any ? {} : { vary: "origin" }, preflight };
     }
     const out: Record<string, string> = {
       "access-control-allow-origin": any ? "*" : origin,
