@@ -122,7 +122,7 @@ export class GatewayServer {
       res.end();
       return;
     }
-    const url = new URL(req.url ?? "/", "http://gateway");
+    const url = splitTarget(req.url ?? "/");
     if (this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix))) {
       this.passthrough(req as http.IncomingMessage, res as http.ServerResponse);
       return;
@@ -151,7 +151,7 @@ export class GatewayServer {
     }
   }
 
-  private async serveRest(req: Request, res: Response, url: URL, requestId: string): Promise<void> {
+  private async serveRest(req: Request, res: Response, url: RequestTarget, requestId: string): Promise<void> {
     const match = this.routes.match(req.method ?? "GET", url.pathname);
     if ("error" in match) {
       if (match.error === "method-not-allowed") {
@@ -191,6 +191,19 @@ export class GatewayServer {
       res.off("close", onClose);
     }
   }
+}
+
+/** A request target split as sent: no URL parsing, which would read "//x" as a host and fold "..". */
+interface RequestTarget {
+  readonly pathname: string;
+  readonly searchParams: URLSearchParams;
+}
+
+function splitTarget(raw: string): RequestTarget {
+  const q = raw.indexOf("?");
+  return q < 0
+    ? { pathname: raw, searchParams: new URLSearchParams() }
+    : { pathname: raw.slice(0, q), searchParams: new URLSearchParams(raw.slice(q + 1)) };
 }
 
 function send(res: Response, status: number, contentType: string, body: string): void {

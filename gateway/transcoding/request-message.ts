@@ -1,4 +1,5 @@
 import { create, mergeFromJson, type DescField, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { parseJsonExactly } from "./exact-json.js";
 import { isReflectMessage, reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fieldPathName, isTextSettable, resolveFieldPath, type FieldPath } from "./field-path.js";
@@ -68,7 +69,7 @@ function readBody(route: Route, root: ReflectMessage, body: string | undefined):
   }
   let json: JsonValue;
   try {
-    json = JSON.parse(body) as JsonValue;
+    json = parseJsonExactly(body) as JsonValue;
   } catch (err) {
     throw invalid(`malformed JSON: ${(err as Error).message}`, err);
   }
