@@ -43,8 +43,10 @@ unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
 	./scripts/mocha.sh
 
 bench: deps ## Benchmarks (ratios within one run, never timed tests)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 	node --import tsx bench/grpc-serving.ts
 	node --import tsx bench/client-stack.ts
+	node --import tsx bench/gateway.ts
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
