@@ -71,6 +71,9 @@ export class GatewayServer {
       maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
     });
     this.listener.http1Server.requestTimeout = this.maxTimeoutMs + 5_000;
+    // Node would answer an HTTP/1.1 request without Host with an empty 400
+    // of its own; the gateway refuses it itself, on the one JSON error path.
+    (this.listener.http1Server as http.Server & { requireHostHeader: boolean }).requireHostHeader = false;
     this.listener.http1Server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === "HPE_HEADER_OVERFLOW" ? headersTooLargeStatus : 400;
       const message = status === headersTooLargeStatus ? "request headers too large" : "malformed HTTP request";
@@ -129,6 +132,9 @@ export class GatewayServer {
     }
     const start = performance.now();
     try {
+      if (req.httpVersion === "1.1" && req.headers.host === undefined) {
+        throw new ConnectError("an HTTP/1.1 request needs a Host header", Code.InvalidArgument);
+      }
       const asset = req.method === "GET" ? this.options.assets?.[url.pathname] : undefined;
       if (asset !== undefined) {
         send(res, 200, asset.contentType, asset.body);
