@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +20,42 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+/**
+ * Runs the shell blocks of the README's walk-through against the running mesh,
+ * as a user would paste them, with the default ports swapped for this run's.
+ * Two substitutions: `make -s token` becomes the script it runs (make would
+ * first check dependencies), and lines needing an id from an earlier answer
+ * (`<order_id>`) are left out.
+ */
+async function runReadmeWalkthrough(ports: { dataDir: string; inventory: number; payments: number; orders: number; gateway: number }) {
+  const readme = readFileSync(path.join(root, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Walk-through"), readme.indexOf("\n## ", readme.indexOf("## Walk-through") + 5));
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  expect(blocks.length).to.be.greaterThan(1);
+  const script = blocks
+    .join("\n")
+    .split("\n")
+    .filter((line) => !line.includes("<order_id>"))
+    .join("\n")
+    .replaceAll("localhost:8080", `127.0.0.1:${ports.gateway}`)
+    .replaceAll("127.0.0.1:50051", `127.0.0.1:${ports.inventory}`)
+    .replaceAll("127.0.0.1:50052", `127.0.0.1:${ports.payments}`)
+    .replaceAll("127.0.0.1:50053", `127.0.0.1:${ports.orders}`)
+    .replaceAll("make -s token SUB=alice", "node --import tsx scripts/token.ts --sub alice");
+  const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
+    cwd: root,
+    env: { ...process.env, MESH_DATA_DIR: ports.dataDir },
+  });
+  expect(stdout).to.contain('"sku":"MUG-001"');
+  expect(stdout).to.contain("ORDER_STATE_CONFIRMED");
+  expect(stdout).to.contain("ORDER_STATE_CANCELLED");
+  expect(stdout).to.contain("CANCEL_REASON_PAYMENT_DECLINED");
+  expect(stdout).to.contain('"code":"invalid_argument"');
+  expect(stdout).to.contain('"code":"unauthenticated"');
+  expect(stdout).to.contain("meshwork.inventory.v1.InventoryService");
+  expect(stdout).to.contain("grpc.health.v1.Health");
 }
 
 /**
@@ -76,6 +112,8 @@ describe("make run (the supervisor)", function () {
         ["-H", "x-customer-id: alice"],
       );
       expect((placed.order as Record<string, unknown>).state).to.equal("ORDER_STATE_CONFIRMED");
+      await runReadmeWalkthrough({ dataDir, inventory: inventory!, payments: payments!, orders: orders!, gateway: gateway! });
+
       child.kill("SIGINT");
       expect(await exited).to.equal(0);
       expect(output).to.contain("Mesh stopped.");
