@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps run test bench generate proto-check typecheck unit token clean
+.PHONY: help deps run test bench generate proto-check release-api typecheck unit token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,11 +30,11 @@ test: deps proto-check typecheck unit ## Every check and test CI runs
 generate: deps ## Regenerate gen/ from proto/ (buf generate)
 	$(BUF) generate
 
-proto-check: deps ## buf format, buf lint, and gen/ matches what `make generate` makes
-	$(BUF) format --diff --exit-code proto
-	$(BUF) format --diff --exit-code third_party
-	$(BUF) lint
-	./scripts/check-generated.sh
+proto-check: deps ## buf format, lint, breaking against api/released.binpb, and gen/ is fresh
+	./scripts/proto-check.sh
+
+release-api: deps ## Record proto/ as the released API (api/released.*) the gate compares with
+	./scripts/release-api.sh
 
 typecheck: deps ## TypeScript, strict
 	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
