@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
+import { InventoryService as InventoryServiceV2alpha1 } from "../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
 import { OrderService } from "../gen/meshwork/orders/v1/orders_pb.js";
 import { ClientFactory, createLogger, envEndpoints, envInt, envString, runUntilSignal } from "../mesh/index.js";
 import {
@@ -39,11 +40,11 @@ const verifier = await createTokenVerifier({
   audience: envString(env, "AUTH_AUDIENCE", devAudience),
 });
 
+const inventory = { name: "inventory", endpoints: envEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051") };
 const upstreams: Upstream[] = [
-  {
-    service: InventoryService,
-    target: { name: "inventory", endpoints: envEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051") },
-  },
+  { service: InventoryService, target: inventory },
+  // The inventory service serves both versions; each has its own routes (/v1/..., /v2alpha1/...).
+  { service: InventoryServiceV2alpha1, target: inventory },
   {
     service: OrderService,
     target: {

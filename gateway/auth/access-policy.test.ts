@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { InventoryService as InventoryServiceV2alpha1 } from "../../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { createAccessPolicy, defaultAccessPolicyFile, loadAccessPolicy } from "./access-policy.js";
@@ -11,12 +12,15 @@ const services = [InventoryService, OrderService];
 
 describe("access policy", () => {
   describe("the shipped policy", () => {
-    const policy = loadAccessPolicy(defaultAccessPolicyFile, services);
+    // The services of the gateway's upstreams.
+    const policy = loadAccessPolicy(defaultAccessPolicyFile, [InventoryService, InventoryServiceV2alpha1, OrderService]);
 
     it("makes inventory reads public and stock adjustment admin-only", () => {
       expect(policy.requirementFor("meshwork.inventory.v1.InventoryService/GetItem")).to.equal("public");
       expect(policy.requirementFor("meshwork.inventory.v1.InventoryService/ListItems")).to.equal("public");
       expect(policy.requirementFor("meshwork.inventory.v1.InventoryService/AdjustStock")).to.equal("admin");
+      expect(policy.requirementFor("meshwork.inventory.v2alpha1.InventoryService/GetItem")).to.equal("public");
+      expect(policy.requirementFor("meshwork.inventory.v2alpha1.InventoryService/ListItems")).to.equal("public");
     });
 
     it("needs a customer token for every OrderService method", () => {

@@ -16,9 +16,11 @@ export interface ValueSchemaOptions {
  * lowerCamel JSON names.
  *
  * A component is named after its type without the package (`Item`,
- * `Outer.Inner`); when two reachable types share that name, both take their
- * full name (`meshwork.inventory.v1.Item`), so a name never depends on which
- * route happened to reach a type first.
+ * `Outer.Inner`); when two reachable types share that name, the first by full
+ * name keeps it and the others take their full name
+ * (`meshwork.inventory.v2alpha1.Item`), so a name never depends on which
+ * route happened to reach a type first, and a new version never renames the
+ * schemas of the one already published.
  */
 export class ComponentSchemas {
   private readonly names = new Map<string, string>();
@@ -36,11 +38,13 @@ export class ComponentSchemas {
     }
     const shortName = (desc: DescMessage | DescEnum) =>
       desc.file.proto.package === "" ? desc.typeName : desc.typeName.slice(desc.file.proto.package.length + 1);
-    for (const desc of types) {
-      taken.set(shortName(desc), (taken.get(shortName(desc)) ?? 0) + 1);
-    }
-    for (const desc of types) {
-      this.names.set(desc.typeName, taken.get(shortName(desc)) === 1 ? shortName(desc) : desc.typeName);
+    // On a clash, the type first by full name keeps the short name and the
+    // others take their full name: serving v2alpha1 beside v1 leaves the v1
+    // names clients generated code from as they were.
+    for (const desc of [...types].sort((a, b) => a.typeName.localeCompare(b.typeName))) {
+      const short = shortName(desc);
+      this.names.set(desc.typeName, taken.has(short) ? desc.typeName : short);
+      taken.set(short, 1);
     }
   }
 

@@ -61,14 +61,16 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions): OpenApiD
     options.comments ?? new Map(),
     [errorSchemaName],
   );
+  const labels = serviceLabels(bound.map(({ service }) => service));
   const paths: Record<string, PathItem> = {};
   const operationIds = new Set<string>();
   for (const { service, methods } of bound) {
     for (const { method, bindings } of methods) {
       const access = options.security(`${service.typeName}/${method.name}`);
       for (const binding of bindings) {
-        const operationId = uniqueId(`${service.name}_${method.name}`, operationIds);
-        const { path, operation } = describeOperation(method, binding, operationId, requirements[access], schemas);
+        const label = labels.get(service)!;
+        const operationId = uniqueId(`${label.id}_${method.name}`, operationIds);
+        const { path, operation } = describeOperation(method, binding, operationId, requirements[access], schemas, label.tag);
         const item = (paths[path] ??= {});
         if (item[binding.method] !== undefined) {
           throw new Error(`${binding.method.toUpperCase()} ${path} is bound twice (again by ${method.parent.typeName}.${method.name})`);
@@ -85,7 +87,7 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions): OpenApiD
     ...(options.serverUrl !== undefined ? { servers: [{ url: options.serverUrl }] } : {}),
     tags: bound
       .filter(({ methods }) => methods.length > 0)
-      .map(({ service }) => ({ name: service.name, ...optional("description", schemas.describe(service)) })),
+      .map(({ service }) => ({ name: labels.get(service)!.tag, ...optional("description", schemas.describe(service)) })),
     paths,
     components: {
       schemas: { ...schemas.toRecord(), [errorSchemaName]: errorSchema },
@@ -97,12 +99,35 @@ export function createOpenApiDocument(options: OpenApiDocumentOptions): OpenApiD
   };
 }
 
+/**
+ * Tags and operationId prefixes per service: its short name, except that when
+ * several versions of a service are served (v1 beside v2alpha1), the first by
+ * package keeps the short name and the others carry their version, so adding
+ * a version never renames the operations of one already published.
+ */
+function serviceLabels(services: readonly DescService[]): Map<DescService, { tag: string; id: string }> {
+  const labels = new Map<DescService, { tag: string; id: string }>();
+  const byName = new Map<string, DescService[]>();
+  for (const service of services) {
+    byName.set(service.name, [...(byName.get(service.name) ?? []), service]);
+  }
+  for (const [name, group] of byName) {
+    const sorted = [...group].sort((a, b) => a.typeName.localeCompare(b.typeName));
+    sorted.forEach((service, i) => {
+      const version = service.file.proto.package.split(".").at(-1) ?? "";
+      labels.set(service, i === 0 ? { tag: name, id: name } : { tag: `${name} (${version})`, id: `${name}_${version}` });
+    });
+  }
+  return labels;
+}
+
 function describeOperation(
   method: DescMethod,
   binding: HttpBinding,
   operationId: string,
   security: SecurityRequirement[],
   schemas: ComponentSchemas,
+  tag: string,
 ): { path: string; operation: Operation } {
   const template = parsePathTemplate(binding.template);
   const request = method.input;
@@ -128,7 +153,7 @@ function describeOperation(
   const responseField = binding.responseBody === "" ? undefined : fieldAt(method.output, binding.responseBody);
   const operation: Operation = {
     operationId,
-    tags: [method.parent.name],
+    tags: [tag],
     ...optional("description", schemas.describe(method)),
     ...(method.deprecated ? { deprecated: true } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),

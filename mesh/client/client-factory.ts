@@ -10,12 +10,15 @@ import { deadlineInterceptor, type DeadlineOptions } from "../resilience/deadlin
 import { ResilienceEvents } from "../resilience/resilience-events.js";
 import { retryInterceptor, type RetryOptions } from "../resilience/retry.js";
 import { createGrpcJsTransport } from "./grpc-js-transport.js";
+import { createH2GrpcTransport } from "./h2-grpc-transport.js";
 import { withInterceptors } from "./intercepted-transport.js";
 
 /**
  * How a client reaches its target's endpoints:
- * - "grpc": connect-node's gRPC transport, one reused HTTP/2 session per
- *   endpoint (served by the fast path on Meshwork servers);
+ * - "grpc" (default): unary calls go straight onto a reused node:http2
+ *   session (h2-grpc-transport: about 3.6x less client CPU per call than
+ *   connect-node's gRPC transport, which runs unary calls through its
+ *   streaming pipeline); streaming calls go to connect-node's gRPC transport;
  * - "connect": connect-node's Connect protocol (binary) over the same sessions;
  * - "grpc-js": a @grpc/grpc-js channel per endpoint (unary and server
  *   streaming), with the same behaviour and error mapping.
@@ -161,7 +164,11 @@ export class ClientFactory {
       this.sessions.set(baseUrl, sessionManager);
     }
     const common = { baseUrl, httpVersion: "2" as const, sessionManager };
-    return kind === "grpc" ? createGrpcTransport(common) : createConnectTransport({ ...common, useBinaryFormat: true });
+    if (kind === "grpc") {
+      // Closed by the balancer when the endpoint goes away or on close().
+      return createH2GrpcTransport({ baseUrl, fallback: createGrpcTransport(common) });
+    }
+    return createConnectTransport({ ...common, useBinaryFormat: true });
   }
 }
 

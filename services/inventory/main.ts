@@ -3,7 +3,9 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { InventoryService as InventoryServiceV2alpha1 } from "../../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
 import { createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import { createInventoryV2alpha1Handler } from "./handler-v2alpha1.js";
 import { createInventoryHandler } from "./handler.js";
 import { Inventory } from "./inventory.js";
 import { openSqliteInventoryStore } from "./sqlite-store.js";
@@ -21,7 +23,11 @@ const inventory = new Inventory({
 const sweeper = setInterval(() => inventory.expireDue(), envInt(env, "EXPIRY_SWEEP_MS", 1000, { min: 10 }));
 
 const server = await serve({
-  services: [registration(InventoryService, createInventoryHandler(inventory))],
+  // v1 is stable; v2alpha1 is served beside it over the same domain while clients migrate.
+  services: [
+    registration(InventoryService, createInventoryHandler(inventory)),
+    registration(InventoryServiceV2alpha1, createInventoryV2alpha1Handler(inventory)),
+  ],
   logger,
   // A leaf service: it calls no other service, so it has nothing to propagate.
   propagateDeadlines: false,

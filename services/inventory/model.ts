@@ -1,7 +1,7 @@
 /**
  * The inventory domain's own types. They mirror the contract in
  * proto/meshwork/inventory/v1 but are plain objects: generated types stop at
- * the handler.
+ * the handlers (v1, and v2alpha1, which maps the same types to its own shape).
  */
 
 /** Units of one item in each bucket. Stock only ever moves between buckets, except by adjustment. */
