@@ -69,8 +69,11 @@ describe("make run (the supervisor)", function () {
   it("starts the mesh, serves the walk-through, and stops cleanly on SIGINT", async () => {
     const [inventory, payments, orders, gateway] = await freePorts(4);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-run-"));
+    // Its own process group, so that a failed test can stop the supervisor and
+    // every process it started at once (by the group's id, never by name).
     const child = spawn(process.execPath, ["--import", "tsx", "scripts/run-mesh.ts"], {
       cwd: root,
+      detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
         ...process.env,
@@ -118,8 +121,12 @@ describe("make run (the supervisor)", function () {
       expect(await exited).to.equal(0);
       expect(output).to.contain("Mesh stopped.");
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // the group is already gone
+        }
       }
       rmSync(dataDir, { recursive: true, force: true });
     }
