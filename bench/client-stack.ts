@@ -26,7 +26,6 @@
 // a row: node --cpu-prof --import tsx bench/client-stack.ts --only connect-full).
 import { createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -42,6 +41,12 @@ import { deadlineInterceptor } from "../mesh/resilience/deadline.js";
 import type { ResilienceEvents } from "../mesh/resilience/resilience-events.js";
 import { retryInterceptor } from "../mesh/resilience/retry.js";
 import { createGrpcJsClient } from "../test/support/grpc-js-client.js";
+import { fail, positive } from "./support/cli-args.js";
+import { medianOf } from "./support/median.js";
+import { fmt } from "./support/number-format.js";
+import { percentile } from "./support/percentile.js";
+import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
+import { limitRun } from "./support/run-limit.js";
 import { stormSku } from "./support/storm.js";
 import { TargetProcess } from "./support/target-process.js";
 
@@ -123,7 +128,7 @@ const rows: readonly RowSpec[] = [
     server: "mesh" as const,
     make: (address: string) => partialStub(address, "grpc", i + 1),
   })),
-  { id: "connect-full", label: "mesh stub on connect gRPC: full ClientFactory", server: "mesh", full: true, make: (a) => meshStub(a, "grpc") },
+  { id: "connect-full", label: "mesh stub, default \"grpc\" transport (h2 unary): full ClientFactory", server: "mesh", full: true, make: (a) => meshStub(a, "grpc") },
   ...layerOrder.map((layer, i) => ({
     id: `grpc-js-transport+${layer}`,
     label: `mesh stub on grpc-js: ${layerLabels[layer]}`,
@@ -136,11 +141,11 @@ const rows: readonly RowSpec[] = [
 /** Storm rows, all against the Meshwork server; made afresh for every measurement. */
 const stormRows: readonly RowSpec[] = [
   { id: "storm-grpc-js", label: "@grpc/grpc-js client (no retries)", server: "mesh", make: rawGrpcJs },
-  { id: "storm-connect-full", label: "mesh stub on connect gRPC: full ClientFactory", server: "mesh", full: true, make: (a) => meshStub(a, "grpc") },
+  { id: "storm-connect-full", label: "mesh stub, default \"grpc\" transport (h2 unary): full ClientFactory", server: "mesh", full: true, make: (a) => meshStub(a, "grpc") },
   { id: "storm-grpc-js-full", label: "mesh stub on grpc-js: full ClientFactory", server: "mesh", full: true, make: (a) => meshStub(a, "grpc-js") },
   {
     id: "storm-connect-full-noretry",
-    label: "diagnostic: connect gRPC full ClientFactory, retry: false",
+    label: "diagnostic: default \"grpc\" transport full ClientFactory, retry: false",
     server: "mesh",
     make: (a) => meshStub(a, "grpc", { retry: false }),
   },
@@ -238,40 +243,32 @@ if (only !== undefined) {
   }
 }
 
-const pinned = spawnSync("taskset", ["-V"]).status === 0 && availableParallelism() >= 2;
+const pinned = canPin();
 const servers = new Map<ServerKind, TargetProcess>();
 const stubs = new Map<string, Stub>();
 const startedAt = performance.now();
 
-const killChildren = (): void => {
-  for (const server of servers.values()) {
-    server.process.kill("SIGKILL");
-  }
-};
-process.once("SIGINT", () => {
-  killChildren();
-  process.exit(130);
+const clearLimit = limitRun({
+  cleanup: () => {
+    for (const server of servers.values()) {
+      server.process.kill("SIGKILL");
+    }
+  },
+  limitMs: settings.timeLimitMs,
+  graceMs: 60_000,
 });
-const hardStop = setTimeout(() => {
-  console.error(`bench exceeded ${settings.timeLimitMs / 1000} s; stopping`);
-  killChildren();
-  process.exit(1);
-}, settings.timeLimitMs + 60_000);
 
 let exitCode = 0;
 try {
-  if (pinned) {
-    // -a: every thread of this process (libuv pool, V8 helpers), not just the main one.
-    const result = spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
-    if (result.status !== 0) {
-      fail(`taskset on the client process failed: ${result.stderr.toString()}`);
-    }
+  const pinFailure = pinned ? pinSelf(1) : undefined;
+  if (pinFailure !== undefined) {
+    fail(`taskset on the client process failed: ${pinFailure}`);
   }
   console.log(
     `${settings.rounds} rounds; per row: ${settings.sequentialCalls} sequential calls, ` +
       `${settings.concurrentCalls} calls at ${settings.concurrency} in flight (warm-up ${settings.warmupCalls}); ` +
       `storm: ${settings.stormSequentialCalls} sequential, ${settings.stormConcurrentCalls} at ${settings.concurrency}; ` +
-      (pinned ? "servers on core 0, clients on core 1" : "not pinned (no taskset or one core)"),
+      (pinned ? "servers on core 0, clients on core 1" : notPinnedNote),
   );
 
   const needed = new Set<ServerKind>([...selectedRows, ...selectedStorm].map((r) => r.server));
@@ -343,7 +340,7 @@ try {
     stub.close();
   }
   await Promise.all([...servers.values()].map((server) => server.stop()));
-  clearTimeout(hardStop);
+  clearLimit();
 }
 // Explicitly, so that --cpu-prof writes its profile even if a session lingers.
 process.exit(exitCode);
@@ -468,7 +465,8 @@ interface Target {
 function report(results: Map<string, Round[]>, stormResults: Map<string, StormRound[]>, roundsRun: number): void {
   const rawOn: Record<ServerKind, string> = { mesh: "grpc-js", "grpc-js": "grpc-js@grpc-js", raw: "grpc-js@raw" };
   const fastest = results.get("grpc-js@grpc-js");
-  const ratio = (list: Round[], base: Round[] | undefined, pick: (r: Round) => number): number | undefined =>
+  /** The median of per-round ratios to `base`; undefined when the baseline row was not run (or not as often). */
+  const ratio = <R>(list: R[], base: R[] | undefined, pick: (r: R) => number): number | undefined =>
     base === undefined || base.length !== list.length ? undefined : medianOf(list.map((r, i) => pick(r) / pick(base[i]!)));
 
   const summary: Summary[] = selectedRows.map((row) => {
@@ -508,14 +506,8 @@ function report(results: Map<string, Round[]>, stormResults: Map<string, StormRo
       callsPerSec: median((r) => r.callsPerSec),
       concurrentSuccess: median((r) => r.concurrentSuccess),
       clientCpuUsPerCall: median((r) => r.clientCpuUsPerCall),
-      p99VsRawGrpcJs:
-        rawStorm === undefined || rawStorm.length !== list.length
-          ? undefined
-          : medianOf(list.map((r, i) => r.p99Us / rawStorm[i]!.p99Us)),
-      throughputVsRawGrpcJs:
-        rawStorm === undefined || rawStorm.length !== list.length
-          ? undefined
-          : medianOf(list.map((r, i) => r.callsPerSec / rawStorm[i]!.callsPerSec)),
+      p99VsRawGrpcJs: ratio(list, rawStorm, (r) => r.p99Us),
+      throughputVsRawGrpcJs: ratio(list, rawStorm, (r) => r.callsPerSec),
       retries: median((r) => r.retries),
       budgetExhausted: median((r) => r.budgetExhausted),
       breakerOpened: median((r) => r.breakerOpened),
@@ -624,33 +616,6 @@ function versionOf(name: string): string {
   return (JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 }
 
-function percentile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function fmt(value: number, digits: number): string {
-  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
 function pct(share: number): string {
   return `${fmt(share * 100, 1)}%`;
-}
-
-function positive(name: string, value: string, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    fail(`--${name} takes an integer from 1 to ${max}`);
-  }
-  return n;
-}
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
 }

@@ -19,14 +19,19 @@
 // the run. --cpu-prof adds, after the measured rounds, a c64 run against a
 // second gateway started with node --cpu-prof, and summarizes the profile.
 // Results go to bench/results/gateway.json.
-import { spawnSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir, type as osType } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { positive } from "./support/cli-args.js";
 import { summarizeProfile, type ProfileSummary } from "./support/cpu-profile-summary.js";
+import { medianOf } from "./support/median.js";
+import { fmt } from "./support/number-format.js";
+import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
 import { clockTicksPerSecond, procTreeCpuUs } from "./support/proc-cpu.js";
+import { limitRun } from "./support/run-limit.js";
 import { freePort, ServerProcess } from "./support/server-process.js";
 import { runWrk, wrkCommand, wrkVersion, type WrkResult } from "./support/wrk.js";
 
@@ -91,7 +96,7 @@ if (version === undefined) {
 
 /** Read before this process pins itself: availableParallelism() follows the affinity mask. */
 const machineCores = availableParallelism();
-const pinned = spawnSync("taskset", ["-V"]).status === 0 && machineCores >= 2;
+const pinned = canPin(machineCores);
 const serverCore = pinned ? 0 : undefined;
 const loadCore = pinned ? 1 : undefined;
 const servers: ServerProcess[] = [];
@@ -111,32 +116,18 @@ const killAll = (): void => {
   }
   rmSync(tmp, { recursive: true, force: true });
 };
-process.once("SIGINT", () => {
-  killAll();
-  process.exit(130);
-});
-process.once("SIGTERM", () => {
-  killAll();
-  process.exit(143);
-});
-const deadline = setTimeout(() => {
-  console.error(`bench exceeded ${settings.timeLimitMs / 1000} s; stopping`);
-  killAll();
-  process.exit(1);
-}, settings.timeLimitMs);
+const clearLimit = limitRun({ cleanup: killAll, limitMs: settings.timeLimitMs, sigterm: true });
 
 let exitCode = 0;
 try {
-  if (pinned) {
-    const result = spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
-    if (result.status !== 0) {
-      throw new Error(`taskset on this process failed: ${result.stderr.toString()}`);
-    }
+  const pinFailure = pinned ? pinSelf(1) : undefined;
+  if (pinFailure !== undefined) {
+    throw new Error(`taskset on this process failed: ${pinFailure}`);
   }
   console.log(
     `${settings.rounds} rounds; per target wrk -t1 -c${settings.connections} -d${settings.throughputDurationS}s, ` +
       `then wrk -t1 -c1 -d${settings.latencyDurationS}s --latency; ` +
-      (pinned ? "servers on core 0, wrk on core 1" : "not pinned (no taskset or one core)"),
+      (pinned ? "servers on core 0, wrk on core 1" : notPinnedNote),
   );
 
   // --- servers ---
@@ -301,7 +292,7 @@ try {
   }
   await Promise.all(servers.map((server) => server.stop()));
   rmSync(tmp, { recursive: true, force: true });
-  clearTimeout(deadline);
+  clearLimit();
 }
 process.exitCode = exitCode;
 
@@ -315,25 +306,6 @@ function packageVersion(name: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function fmt(value: number, digits: number): string {
-  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function positive(name: string, value: string, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    console.error(`--${name} takes an integer from 1 to ${max}`);
-    process.exit(2);
-  }
-  return n;
 }
 
 function startServer(name: string, main: string, env: Record<string, string>, nodeArgs: string[] = []): ServerProcess {

@@ -12,7 +12,6 @@
 // figures are medians over rounds. Compare ratios within one run only: the
 // spread between runs on a shared VM is large. Results also go to
 // bench/results/grpc-serving.json.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { dirname, join } from "node:path";
@@ -20,10 +19,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
 import { createGrpcJsClient, type GrpcJsCallError, type GrpcJsClient } from "../test/support/grpc-js-client.js";
-import type { ParentMessage, TargetKind, TargetMessage } from "./support/serving-target.js";
+import { fail, positive } from "./support/cli-args.js";
+import { medianOf } from "./support/median.js";
+import { fmt } from "./support/number-format.js";
+import { percentile } from "./support/percentile.js";
+import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
+import { limitRun } from "./support/run-limit.js";
+import type { TargetKind } from "./support/serving-target.js";
+import { TargetProcess } from "./support/target-process.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const targetEntry = join(root, "bench", "support", "serving-target.ts");
 const resultsDir = join(root, "bench", "results");
 
 const targets: readonly { kind: TargetKind; row: string; label: string }[] = [
@@ -62,72 +67,6 @@ if (profiled !== undefined && !targets.some((t) => t.kind === profiled)) {
 
 const request = { sku: "MUG-001" };
 
-/** A server child: its IPC messages are taken in order. */
-class Target {
-  private readonly unread: TargetMessage[] = [];
-  private readonly readers: ((message: TargetMessage) => void)[] = [];
-  private readonly exited: Promise<void>;
-  port = 0;
-
-  constructor(
-    readonly kind: TargetKind,
-    readonly process: ChildProcess,
-  ) {
-    process.on("message", (message: TargetMessage) => {
-      const reader = this.readers.shift();
-      if (reader === undefined) {
-        this.unread.push(message);
-      } else {
-        reader(message);
-      }
-    });
-    this.exited = new Promise((resolve) => process.once("exit", () => resolve()));
-  }
-
-  next(timeoutMs: number): Promise<TargetMessage> {
-    const message = this.unread.shift();
-    if (message !== undefined) {
-      return Promise.resolve(message);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.kind}: no answer within ${timeoutMs} ms`)), timeoutMs);
-      this.readers.push((message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-      this.exited.then(() => reject(new Error(`${this.kind}: server exited`)), () => undefined);
-    });
-  }
-
-  /** CPU time used so far, in µs. */
-  async cpu(): Promise<number> {
-    const reply = this.next(5_000);
-    this.send({ type: "cpu" });
-    const message = await reply;
-    if (message.type !== "cpu") {
-      throw new Error(`${this.kind}: unexpected ${message.type}`);
-    }
-    return message.user + message.system;
-  }
-
-  /** Asks the child to exit; kills it by PID if it has not within 3 s. */
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) {
-      return;
-    }
-    this.send({ type: "stop" });
-    const killer = setTimeout(() => this.process.kill("SIGKILL"), 3_000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-
-  private send(message: ParentMessage): void {
-    if (this.process.connected) {
-      this.process.send(message);
-    }
-  }
-}
-
 interface Round {
   callsPerSec: number;
   serverCpuUsPerCall: number;
@@ -138,47 +77,40 @@ interface Round {
   p99Ms: number;
 }
 
-const pinned = spawnSync("taskset", ["-V"]).status === 0 && availableParallelism() >= 2;
-const started: Target[] = [];
+const pinned = canPin();
+const started: TargetProcess[] = [];
 let clients: GrpcJsClient<typeof InventoryService>[] = [];
 
-process.once("SIGINT", () => {
-  for (const target of started) {
-    target.process.kill("SIGKILL");
-  }
-  process.exit(130);
+const clearLimit = limitRun({
+  cleanup: () => {
+    for (const target of started) {
+      target.process.kill("SIGKILL");
+    }
+  },
+  limitMs: settings.timeLimitMs,
 });
-const deadline = setTimeout(() => {
-  console.error(`bench exceeded ${settings.timeLimitMs / 1000} s; stopping`);
-  for (const target of started) {
-    target.process.kill("SIGKILL");
-  }
-  process.exit(1);
-}, settings.timeLimitMs);
 
 try {
-  if (pinned) {
-    // -a: every thread of this process (libuv pool, V8 helpers), not just the main one.
-    const result = spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
-    if (result.status !== 0) {
-      fail(`taskset on the load generator failed: ${result.stderr.toString()}`);
-    }
+  const pinFailure = pinned ? pinSelf(1) : undefined;
+  if (pinFailure !== undefined) {
+    fail(`taskset on the load generator failed: ${pinFailure}`);
   }
   console.log(
     `${settings.rounds} rounds x ${settings.callsPerRound} calls (warm-up ${settings.warmupCalls}), ` +
       `${settings.concurrency} in flight over ${settings.channels} channels; ` +
-      (pinned ? "servers on core 0, load on core 1" : "not pinned (no taskset or one core)"),
+      (pinned ? "servers on core 0, load on core 1" : notPinnedNote),
   );
 
   for (const { kind } of targets) {
-    started.push(startTarget(kind));
+    started.push(
+      TargetProcess.start(kind, {
+        ...(pinned ? { core: 0 } : {}),
+        ...(profiled === kind ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", join(resultsDir, "profiles")] } : {}),
+      }),
+    );
   }
   for (const target of started) {
-    const ready = await target.next(60_000);
-    if (ready.type !== "ready") {
-      throw new Error(`${target.kind}: expected ready, got ${ready.type}`);
-    }
-    target.port = ready.port;
+    await target.ready(60_000);
   }
 
   const channelsOf = new Map<TargetKind, GrpcJsClient<typeof InventoryService>[]>();
@@ -211,18 +143,7 @@ try {
     client.close();
   }
   await Promise.all(started.map((target) => target.stop()));
-  clearTimeout(deadline);
-}
-
-function startTarget(kind: TargetKind): Target {
-  const nodeArgs = ["--import", "tsx"];
-  if (profiled === kind) {
-    nodeArgs.push("--cpu-prof", "--cpu-prof-dir", join(resultsDir, "profiles"));
-  }
-  const command = [process.execPath, ...nodeArgs, targetEntry, kind];
-  const [file, ...rest] = pinned ? ["taskset", "-c", "0", ...command] : command;
-  const child = spawn(file!, rest, { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  return new Target(kind, child);
+  clearLimit();
 }
 
 /** Fails the run unless the server answers like the implementation (and, for Meshwork, validates). */
@@ -242,7 +163,7 @@ async function checkAnswers(kind: TargetKind, client: GrpcJsClient<typeof Invent
   }
 }
 
-async function measureRound(target: Target, channels: GrpcJsClient<typeof InventoryService>[]): Promise<Round> {
+async function measureRound(target: TargetProcess, channels: GrpcJsClient<typeof InventoryService>[]): Promise<Round> {
   const latencies = new Float64Array(settings.callsPerRound);
   const serverBefore = await target.cpu();
   const clientBefore = process.cpuUsage();
@@ -347,31 +268,4 @@ function report(rounds: Map<TargetKind, Round[]>): void {
     )}\n`,
   );
   console.log(`results: ${file}`);
-}
-
-function percentile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function fmt(value: number, digits: number): string {
-  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function positive(name: string, value: string, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    fail(`--${name} takes an integer from 1 to ${max}`);
-  }
-  return n;
-}
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
 }

@@ -1,13 +1,12 @@
 import { expect } from "chai";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../../test/support/chromium.js";
 import { bundleWebApp, type WebApp } from "./bundle.js";
 
-const chromiumPath = "/usr/bin/chromium";
 const outputDir = path.resolve(import.meta.dirname, "../../test-output");
 
 interface Seen {
@@ -32,10 +31,8 @@ describe("gateway web page (bundle in Chromium, no gateway)", function () {
   let pageErrors: Error[];
 
   before(async () => {
-    // CI installs Debian's chromium (.ci/run); without it this must fail, not skip.
-    if (!existsSync(chromiumPath)) {
-      throw new Error(`${chromiumPath} is missing: apt-get install chromium`);
-    }
+    // First, so that a missing chromium fails the suite (never skips it) before anything else starts.
+    browser = await launchChromium();
     app = await bundleWebApp();
     server = http.createServer((req, res) => {
       seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
@@ -51,19 +48,6 @@ describe("gateway web page (bundle in Chromium, no gateway)", function () {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
   });
 
   after(async () => {

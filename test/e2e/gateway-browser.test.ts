@@ -1,14 +1,13 @@
 import { expect } from "chai";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { signDevToken } from "../../gateway/auth/dev-token.js";
+import { launchChromium } from "../support/chromium.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 
-const chromiumPath = "/usr/bin/chromium";
 const outputDir = path.resolve(import.meta.dirname, "../../test-output");
 
 /**
@@ -29,10 +28,8 @@ describe("gateway web page in Chromium, real gateway and services", function () 
   let other: OriginServer | undefined;
 
   before(async () => {
-    // CI installs Debian's chromium; without it this must fail, not skip.
-    if (!existsSync(chromiumPath)) {
-      throw new Error(`${chromiumPath} is missing: apt-get install chromium`);
-    }
+    // First, so that a missing chromium fails the suite (never skips it) before the mesh starts.
+    browser = await launchChromium();
     await mkdir(outputDir, { recursive: true });
     // Two more origins (same host, other ports), known before the gateway starts.
     allowed = await startOriginServer("allowed");
@@ -41,19 +38,6 @@ describe("gateway web page in Chromium, real gateway and services", function () 
     gatewayUrl = mesh.gateway!.url;
     allowed.gatewayUrl = gatewayUrl;
     other.gatewayUrl = gatewayUrl;
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
   });
 
   after(async () => {
