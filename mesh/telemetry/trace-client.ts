@@ -1,0 +1,144 @@
+import { ConnectError, createContextKey, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import { currentInboundCall, type InboundCall } from "../context/inbound-call.js";
+import type { ResilienceEvents } from "../resilience/resilience-events.js";
+import { activeContext } from "./active-context.js";
+import { headersSetter, propagator } from "./propagation.js";
+import { endRpcSpan, rpcSpan } from "./rpc-attributes.js";
+
+/**
+ * The trace context an outbound call's span is a child of, when the caller
+ * passes it explicitly in the call's context values (the gateway, which has
+ * no inbound-call scope). Inside a `serve` handler the inbound call's context
+ * is found without it.
+ */
+export const traceContextKey = createContextKey<Context | undefined>(undefined, {
+  description: "OpenTelemetry context",
+});
+
+/** Context values that make `ctx` the parent of the call's CLIENT span. */
+export function traceContextValues(ctx: Context, values: ContextValues = createContextValues()): ContextValues {
+  return values.set(traceContextKey, ctx);
+}
+
+/** A call in flight, which resilience events of its target are added to. */
+interface InFlight {
+  readonly span: Span;
+  readonly method: string;
+  readonly inbound: InboundCall | undefined;
+}
+
+/**
+ * A client interceptor that gives every outbound call a CLIENT span and puts
+ * its traceparent/tracestate on the request, whatever the protocol. The span
+ * is a child of the context in `traceContextKey`, else of the inbound call's
+ * active context (`traceServer`), else a new trace's root.
+ *
+ * Place it in `ClientFactoryOptions.interceptors`, outside the resilience
+ * chain, so that a logical call is one span and what happens inside it shows
+ * as span events, from `events` (the factory's): "retry" (attempt, delay,
+ * code), "breaker_rejected" and "endpoint_ejected". An event names a target
+ * and method but not the call, so it goes to the most recent call in flight
+ * for them, preferring one made while serving the same inbound call (events
+ * are emitted synchronously inside the call that caused them, so the inbound
+ * call is the emitter's). Concurrent calls of one method from one inbound
+ * call, or from the gateway, cannot be told apart: the event may land on a
+ * sibling's span.
+ *
+ * Streaming calls get no span of their own (see below) but carry the
+ * parent's trace context.
+ *
+ * rpc.system is "connect_rpc" when the response is Connect's (its
+ * content-type is application/proto or application/json), else "grpc".
+ */
+export function traceClient(tracer: Tracer, events?: ResilienceEvents): Interceptor {
+  const inFlight = new Map<string, InFlight[]>();
+  const spanFor = (target: string, method: string | undefined): Span | undefined => {
+    const calls = inFlight.get(target);
+    if (calls === undefined) {
+      return undefined;
+    }
+    const inbound = currentInboundCall();
+    let fallback: Span | undefined;
+    for (let i = calls.length - 1; i >= 0; i--) {
+      const call = calls[i]!;
+      if (method !== undefined && call.method !== method) {
+        continue;
+      }
+      if (call.inbound === inbound) {
+        return call.span;
+      }
+      fallback ??= call.span;
+    }
+    return fallback;
+  };
+  events?.on("retry", (e) =>
+    spanFor(e.target, e.method)?.addEvent("retry", {
+      "rpc.retry.attempt": e.attempt,
+      "rpc.retry.delay_ms": e.delayMs,
+      "rpc.retry.code": e.code,
+    }),
+  );
+  events?.on("breakerRejected", (e) => spanFor(e.target, e.method)?.addEvent("breaker_rejected"));
+  events?.on("endpointEjected", (e) =>
+    spanFor(e.target, undefined)?.addEvent("endpoint_ejected", {
+      "meshwork.endpoint": e.endpoint,
+      "meshwork.ejection_ms": e.ejectionMs,
+      "meshwork.consecutive_failures": e.consecutiveFailures,
+    }),
+  );
+
+  return (next) => async (req) => {
+    const method = `${req.service.typeName}/${req.method.name}`;
+    const parent = req.contextValues.get(traceContextKey) ?? activeContext() ?? ROOT_CONTEXT;
+    if (req.stream) {
+      // The response of a stream resolves when its headers arrive, not when
+      // it ends, so a span here would not cover the call; the parent's
+      // context still goes on, keeping the server side in the trace.
+      propagator.inject(parent, req.header, headersSetter);
+      return next(req);
+    }
+    const { name, attributes } = rpcSpan(req.method, "grpc");
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+    propagator.inject(trace.setSpan(parent, span), req.header, headersSetter);
+    if (!span.isRecording()) {
+      return next(req);
+    }
+    const target = targetOf(req.url, method);
+    const call: InFlight = { span, method, inbound: currentInboundCall() };
+    const calls = inFlight.get(target) ?? [];
+    calls.push(call);
+    inFlight.set(target, calls);
+    try {
+      const res = await next(req);
+      const system = systemOf(res.header);
+      span.setAttribute("rpc.system", system);
+      endRpcSpan(span, "client", system, undefined);
+      return res;
+    } catch (e) {
+      const err = ConnectError.from(e);
+      const system = systemOf(err.metadata);
+      span.setAttribute("rpc.system", system);
+      endRpcSpan(span, "client", system, err.code, err.rawMessage);
+      throw e;
+    } finally {
+      calls.splice(calls.indexOf(call), 1);
+      if (calls.length === 0) {
+        inFlight.delete(target);
+      }
+    }
+  };
+}
+
+/**
+ * The target a call goes to: ClientFactory builds a call's URL as
+ * `${target name}/${service}/${method}`, the name its resilience events carry.
+ */
+function targetOf(url: string, method: string): string {
+  return url.endsWith(`/${method}`) ? url.slice(0, -method.length - 1) : url;
+}
+
+function systemOf(header: Headers): "grpc" | "connect_rpc" {
+  const type = header.get("content-type") ?? "";
+  return type.startsWith("application/proto") || type.startsWith("application/json") ? "connect_rpc" : "grpc";
+}

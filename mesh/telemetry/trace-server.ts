@@ -1,0 +1,68 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer } from "@opentelemetry/api";
+import type { ServerInterceptor } from "../server/unary-call.js";
+import { withActiveContext } from "./active-context.js";
+import { headersGetter, propagator } from "./propagation.js";
+import { endRpcSpan, rpcSpan, rpcSystem } from "./rpc-attributes.js";
+
+export interface TraceServerOptions {
+  /**
+   * Services whose calls get no span. Default: grpc.health.* and
+   * grpc.reflection.*, which probes and tools call all the time.
+   */
+  readonly untraced?: (serviceTypeName: string) => boolean;
+}
+
+const defaultUntraced = (typeName: string): boolean =>
+  typeName.startsWith("grpc.health.") || typeName.startsWith("grpc.reflection.");
+
+/**
+ * A server interceptor that gives every call a SERVER span, continuing the
+ * caller's trace from its traceparent/tracestate headers (a new trace when
+ * there are none), with the RPC semantic-convention attributes and the
+ * outcome's status code. The span's context is the active context of the
+ * inbound call while the handler runs, so that `traceClient` makes the
+ * handler's outbound calls its children. Place it in `serve`'s
+ * `interceptors`, which run inside the inbound-call scope; with
+ * `propagateDeadlines: false` there is no scope and outbound calls start
+ * traces of their own.
+ */
+export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): ServerInterceptor {
+  const untraced = options.untraced ?? defaultUntraced;
+  return (next) => (request, context) => {
+    if (untraced(context.service.typeName)) {
+      return next(request, context);
+    }
+    const parent = propagator.extract(ROOT_CONTEXT, context.requestHeader, headersGetter);
+    return inServerSpan(tracer, parent, context.method, rpcSystem(context.protocolName), (ctx) =>
+      withActiveContext(ctx, () => next(request, context)),
+    );
+  };
+}
+
+/**
+ * Runs `fn` in a SERVER span for `method`, child of `parent`, and ends the
+ * span with the call's outcome. `fn` gets the span's context to make it the
+ * parent of what it calls. Shared by `traceServer` and the gateway, whose
+ * edge calls do not go through `serve`.
+ */
+export async function inServerSpan<T>(
+  tracer: Tracer,
+  parent: Context,
+  method: DescMethod,
+  system: string,
+  fn: (ctx: Context) => Promise<T>,
+): Promise<T> {
+  const { name, attributes } = rpcSpan(method, system);
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  try {
+    const result = await fn(trace.setSpan(parent, span));
+    endRpcSpan(span, "server", system, undefined);
+    return result;
+  } catch (e) {
+    const err = ConnectError.from(e);
+    endRpcSpan(span, "server", system, err.code, err.rawMessage);
+    throw e;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Tracer } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
+
+export interface TracingOptions {
+  /**
+   * The share of new traces recorded, 0 to 1. Default: 1. Calls that
+   * continue a trace follow their parent's sampled flag instead (parent-based
+   * sampling), so a trace is recorded whole or not at all.
+   */
+  readonly sampleRatio?: number;
+  /**
+   * Where finished spans go. Default: none; spans are then sampled and
+   * propagated but not exported. (OTLP needs @opentelemetry/exporter-trace-otlp-*,
+   * not installed yet.)
+   */
+  readonly exporter?: SpanExporter;
+  /**
+   * "batch" (default) exports in the background, in batches; "simple" exports
+   * each span as it ends, which tests want and production does not.
+   */
+  readonly export?: "batch" | "simple";
+  /** The instrumentation scope name of the tracer. Default: "meshwork". */
+  readonly tracerName?: string;
+}
+
+/** A tracer, and the provider to flush and shut down on exit. */
+export interface Tracing {
+  readonly tracer: Tracer;
+  readonly provider: BasicTracerProvider;
+}
+
+/**
+ * Creates the tracer a process passes to `traceServer` and `traceClient`.
+ * Nothing is registered globally (no global provider, propagator or context
+ * manager): the mesh carries the context itself (see active-context.ts).
+ */
+export function createTracing(options: TracingOptions = {}): Tracing {
+  const ratio = options.sampleRatio ?? 1;
+  if (!(ratio >= 0 && ratio <= 1)) {
+    throw new RangeError(`sampleRatio must be between 0 and 1, got ${ratio}`);
+  }
+  const exporter = options.exporter;
+  const provider = new BasicTracerProvider({
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+    spanProcessors:
+      exporter === undefined
+        ? []
+        : [options.export === "simple" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)],
+  });
+  return { tracer: provider.getTracer(options.tracerName ?? "meshwork"), provider };
+}
