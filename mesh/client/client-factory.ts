@@ -9,6 +9,8 @@ import { circuitBreakerInterceptor, type CircuitBreakerOptions } from "../resili
 import { deadlineInterceptor, type DeadlineOptions } from "../resilience/deadline.js";
 import { ResilienceEvents } from "../resilience/resilience-events.js";
 import { retryInterceptor, type RetryOptions } from "../resilience/retry.js";
+import type { Tracer } from "@opentelemetry/api";
+import { traceClient } from "../telemetry/trace-client.js";
 import { createGrpcJsTransport } from "./grpc-js-transport.js";
 import { createH2GrpcTransport } from "./h2-grpc-transport.js";
 import { withInterceptors } from "./intercepted-transport.js";
@@ -60,6 +62,12 @@ export interface ClientFactoryOptions {
    * logical call with retries as events.
    */
   readonly interceptors?: readonly Interceptor[];
+  /**
+   * Traces every call with a CLIENT span, child of the inbound call's span,
+   * with retries, breaker rejections and ejections as span events. Default:
+   * no tracing.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** Default deadline of an outbound call when neither caller nor config sets one. */
@@ -70,7 +78,7 @@ const defaultTimeoutMs = 5_000;
  * names the service and its target, and every call is protected the same way.
  * Each target gets one chain, outermost first:
  *
- *   [options.interceptors] -> deadline -> circuit breaker -> retry -> bulkhead
+ *   [tracing] -> [options.interceptors] -> deadline -> circuit breaker -> retry -> bulkhead
  *     -> balancer (round-robin, outlier ejection) -> endpoint transport
  *
  * The deadline is outermost so that retries share one budget; the breaker
@@ -82,11 +90,14 @@ const defaultTimeoutMs = 5_000;
  */
 export class ClientFactory {
   readonly events: ResilienceEvents;
+  private readonly tracing: Interceptor[];
   private readonly targets = new Map<string, { transport: Transport; balancer: BalancedTransport }>();
   private readonly sessions = new Map<string, Http2SessionManager>();
 
   constructor(private readonly options: ClientFactoryOptions = {}) {
     this.events = options.events ?? new ResilienceEvents();
+    // One tracing interceptor per factory, so it subscribes to the events once.
+    this.tracing = options.tracer === undefined ? [] : [traceClient(options.tracer, this.events)];
   }
 
   client<S extends DescService>(service: S, target: string | ClientTarget): Client<S> {
@@ -136,6 +147,7 @@ export class ClientFactory {
       ...(target.outlier === undefined ? {} : { outlier: target.outlier }),
     });
     const chain: Interceptor[] = [
+      ...this.tracing,
       ...(this.options.interceptors ?? []),
       deadlineInterceptor({ defaultTimeoutMs, ...target.timeouts }),
     ];

@@ -7,7 +7,9 @@ import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import type { Tracer } from "@opentelemetry/api";
 import { inboundCallScope } from "../context/inbound-call.js";
+import { traceServer } from "../telemetry/trace-server.js";
 import { logCall } from "../interceptors/log-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
 import { validateRequest } from "../interceptors/validate-request.js";
@@ -41,7 +43,7 @@ export interface ServeOptions {
    * Interceptors around every unary call, outermost first. They run inside
    * the catch-all and the inbound-call scope (which outbound calls read for
    * deadline propagation and cancellation) and outside request validation:
-   * log-call -> catch-unexpected -> inbound-call-scope -> these -> validate-request -> handler.
+   * log-call -> catch-unexpected -> inbound-call-scope -> trace-server -> these -> validate-request -> handler.
    */
   readonly interceptors?: readonly ServerInterceptor[];
   /**
@@ -52,6 +54,12 @@ export interface ServeOptions {
    * service that calls nothing may turn it off.
    */
   readonly propagateDeadlines?: boolean;
+  /**
+   * Traces every call with a SERVER span (W3C trace context from the caller);
+   * outbound calls made while handling it become its children when
+   * propagateDeadlines is on. Default: no tracing.
+   */
+  readonly tracer?: Tracer;
   /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
   readonly gracePeriodMs?: number;
   /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
@@ -87,6 +95,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     logCall(options.logger),
     catchUnexpected(options.logger),
     ...(options.propagateDeadlines === false ? [] : [inboundCallScope()]),
+    ...(options.tracer === undefined ? [] : [traceServer(options.tracer)]),
     ...(options.interceptors ?? []),
     validateRequest(),
   ];
