@@ -13,6 +13,7 @@ import { traceServer } from "../telemetry/trace-server.js";
 import { logCall } from "../interceptors/log-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
 import { validateRequest } from "../interceptors/validate-request.js";
+import type { HttpRoute } from "../metrics/metrics-endpoint.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
 import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
@@ -60,6 +61,13 @@ export interface ServeOptions {
    * propagateDeadlines is on. Default: no tracing.
    */
   readonly tracer?: Tracer;
+  /**
+   * Plain HTTP routes on the same port, tried in order before the RPC handler
+   * for requests the gRPC fast path does not take (GET /metrics, later
+   * /healthz and /readyz). RPCs are POSTs to /package.Service/Method, so a
+   * route that claims only its own path never shadows one. Default: none.
+   */
+  readonly httpRoutes?: readonly HttpRoute[];
   /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
   readonly gracePeriodMs?: number;
   /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
@@ -138,8 +146,16 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     maxTimeoutMs: 24 * 60 * 60 * 1000,
     shutdownSignal: shutdown.signal,
   });
+  const httpRoutes = options.httpRoutes ?? [];
   const listener = new DualProtocolListener(
-    (req, res) => connectHandler(req as http.IncomingMessage, res as http.ServerResponse),
+    (req, res) => {
+      for (const route of httpRoutes) {
+        if (route(req, res)) {
+          return;
+        }
+      }
+      connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
+    },
     { takeStream: fastPath },
   );
   const port = await listener.listen(options.port, host);

@@ -4,7 +4,16 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { InventoryService as InventoryServiceV2alpha1 } from "../../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
-import { createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import {
+  createLogger,
+  createMeshMetrics,
+  envInt,
+  envString,
+  metricsEndpoint,
+  registration,
+  runUntilSignal,
+  serve,
+} from "../../mesh/index.js";
 import { createInventoryV2alpha1Handler } from "./handler-v2alpha1.js";
 import { createInventoryHandler } from "./handler.js";
 import { Inventory } from "./inventory.js";
@@ -13,6 +22,8 @@ import { openSqliteInventoryStore } from "./sqlite-store.js";
 const env = process.env;
 const logger = createLogger("inventory", envString(env, "LOG_LEVEL", "info"));
 const dataDir = envString(env, "DATA_DIR", ".data");
+// Prometheus metrics at GET /metrics on the service's own port.
+const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
 const store = openSqliteInventoryStore(path.join(dataDir, "inventory.db"));
@@ -29,6 +40,8 @@ const server = await serve({
     registration(InventoryServiceV2alpha1, createInventoryV2alpha1Handler(inventory)),
   ],
   logger,
+  interceptors: [metrics.serverInterceptor()],
+  httpRoutes: [metricsEndpoint(metrics)],
   // A leaf service: it calls no other service, so it has nothing to propagate.
   propagateDeadlines: false,
   port: envInt(env, "PORT", 50051, { min: 0, max: 65535 }),

@@ -9,6 +9,8 @@ import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import {
   ClientFactory,
   createLogger,
+  createMeshMetrics,
+  metricsEndpoint,
   envEndpoints,
   envInt,
   envString,
@@ -24,10 +26,13 @@ import { inventoryPort, paymentsPort } from "./upstream.js";
 const env = process.env;
 const logger = createLogger("orders", envString(env, "LOG_LEVEL", "info"));
 const dataDir = envString(env, "DATA_DIR", ".data");
+// Prometheus metrics at GET /metrics on the service's own port.
+const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
 const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
-const clients = new ClientFactory();
+const clients = new ClientFactory({ interceptors: [metrics.clientInterceptor()] });
+metrics.observeResilience(clients.events);
 const breaker = {
   volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
   resetTimeoutMs: envInt(env, "BREAKER_RESET_MS", 5_000, { min: 10 }),
@@ -53,6 +58,8 @@ const domain = createOrderDomain({ store, inventory: inventoryPort(inventory), p
 const server = await serve({
   services: [registration(OrderService, createOrderHandler(domain))],
   logger,
+  interceptors: [metrics.serverInterceptor()],
+  httpRoutes: [metricsEndpoint(metrics)],
   port: envInt(env, "PORT", 50053, { min: 0, max: 65535 }),
   host: envString(env, "HOST", "127.0.0.1"),
 });

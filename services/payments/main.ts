@@ -3,7 +3,16 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { createLogger, envInt, envString, registration, runUntilSignal, serve } from "../../mesh/index.js";
+import {
+  createLogger,
+  createMeshMetrics,
+  envInt,
+  envString,
+  metricsEndpoint,
+  registration,
+  runUntilSignal,
+  serve,
+} from "../../mesh/index.js";
 import { createPaymentHandler } from "./handler.js";
 import { Payments } from "./payments.js";
 import { createSimulatedCardProcessor } from "./simulated-card-processor.js";
@@ -12,6 +21,8 @@ import { openSqlitePaymentStore } from "./sqlite-store.js";
 const env = process.env;
 const logger = createLogger("payments", envString(env, "LOG_LEVEL", "info"));
 const dataDir = envString(env, "DATA_DIR", ".data");
+// Prometheus metrics at GET /metrics on the service's own port.
+const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
 const store = openSqlitePaymentStore(path.join(dataDir, "payments.db"));
@@ -23,6 +34,8 @@ const payments = new Payments({
 const server = await serve({
   services: [registration(PaymentService, createPaymentHandler(payments))],
   logger,
+  interceptors: [metrics.serverInterceptor()],
+  httpRoutes: [metricsEndpoint(metrics)],
   // A leaf service: it calls no other service, so it has nothing to propagate.
   propagateDeadlines: false,
   port: envInt(env, "PORT", 50052, { min: 0, max: 65535 }),
