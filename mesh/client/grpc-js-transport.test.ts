@@ -1,117 +1,28 @@
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { expect } from "chai";
-import net from "node:net";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { PaymentSchema, PaymentService, PaymentState } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { failure } from "../errors.js";
-import { createLogger } from "../logger.js";
+import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { deadlineInterceptor } from "../resilience/deadline.js";
-import { registration, serve, type MeshServer } from "../server/serve.js";
+import type { MeshServer } from "../server/serve.js";
 import { createGrpcJsTransport, type GrpcJsTransport } from "./grpc-js-transport.js";
+import { freePort } from "../../test/support/free-port.js";
+import {
+  authorize,
+  entries,
+  failureOf,
+  oddMessage,
+  outcomeOf,
+  paymentService,
+  startPaymentFixture,
+} from "../../test/support/payment-fixture.js";
 
-const logger = createLogger("grpc-js-transport-test", "silent");
-const paymentService = PaymentService.typeName;
-
-/** A message with a reserved character, non-ASCII and a literal percent sign. */
-const oddMessage = "carte refusée: ünïcødé ✓ 100% sûr; a/b?c=d&e#f";
-
-/**
- * PaymentService whose card tokens pick the outcome. It echoes x-echo and
- * x-added back as response headers, the grpc-timeout it saw as x-timeout, and
- * always sets the trailer x-trailer.
- */
 function startServer(): Promise<MeshServer> {
-  return serve({
-    port: 0,
-    logger,
-    gracePeriodMs: 500,
-    services: [
-      registration(PaymentService, {
-        async authorizePayment(req, ctx) {
-          ctx.responseHeader.set("x-echo", ctx.requestHeader.get("x-echo") ?? "");
-          ctx.responseHeader.set("x-added", ctx.requestHeader.get("x-added") ?? "");
-          ctx.responseHeader.set("x-timeout", ctx.requestHeader.get("grpc-timeout") ?? "");
-          ctx.responseTrailer.set("x-trailer", "t1");
-          if (req.cardToken === "tok_declined") {
-            throw failure(Code.FailedPrecondition, "CARD_DECLINED", "card declined", { metadata: { token: req.cardToken } });
-          }
-          if (req.cardToken === "tok_odd") {
-            throw new ConnectError(oddMessage, Code.Aborted);
-          }
-          if (req.cardToken.startsWith("tok_slow_")) {
-            await sleep(Number(req.cardToken.slice("tok_slow_".length)), ctx.signal);
-          }
-          return {
-            payment: create(PaymentSchema, {
-              paymentId: `pay_${req.idempotencyKey}`,
-              orderId: req.orderId,
-              amountMinor: req.amountMinor,
-              currencyCode: req.currencyCode,
-              state: PaymentState.AUTHORIZED,
-              createdAt: timestampFromMs(1_700_000_000_000),
-            }),
-          };
-        },
-        capturePayment: () => Promise.reject(new ConnectError("not in this test", Code.Unimplemented)),
-        voidPayment: () => Promise.reject(new ConnectError("not in this test", Code.Unimplemented)),
-        getPayment: () => Promise.reject(new ConnectError("not in this test", Code.Unimplemented)),
-      }),
-    ],
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-function authorize(cardToken: string) {
-  return { idempotencyKey: "k1", orderId: "o1", amountMinor: 1250n, currencyCode: "EUR", cardToken };
-}
-
-/** What a caller can observe of a failed call; the Date header differs between any two calls. */
-function outcomeOf(err: unknown) {
-  const e = ConnectError.from(err);
-  return {
-    code: e.code,
-    rawMessage: e.rawMessage,
-    details: e.details,
-    metadata: entries(e.metadata).filter(([key]) => key !== "date"),
-  };
-}
-
-function entries(headers: Headers | undefined): [string, string][] {
-  const result: [string, string][] = [];
-  headers?.forEach((value, key) => result.push([key, value]));
-  return result;
-}
-
-async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  return call.then(
-    () => expect.fail("expected the call to fail"),
-    (e: unknown) => ConnectError.from(e),
-  );
-}
-
-/** A port nothing listens on: bound once, then released. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return startPaymentFixture();
 }
 
 describe("createGrpcJsTransport", () => {
