@@ -219,30 +219,38 @@ function send(res: Response, status: number, contentType: string, body: string):
 
 /** The request body as text, refusing more than `max` bytes (413) and invalid UTF-8 (400). */
 function readBody(req: Request, max: number): Promise<string | undefined> {
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > max) {
-    req.resume();
-    return Promise.reject(tooLarge(max));
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let tooBig = Number(req.headers["content-length"] ?? 0) > max;
+    let lingering: NodeJS.Timeout | undefined;
+    // A 413 is sent once the client has finished sending (what it sends is
+    // read and dropped), or after a short wait: closing on a client still
+    // writing would make it see a broken pipe instead of the answer.
+    const refuse = (): void => {
+      clearTimeout(lingering);
+      reject(tooLarge(max));
+    };
+    if (tooBig) {
+      lingering = setTimeout(refuse, lingerMs);
+    }
     req.on("data", (chunk: Buffer) => {
-      if (failed) {
+      if (tooBig) {
         return;
       }
       size += chunk.length;
       if (size > max) {
-        failed = true;
-        reject(tooLarge(max));
+        tooBig = true;
+        chunks.length = 0;
+        lingering = setTimeout(refuse, lingerMs);
         return;
       }
       chunks.push(chunk);
     });
     req.once("error", reject);
     req.once("end", () => {
-      if (failed) {
+      if (tooBig) {
+        refuse();
         return;
       }
       if (size === 0) {
@@ -257,6 +265,9 @@ function readBody(req: Request, max: number): Promise<string | undefined> {
     });
   });
 }
+
+/** How long a refused body may keep arriving before the 413 goes out anyway. */
+const lingerMs = 1_000;
 
 function tooLarge(max: number): GatewayError {
   return new GatewayError(`request body larger than ${max} bytes`, Code.ResourceExhausted, payloadTooLargeStatus);
