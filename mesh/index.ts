@@ -20,3 +20,4 @@ export { createMeshMetrics } from "./metrics/mesh-metrics.js";
 export type { MeshMetrics, MeshMetricsOptions } from "./metrics/mesh-metrics.js";
 export { metricsEndpoint } from "./metrics/metrics-endpoint.js";
 export type { HttpRoute } from "./metrics/metrics-endpoint.js";
+export { customerIdHeader, customerIdPattern } from "./customer-identity.js";

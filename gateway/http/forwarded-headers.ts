@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { customerIdHeader } from "../../mesh/index.js";
 
 /**
  * Request headers the gateway forwards to services as metadata. Everything
@@ -22,7 +23,7 @@ export function forwardedHeaders(
   }
   out.set("x-request-id", requestId);
   if (customerId !== undefined) {
-    out.set("x-customer-id", customerId);
+    out.set(customerIdHeader, customerId);
   }
   return out;
 }

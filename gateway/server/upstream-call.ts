@@ -2,16 +2,13 @@ import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
-import type { ClientFactory, ClientTarget } from "../../mesh/index.js";
+import { customerIdPattern, type ClientFactory, type ClientTarget } from "../../mesh/index.js";
 import { authorize } from "../auth/authorize.js";
 import type { AccessPolicy } from "../auth/access-policy.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
 import { forwardedHeaders } from "../http/forwarded-headers.js";
 import { GatewayError } from "../http/gateway-error.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
-
-/** Customer ids the services accept (the orders service's x-customer-id rule). */
-const customerIdPattern = /^[A-Za-z0-9._@-]{1,128}$/;
 
 /** A service the gateway fronts, and where its endpoints are. */
 export interface Upstream {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { Code, failure } from "../../mesh/errors.js";
+import { Code, customerIdHeader, customerIdPattern, failure } from "../../mesh/index.js";
 import {
   CancelReason as CancelReasonMessage,
   OrderSchema,
@@ -12,8 +12,6 @@ import {
 import type { OrderDomain } from "./domain.js";
 import type { CancelReason, Order, OrderState } from "./order.js";
 
-/** Customer ids the gateway may put in x-customer-id. */
-const customerIdPattern = /^[A-Za-z0-9._@-]{1,128}$/;
 
 /**
  * OrderService over the orders domain: proto in, domain call, proto out.
@@ -46,12 +44,12 @@ export function createOrderHandler(domain: OrderDomain): ServiceImpl<typeof Orde
 }
 
 function customerOf(context: HandlerContext): string {
-  const customerId = context.requestHeader.get("x-customer-id") ?? "";
+  const customerId = context.requestHeader.get(customerIdHeader) ?? "";
   if (customerId === "") {
     throw failure(Code.Unauthenticated, "MISSING_CUSTOMER_ID", "missing x-customer-id");
   }
   if (!customerIdPattern.test(customerId)) {
-    throw failure(Code.InvalidArgument, "INVALID_CUSTOMER_ID", "x-customer-id must match ^[A-Za-z0-9._@-]{1,128}$");
+    throw failure(Code.InvalidArgument, "INVALID_CUSTOMER_ID", `x-customer-id must match ${customerIdPattern.source}`);
   }
   return customerId;
 }
