@@ -18,6 +18,9 @@ export interface ErrorResponse {
   readonly headers: Record<string, string>;
   /** JSON `{code, message, details}`. */
   readonly body: string;
+  /** The body's code and message, for whoever records failures. */
+  readonly code: string;
+  readonly message: string;
 }
 
 /**
@@ -34,10 +37,13 @@ export function errorResponse(err: unknown): ErrorResponse {
   const status = isGatewayError(error) ? error.httpStatus : httpStatusFor(error.code);
   const message = opaqueCodes.has(error.code) ? "internal error" : error.rawMessage;
   const details = opaqueCodes.has(error.code) ? [] : renderDetails(error);
+  const code = codeToString(error.code);
   return {
     status,
     headers: isGatewayError(error) ? error.responseHeaders : {},
-    body: JSON.stringify({ code: codeToString(error.code), message, details }),
+    body: JSON.stringify({ code, message, details }),
+    code,
+    message,
   };
 }
 

@@ -2,7 +2,7 @@ import { createContextValues, Code, ConnectError } from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Logger } from "pino";
-import { DualProtocolListener } from "../../mesh/index.js";
+import { DualProtocolListener, type HttpRoute } from "../../mesh/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
 import { clientTimeoutMs } from "../http/client-deadline.js";
 import { errorResponse } from "../http/error-response.js";
@@ -37,6 +37,23 @@ export interface GatewayServerOptions {
   readonly maxTimeoutMs?: number;
   /** Documents served at fixed GET paths: "/", "/app.js", "/openapi.json". */
   readonly assets?: Readonly<Record<string, StaticAsset>>;
+  /**
+   * Routes that answer for themselves (e.g. a live event stream), consulted
+   * in order after the assets and before the REST routes.
+   */
+  readonly httpRoutes?: readonly HttpRoute[];
+  /** Told of every request the gateway itself answered with an error (not passthrough calls). */
+  readonly onFailure?: (failure: GatewayFailure) => void;
+}
+
+/** One error response of the gateway, as the client received it. */
+export interface GatewayFailure {
+  readonly requestId: string;
+  /** e.g. "POST /v1/orders", the path as sent. */
+  readonly request: string;
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
 }
 
 /**
@@ -140,6 +157,9 @@ export class GatewayServer {
         send(res, 200, asset.contentType, asset.body);
         return;
       }
+      if (this.options.httpRoutes?.some((route) => route(req, res)) === true) {
+        return;
+      }
       await this.serveRest(req, res, url, requestId);
     } catch (err) {
       const answer = errorResponse(err);
@@ -149,6 +169,13 @@ export class GatewayServer {
       if (answer.status >= 500) {
         this.options.logger.warn({ requestId, err, status: answer.status }, "gateway request failed");
       }
+      this.options.onFailure?.({
+        requestId,
+        request: `${req.method ?? ""} ${url.pathname}`,
+        status: answer.status,
+        code: answer.code,
+        message: answer.message,
+      });
       if (!res.headersSent && !res.writableEnded) {
         send(res, answer.status, "application/json", answer.body);
       }
