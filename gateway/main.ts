@@ -22,6 +22,7 @@ import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.j
 import { GatewayServer } from "./server/gateway-server.js";
 import { UpstreamCaller, type Upstream } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
+import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, StatusCollector } from "./mesh-page/index.js";
 
 const env = process.env;
 const logger = createLogger("gateway", envString(env, "LOG_LEVEL", "info"));
@@ -71,6 +72,13 @@ const caller = new UpstreamCaller({
 });
 
 const web = await bundleWebApp();
+// The live mesh page at /mesh: every MESH_SERVICES process polled every MESH_POLL_MS.
+const meshStatus = new StatusCollector({
+  services: parseMeshServices(envString(env, "MESH_SERVICES", defaultMeshServices)),
+  local: { name: "gateway", events: clients.events },
+  pollIntervalMs: envInt(env, "MESH_POLL_MS", 1_000, { min: 10 }),
+});
+const meshPage = meshRoutes(meshStatus, await bundleMeshPage());
 // Proto comments for the OpenAPI descriptions come from a buf image made at
 // build time (`make run` builds it); without it the document has no prose.
 const apiImage = envString(env, "API_IMAGE", path.join(dataDir, "api.binpb"));
@@ -95,6 +103,8 @@ const server = new GatewayServer({
       .map((origin) => origin.trim())
       .filter((origin) => origin !== "") },
   maxTimeoutMs,
+  httpRoutes: [meshPage.route],
+  onFailure: (failure) => meshStatus.recordFailure(failure),
   assets: {
     "/": { contentType: "text/html; charset=utf-8", body: web.html },
     "/app.js": { contentType: "text/javascript; charset=utf-8", body: web.js },
@@ -105,8 +115,12 @@ const server = new GatewayServer({
 });
 const boundPort = await server.listen(port, host);
 logger.info({ url: `http://${host}:${boundPort}` }, "serving");
+meshStatus.start(`http://${host}:${boundPort}`);
 
 runUntilSignal(async () => {
+  // Live page streams first, so that they do not hold the server's drain.
+  meshPage.close();
+  await meshStatus.stop();
   await server.close();
   clients.close();
 }, logger);

@@ -31,7 +31,14 @@ export async function startMesh(options: StartMeshOptions | Record<string, strin
   const gateway =
     gatewayEnv === undefined
       ? undefined
-      : await startService("gateway", { ...env, INVENTORY_URL: inventory.url, ORDERS_URL: orders.url, ...gatewayEnv });
+      : await startService("gateway", {
+          ...env,
+          INVENTORY_URL: inventory.url,
+          ORDERS_URL: orders.url,
+          // What the gateway's /mesh page polls.
+          MESH_SERVICES: `inventory=${inventory.url},payments=${payments.url},orders=${orders.url}`,
+          ...gatewayEnv,
+        });
   return {
     dataDir,
     inventory,

@@ -1,0 +1,93 @@
+// What the mesh page shows, as /mesh/status.json and each /mesh/stream event
+// carry it. Shared by the collector (server) and the page (browser): types only.
+
+/** An endpoint's answer to grpc.health.v1 Check (the process as a whole). */
+export type EndpointHealth = "serving" | "not-serving" | "unknown" | "unreachable";
+
+export interface EndpointStatus {
+  /** Base URL, e.g. "http://127.0.0.1:50052". */
+  readonly url: string;
+  readonly health: EndpointHealth;
+  /** Why it is not serving (the error's message), or "". */
+  readonly detail: string;
+  /** GET /readyz: true (200), false (503); null when the process does not serve it. */
+  readonly ready: boolean | null;
+  /** Whether /metrics answered on the last poll. */
+  readonly scraped: boolean;
+}
+
+export interface ServiceStatus {
+  readonly name: string;
+  /** up: every endpoint serving; degraded: some; down: none. */
+  readonly state: "up" | "degraded" | "down";
+  readonly endpoints: readonly EndpointStatus[];
+}
+
+/**
+ * One method over the rate window, summed over a service's endpoints:
+ * "server" rows are calls a service answered, "client" rows calls a process
+ * made to `target`, "route" rows the gateway's REST routes (when it exports
+ * them). Rates are per second; latencies in milliseconds, estimated from
+ * the histogram buckets as histogram_quantile does; null when nothing was
+ * observed in the window.
+ */
+export interface MethodStats {
+  readonly process: string;
+  readonly kind: "server" | "client" | "route";
+  /** The called target, for client rows; "" otherwise. */
+  readonly target: string;
+  /** e.g. "OrderService/PlaceOrder", or a route "POST /v1/orders". */
+  readonly method: string;
+  readonly ratePerSecond: number;
+  /** Share of calls in the window that did not end ok (for routes: status >= 400). */
+  readonly errorRate: number | null;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Failed calls in the window by code (or HTTP status), e.g. {"unavailable": 12}. */
+  readonly errorsByCode: Readonly<Record<string, number>>;
+}
+
+export type BreakerState = "closed" | "half-open" | "open";
+
+export interface BreakerStatus {
+  /** The process holding the breaker, e.g. "orders". */
+  readonly process: string;
+  readonly endpoint: string;
+  readonly target: string;
+  /** e.g. "PaymentService/AuthorizePayment". */
+  readonly method: string;
+  readonly state: BreakerState;
+  /** When it last changed state (ms since the epoch); see `transitionSeen`. */
+  readonly lastTransitionAt: number;
+  /**
+   * How `lastTransitionAt` is known: "exact" from the gateway's own events;
+   * "poll" when a poll saw it change (it happened within one poll interval
+   * before); "before" when it had already changed when first seen.
+   */
+  readonly transitionSeen: "exact" | "poll" | "before";
+  /** The process did not answer the last poll: this is its last known state. */
+  readonly stale: boolean;
+}
+
+/** One error response of the gateway. */
+export interface RecentError {
+  readonly at: number;
+  readonly requestId: string;
+  /** e.g. "POST /v1/orders". */
+  readonly request: string;
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface MeshSnapshot {
+  /** When the poll finished, ms since the epoch. */
+  readonly at: number;
+  readonly pollIntervalMs: number;
+  readonly windowMs: number;
+  readonly services: readonly ServiceStatus[];
+  readonly methods: readonly MethodStats[];
+  readonly breakers: readonly BreakerStatus[];
+  /** Newest first. */
+  readonly errors: readonly RecentError[];
+}
