@@ -5,7 +5,7 @@ import { createBalancedTransport, type BalancedTransport, type EndpointTransport
 import { dnsEndpoints, staticEndpoints, type DnsEndpointsOptions } from "../balancing/endpoint-resolver.js";
 import type { OutlierDetectorOptions } from "../balancing/outlier-detector.js";
 import { bulkheadInterceptor, type BulkheadOptions } from "../resilience/bulkhead.js";
-import { circuitBreakerInterceptor, type CircuitBreakerOptions } from "../resilience/circuit-breaker.js";
+import { circuitBreakers, type BreakerSnapshot, type CircuitBreakerOptions } from "../resilience/circuit-breaker.js";
 import { deadlineInterceptor, type DeadlineOptions } from "../resilience/deadline.js";
 import { ResilienceEvents } from "../resilience/resilience-events.js";
 import { retryInterceptor, type RetryOptions } from "../resilience/retry.js";
@@ -93,6 +93,8 @@ export class ClientFactory {
   private readonly tracing: Interceptor[];
   private readonly targets = new Map<string, { transport: Transport; balancer: BalancedTransport }>();
   private readonly sessions = new Map<string, Http2SessionManager>();
+  /** Each target name's breaker views (one per transport kind it is used with). */
+  private readonly breakerViews = new Map<string, (() => BreakerSnapshot[])[]>();
 
   constructor(private readonly options: ClientFactoryOptions = {}) {
     this.events = options.events ?? new ResilienceEvents();
@@ -112,6 +114,15 @@ export class ClientFactory {
     return this.transport(typeof target === "string" ? { endpoints: target } : target);
   }
 
+  /**
+   * The circuit breakers of the target with this name as they are now, one
+   * per method called so far (none before the first call, or when its breakers
+   * are turned off). Read-only: for readiness checks and status pages.
+   */
+  breakerStates(target: string): BreakerSnapshot[] {
+    return (this.breakerViews.get(target) ?? []).flatMap((snapshot) => snapshot());
+  }
+
   /** Closes every session and stops re-resolution; clients made here stop working. */
   close(): void {
     for (const { balancer } of this.targets.values()) {
@@ -122,6 +133,7 @@ export class ClientFactory {
     }
     this.targets.clear();
     this.sessions.clear();
+    this.breakerViews.clear();
   }
 
   private transport(target: ClientTarget): Transport {
@@ -152,7 +164,9 @@ export class ClientFactory {
       deadlineInterceptor({ defaultTimeoutMs, ...target.timeouts }),
     ];
     if (target.breaker !== false) {
-      chain.push(circuitBreakerInterceptor({ ...target.breaker, target: name, events }));
+      const breakers = circuitBreakers({ ...target.breaker, target: name, events });
+      chain.push(breakers.interceptor);
+      this.breakerViews.set(name, [...(this.breakerViews.get(name) ?? []), breakers.snapshot]);
     }
     if (target.retry !== false) {
       chain.push(retryInterceptor({ ...target.retry, target: name, events }));

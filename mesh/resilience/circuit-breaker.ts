@@ -48,6 +48,22 @@ type Request = Parameters<Next>[0];
 type Response = Awaited<ReturnType<Next>>;
 type Breaker = CircuitBreaker<[Request, Next], Response>;
 
+/** One method's breaker as it is now, for readiness checks and status pages. */
+export interface BreakerSnapshot {
+  /** The RPC's full name, "package.Service/Method". */
+  readonly method: string;
+  readonly state: BreakerState;
+  /** Calls fired through it within its rolling window (rejections included). */
+  readonly recentCalls: number;
+}
+
+/** A target's breakers and a read-only view of them. */
+export interface CircuitBreakers {
+  readonly interceptor: Interceptor;
+  /** Every breaker made so far (one per method already called), in creation order. */
+  snapshot(): BreakerSnapshot[];
+}
+
 /**
  * A circuit breaker per method of one target (STYLE.md 12): a method that
  * keeps failing on the server side fails fast with Unavailable until, after
@@ -56,6 +72,11 @@ type Breaker = CircuitBreaker<[Request, Next], Response>;
  * opens it again. Breakers are created on a method's first call.
  */
 export function circuitBreakerInterceptor(options: CircuitBreakerOptions): Interceptor {
+  return circuitBreakers(options).interceptor;
+}
+
+/** The breakers of circuitBreakerInterceptor, with a way to read their states. */
+export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers {
   const { target, events } = options;
   const rollingCountTimeout = options.rollingCountTimeoutMs ?? 10_000;
   const rollingCountBuckets = options.rollingCountBuckets ?? 10;
@@ -121,7 +142,7 @@ export function circuitBreakerInterceptor(options: CircuitBreakerOptions): Inter
     return breaker;
   };
 
-  return (next) => async (req) => {
+  const interceptor: Interceptor = (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
     const breaker = breakerFor(method);
     try {
@@ -133,5 +154,15 @@ export function circuitBreakerInterceptor(options: CircuitBreakerOptions): Inter
       }
       throw err;
     }
+  };
+  return {
+    interceptor,
+    snapshot: () =>
+      [...breakers].map(([method, breaker]) => ({
+        method,
+        state: breaker.opened ? "open" : breaker.halfOpen ? "half-open" : "closed",
+        // opossum counts a fire for every call, the ones it rejects too.
+        recentCalls: breaker.stats.fires,
+      })),
   };
 }

@@ -14,6 +14,8 @@ import { logCall } from "../interceptors/log-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
 import { validateRequest } from "../interceptors/validate-request.js";
 import type { HttpRoute } from "../metrics/metrics-endpoint.js";
+import { probeRoutes } from "../health/probe-routes.js";
+import type { ReadinessCheck } from "../health/readiness.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
 import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
@@ -68,6 +70,23 @@ export interface ServeOptions {
    * route that claims only its own path never shadows one. Default: none.
    */
   readonly httpRoutes?: readonly HttpRoute[];
+  /**
+   * What GET /readyz needs beyond the server itself serving (e.g. its store
+   * open, its required upstreams' breakers not all open). /healthz and /readyz
+   * are always served; /readyz answers 503 from the start of shutdown. A
+   * failing check does not change the gRPC health status: that one says
+   * whether this process takes calls at all (an orders process whose payments
+   * breaker is open still answers GetOrder), so in-mesh callers keep using it
+   * while Kubernetes stops sending it new external traffic. Default: none.
+   */
+  readonly readiness?: readonly ReadinessCheck[];
+  /**
+   * How long shutdown keeps accepting new connections after health goes
+   * NOT_SERVING and /readyz 503, before it drains: the time load balancers
+   * (Kubernetes endpoints) need to see the probe fail and stop sending
+   * traffic. Default: 0, drain at once (nothing in front to tell).
+   */
+  readonly shutdownDelayMs?: number;
   /** How long in-flight calls may run after shutdown starts. Default: 10 s. */
   readonly gracePeriodMs?: number;
   /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
@@ -146,7 +165,10 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     maxTimeoutMs: 24 * 60 * 60 * 1000,
     shutdownSignal: shutdown.signal,
   });
-  const httpRoutes = options.httpRoutes ?? [];
+  const httpRoutes = [
+    probeRoutes({ checks: options.readiness ?? [], serving: () => health.get("") === ServingStatus.SERVING }),
+    ...(options.httpRoutes ?? []),
+  ];
   const listener = new DualProtocolListener(
     (req, res) => {
       for (const route of httpRoutes) {
@@ -173,6 +195,9 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     shutdown() {
       stopping ??= (async () => {
         health.close(ServingStatus.NOT_SERVING);
+        if ((options.shutdownDelayMs ?? 0) > 0) {
+          await new Promise((resolve) => setTimeout(resolve, options.shutdownDelayMs));
+        }
         const drained = listener.drain();
         if (!(await settlesWithin(drained, gracePeriodMs))) {
           // Cancel what is still running (handlers see Unavailable) and give

@@ -13,6 +13,7 @@ import {
   registration,
   runUntilSignal,
   serve,
+  storeCheck,
 } from "../../mesh/index.js";
 import { createInventoryV2alpha1Handler } from "./handler-v2alpha1.js";
 import { createInventoryHandler } from "./handler.js";
@@ -42,6 +43,8 @@ const server = await serve({
   logger,
   interceptors: [metrics.serverInterceptor()],
   httpRoutes: [metricsEndpoint(metrics)],
+  readiness: [storeCheck(store)],
+  shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
   // A leaf service: it calls no other service, so it has nothing to propagate.
   propagateDeadlines: false,
   port: envInt(env, "PORT", 50051, { min: 0, max: 65535 }),

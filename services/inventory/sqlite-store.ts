@@ -141,6 +141,11 @@ export class SqliteInventoryStore implements InventoryStore {
     );
   }
 
+  /** A trivial query, for readiness: throws once the database is closed or unusable. */
+  ping(): void {
+    this.db.prepare("SELECT 1").get();
+  }
+
   close(): void {
     this.db.close();
   }

@@ -7,6 +7,7 @@ import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.j
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import {
+  breakersCheck,
   ClientFactory,
   createLogger,
   createMeshMetrics,
@@ -17,6 +18,7 @@ import {
   registration,
   runUntilSignal,
   serve,
+  storeCheck,
 } from "../../mesh/index.js";
 import { createOrderDomain } from "./domain.js";
 import { createOrderHandler } from "./handler.js";
@@ -60,6 +62,9 @@ const server = await serve({
   logger,
   interceptors: [metrics.serverInterceptor()],
   httpRoutes: [metricsEndpoint(metrics)],
+  // GET /readyz: the store answers and neither upstream looks down.
+  readiness: [storeCheck(store), breakersCheck(clients, "inventory"), breakersCheck(clients, "payments")],
+  shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
   port: envInt(env, "PORT", 50053, { min: 0, max: 65535 }),
   host: envString(env, "HOST", "127.0.0.1"),
 });

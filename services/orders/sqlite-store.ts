@@ -12,6 +12,8 @@ export interface SqliteOrderStoreOptions {
 }
 
 export interface SqliteOrderStore extends OrderStore {
+  /** A trivial query, for readiness: throws once the database is closed or unusable. */
+  ping(): void;
   close(): void;
 }
 
@@ -127,6 +129,9 @@ export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOpti
     },
     requestCancel(orderId, at) {
       requestCancel.run(at.getTime(), orderId);
+    },
+    ping() {
+      db.prepare("SELECT 1").get();
     },
     close() {
       db.close();

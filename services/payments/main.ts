@@ -12,6 +12,7 @@ import {
   registration,
   runUntilSignal,
   serve,
+  storeCheck,
 } from "../../mesh/index.js";
 import { createPaymentHandler } from "./handler.js";
 import { Payments } from "./payments.js";
@@ -36,6 +37,8 @@ const server = await serve({
   logger,
   interceptors: [metrics.serverInterceptor()],
   httpRoutes: [metricsEndpoint(metrics)],
+  readiness: [storeCheck(store)],
+  shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
   // A leaf service: it calls no other service, so it has nothing to propagate.
   propagateDeadlines: false,
   port: envInt(env, "PORT", 50052, { min: 0, max: 65535 }),

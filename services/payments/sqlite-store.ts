@@ -85,6 +85,11 @@ export class SqlitePaymentStore implements PaymentStore {
     this.statements.setState.run(state, updatedAtMs, paymentId);
   }
 
+  /** A trivial query, for readiness: throws once the database is closed or unusable. */
+  ping(): void {
+    this.db.prepare("SELECT 1").get();
+  }
+
   close(): void {
     this.db.close();
   }
