@@ -49,6 +49,8 @@ const processes: Process[] = (["inventory", "payments", "orders", "gateway"] as 
       INVENTORY_URL: url(ports.inventory),
       PAYMENTS_URL: url(ports.payments),
       ORDERS_URL: url(ports.orders),
+      // What the gateway's /mesh page polls.
+      MESH_SERVICES: `inventory=${url(ports.inventory)},payments=${url(ports.payments)},orders=${url(ports.orders)}`,
     },
   }),
 }));
@@ -73,6 +75,7 @@ console.log(
     processes.map((p, i) => [p.name, String(p.child.pid), url(p.port), statuses[i] ?? "?"]),
   ),
 );
+console.log(`Live mesh page: ${url(ports.gateway)}/mesh`);
 console.log("Mesh is up. Ctrl-C stops it.");
 
 async function waitServing(p: Process): Promise<string> {
