@@ -23,9 +23,12 @@ import { GatewayServer } from "./server/gateway-server.js";
 import { UpstreamCaller, type Upstream } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
 import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, StatusCollector } from "./mesh-page/index.js";
+import { tracingFromEnv } from "../mesh/telemetry/index.js";
 
 const env = process.env;
 const logger = createLogger("gateway", envString(env, "LOG_LEVEL", "info"));
+// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
+const tracing = tracingFromEnv(env, "gateway");
 const dataDir = envString(env, "DATA_DIR", ".data");
 const port = envInt(env, "PORT", 8080, { min: 0, max: 65535 });
 const host = envString(env, "HOST", "127.0.0.1");
@@ -57,7 +60,7 @@ const upstreams: Upstream[] = [
   },
 ];
 const policy = loadAccessPolicy(defaultAccessPolicyFile, upstreams.map((u) => u.service));
-const clients = new ClientFactory();
+const clients = new ClientFactory({ tracer: tracing.tracer });
 const caller = new UpstreamCaller({
   upstreams,
   clients,
@@ -98,6 +101,7 @@ const server = new GatewayServer({
   upstreams,
   caller,
   logger,
+  tracer: tracing.tracer,
   cors: { allowedOrigins: envString(env, "CORS_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080")
       .split(",")
       .map((origin) => origin.trim())
@@ -123,4 +127,5 @@ runUntilSignal(async () => {
   await meshStatus.stop();
   await server.close();
   clients.close();
+  await tracing.provider.shutdown();
 }, logger);

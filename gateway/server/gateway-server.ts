@@ -1,8 +1,10 @@
 import { createContextValues, Code, ConnectError } from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
+import type { Context, Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { DualProtocolListener, type HttpRoute } from "../../mesh/index.js";
+import { startHttpServerSpan, type HttpServerSpan } from "../../mesh/telemetry/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
 import { clientTimeoutMs } from "../http/client-deadline.js";
 import { errorResponse } from "../http/error-response.js";
@@ -42,6 +44,12 @@ export interface GatewayServerOptions {
    * in order after the assets and before the REST routes.
    */
   readonly httpRoutes?: readonly HttpRoute[];
+  /**
+   * Traces every request with a SERVER span that continues the client's
+   * traceparent (or starts a trace), parent of its upstream calls' CLIENT
+   * spans. Default: no tracing.
+   */
+  readonly tracer?: Tracer;
   /** Told of every request the gateway itself answered with an error (not passthrough calls). */
   readonly onFailure?: (failure: GatewayFailure) => void;
 }
@@ -71,6 +79,8 @@ export class GatewayServer {
   private readonly cors;
   private readonly maxBodyBytes: number;
   private readonly maxTimeoutMs: number;
+  /** The span context of a passthrough request, for its upstream call. */
+  private readonly passthroughTraces = new WeakMap<Request, Context>();
 
   constructor(private readonly options: GatewayServerOptions) {
     this.routes = buildRouteTable(options.upstreams.map((u) => u.service));
@@ -82,6 +92,7 @@ export class GatewayServer {
       createContextValues().set(edgeRequestInfo, {
         requestId: String(req.headers["x-request-id"] ?? ""),
         peer: req.socket?.remoteAddress ?? "",
+        traceContext: this.passthroughTraces.get(req),
       })) satisfies ContextValuesOf,
     );
     this.listener = new DualProtocolListener((req, res) => this.handleSafely(req, res), {
@@ -143,48 +154,84 @@ export class GatewayServer {
       return;
     }
     const url = splitTarget(req.url ?? "/");
+    const answer = this.traceAndLog(req, res, url, requestId);
     if (this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix))) {
+      // A passthrough path names one RPC: it is its own route template.
+      answer.setRoute(url.pathname);
+      if (answer.span !== undefined) {
+        this.passthroughTraces.set(req, answer.span.context);
+      }
       this.passthrough(req as http.IncomingMessage, res as http.ServerResponse);
       return;
     }
-    const start = performance.now();
     try {
       if (req.httpVersion === "1.1" && req.headers.host === undefined) {
         throw new ConnectError("an HTTP/1.1 request needs a Host header", Code.InvalidArgument);
       }
       const asset = req.method === "GET" ? this.options.assets?.[url.pathname] : undefined;
       if (asset !== undefined) {
+        answer.setRoute(url.pathname);
         send(res, 200, asset.contentType, asset.body);
         return;
       }
       if (this.options.httpRoutes?.some((route) => route(req, res)) === true) {
         return;
       }
-      await this.serveRest(req, res, url, requestId);
+      await this.serveRest(req, res, url, requestId, answer);
     } catch (err) {
-      const answer = errorResponse(err);
-      for (const [name, value] of Object.entries(answer.headers)) {
+      const failure = errorResponse(err);
+      for (const [name, value] of Object.entries(failure.headers)) {
         res.setHeader(name, value);
       }
-      if (answer.status >= 500) {
-        this.options.logger.warn({ requestId, err, status: answer.status }, "gateway request failed");
+      if (failure.status >= 500) {
+        this.options.logger.warn({ ...answer.ids, err, status: failure.status }, "gateway request failed");
       }
       this.options.onFailure?.({
         requestId,
         request: `${req.method ?? ""} ${url.pathname}`,
-        status: answer.status,
-        code: answer.code,
-        message: answer.message,
+        status: failure.status,
+        code: failure.code,
+        message: failure.message,
       });
       if (!res.headersSent && !res.writableEnded) {
-        send(res, answer.status, "application/json", answer.body);
+        send(res, failure.status, "application/json", failure.body);
       }
-    } finally {
-      this.options.logger.debug({ requestId, method: req.method, path: url.pathname, status: res.statusCode, ms: performance.now() - start }, "http");
     }
   }
 
-  private async serveRest(req: Request, res: Response, url: RequestTarget, requestId: string): Promise<void> {
+  /**
+   * Starts the request's SERVER span (when tracing) and, once the response
+   * is done or the client has gone, ends it and writes the request's one
+   * access line: request id, method, route template, path, status, duration,
+   * trace and span ids.
+   */
+  private traceAndLog(req: Request, res: Response, url: RequestTarget, requestId: string): AnsweredRequest {
+    const start = performance.now();
+    const method = req.method ?? "GET";
+    const span =
+      this.options.tracer === undefined
+        ? undefined
+        : startHttpServerSpan(this.options.tracer, { method, path: url.pathname, headers: req.headers, httpVersion: req.httpVersion });
+    const ids = span === undefined ? { request_id: requestId } : { request_id: requestId, trace_id: span.traceId, span_id: span.spanId };
+    let route: string | undefined;
+    res.once("close", () => {
+      span?.end(res.statusCode);
+      this.options.logger.info(
+        { ...ids, method, route, path: url.pathname, status: res.statusCode, duration_ms: Math.round((performance.now() - start) * 1000) / 1000 },
+        "http",
+      );
+    });
+    return {
+      span,
+      ids,
+      setRoute(template) {
+        route = template;
+        span?.setRoute(template);
+      },
+    };
+  }
+
+  private async serveRest(req: Request, res: Response, url: RequestTarget, requestId: string, answer: AnsweredRequest): Promise<void> {
     const match = this.routes.match(req.method ?? "GET", url.pathname);
     if ("error" in match) {
       if (match.error === "method-not-allowed") {
@@ -194,6 +241,7 @@ export class GatewayServer {
       }
       throw new ConnectError(`no route for ${req.method} ${url.pathname}`, Code.NotFound);
     }
+    answer.setRoute(match.route.template.source);
     const timeoutMs = clientTimeoutMs(req.headers, this.maxTimeoutMs);
     const body = await readBody(req, this.maxBodyBytes);
     const request = buildRequest(match.route, match.pathParams, url.searchParams, body);
@@ -211,6 +259,7 @@ export class GatewayServer {
         headers: req.headers,
         requestId,
         peer: req.socket?.remoteAddress ?? "",
+        ...(answer.span === undefined ? {} : { traceContext: answer.span.context }),
         timeoutMs,
         signal: abort.signal,
         onRateLimitHeaders: (headers) => {
@@ -224,6 +273,13 @@ export class GatewayServer {
       res.off("close", onClose);
     }
   }
+}
+
+/** A request being answered: its span, the ids its log lines carry, and where its route is told. */
+interface AnsweredRequest {
+  readonly span: HttpServerSpan | undefined;
+  readonly ids: { readonly request_id: string; readonly trace_id?: string; readonly span_id?: string };
+  setRoute(template: string): void;
 }
 
 /** A request target split as sent: no URL parsing, which would read "//x" as a host and fold "..". */

@@ -1,6 +1,7 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { createContextKey, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import type { UpstreamCaller, Upstream } from "./upstream-call.js";
 
@@ -11,6 +12,8 @@ export type ContextValuesOf = NonNullable<ConnectNodeAdapterOptions["contextValu
 export interface EdgeRequestInfo {
   readonly requestId: string;
   readonly peer: string;
+  /** The context of the request's SERVER span, parent of the upstream call's span. */
+  readonly traceContext?: Context | undefined;
 }
 
 export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: "", peer: "" }, { description: "edge request" });
@@ -45,6 +48,7 @@ export function createPassthrough(
               headers: headersObject(ctx.requestHeader),
               requestId: info.requestId,
               peer: info.peer,
+              ...(info.traceContext === undefined ? {} : { traceContext: info.traceContext }),
               timeoutMs: Math.min(ctx.timeoutMs() ?? maxTimeoutMs, maxTimeoutMs),
               signal: ctx.signal,
               onRateLimitHeaders: (headers) => {

@@ -1,8 +1,10 @@
 import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
 import { customerIdPattern, type ClientFactory, type ClientTarget } from "../../mesh/index.js";
+import { traceContextValues } from "../../mesh/telemetry/index.js";
 import { authorize } from "../auth/authorize.js";
 import type { AccessPolicy } from "../auth/access-policy.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
@@ -35,6 +37,8 @@ export interface EdgeCall {
   readonly requestId: string;
   /** The client's address, the rate-limit key of anonymous callers. */
   readonly peer: string;
+  /** The edge request's span context: the upstream call's CLIENT span is its child. */
+  readonly traceContext?: Context;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
   /** Receives the rate-limit headers, granted or refused. */
@@ -78,7 +82,8 @@ export class UpstreamCaller {
     }
     const headers = forwardedHeaders(call.headers, this.options.forwardHeaders, call.requestId, customer?.subject);
     try {
-      const response = await transport.unary(method, call.signal, call.timeoutMs, headers, call.request);
+      const contextValues = call.traceContext === undefined ? undefined : traceContextValues(call.traceContext);
+      const response = await transport.unary(method, call.signal, call.timeoutMs, headers, call.request, contextValues);
       return response.message;
     } catch (err) {
       throw withoutInternals(ConnectError.from(err));

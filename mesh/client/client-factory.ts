@@ -13,6 +13,7 @@ import type { Tracer } from "@opentelemetry/api";
 import { traceClient } from "../telemetry/trace-client.js";
 import { createGrpcJsTransport } from "./grpc-js-transport.js";
 import { createH2GrpcTransport } from "./h2-grpc-transport.js";
+import { forwardRequestId } from "../interceptors/forward-request-id.js";
 import { withInterceptors } from "./intercepted-transport.js";
 
 /**
@@ -78,7 +79,7 @@ const defaultTimeoutMs = 5_000;
  * names the service and its target, and every call is protected the same way.
  * Each target gets one chain, outermost first:
  *
- *   [tracing] -> [options.interceptors] -> deadline -> circuit breaker -> retry -> bulkhead
+ *   forward-request-id -> [tracing] -> [options.interceptors] -> deadline -> circuit breaker -> retry -> bulkhead
  *     -> balancer (round-robin, outlier ejection) -> endpoint transport
  *
  * The deadline is outermost so that retries share one budget; the breaker
@@ -159,6 +160,7 @@ export class ClientFactory {
       ...(target.outlier === undefined ? {} : { outlier: target.outlier }),
     });
     const chain: Interceptor[] = [
+      forwardRequestId(),
       ...this.tracing,
       ...(this.options.interceptors ?? []),
       deadlineInterceptor({ defaultTimeoutMs, ...target.timeouts }),

@@ -1,18 +1,27 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { inboundCallOf } from "../context/inbound-call.js";
+import { callLogFields } from "../logger.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 
 /**
  * One log line per unary call at info: the method, the resulting code, the
- * duration and the protocol. Skipped entirely (no timing, no object) when
- * info is not enabled, so a quiet server pays nothing for it.
+ * duration, the protocol, the caller's address, and the call's request id and
+ * trace and span ids (from its InboundCall, which trace-server completes; it
+ * runs outermost, outside the inbound-call scope, and needs none, so leaf
+ * services without the scope log them too). Health checks and reflection,
+ * which probes and tools call every few seconds, are logged at debug, so that
+ * they do not bury the calls. Skipped entirely (no timing, no object) when
+ * the level is not enabled, so a quiet server pays nothing for it.
  */
 export function logCall(logger: Logger): ServerInterceptor {
   return (next) => async (request, context) => {
-    if (!logger.isLevelEnabled("info")) {
+    const level = isProbe(context.service.typeName) ? "debug" : "info";
+    if (!logger.isLevelEnabled(level)) {
       return next(request, context);
     }
     const start = performance.now();
+    const inbound = inboundCallOf(context);
     let code = "ok";
     try {
       return await next(request, context);
@@ -20,15 +29,21 @@ export function logCall(logger: Logger): ServerInterceptor {
       code = err instanceof ConnectError ? Code[err.code] : Code[Code.Unknown];
       throw err;
     } finally {
-      logger.info(
+      logger[level](
         {
+          ...callLogFields(inbound),
           rpc: `${context.service.typeName}/${context.method.name}`,
           code,
-          ms: Math.round((performance.now() - start) * 1000) / 1000,
+          duration_ms: Math.round((performance.now() - start) * 1000) / 1000,
           protocol: context.protocolName,
+          peer: inbound.peer,
         },
         "rpc",
       );
     }
   };
+}
+
+function isProbe(typeName: string): boolean {
+  return typeName.startsWith("grpc.health.") || typeName.startsWith("grpc.reflection.");
 }

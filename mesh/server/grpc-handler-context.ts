@@ -1,6 +1,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { IncomingHttpHeaders } from "node:http2";
+import { peerKey } from "../context/inbound-call.js";
 
 /**
  * A HandlerContext for the fast gRPC path. Connect's createHandlerContext
@@ -26,6 +27,8 @@ export class GrpcHandlerContext implements HandlerContext {
     readonly url: string,
     private readonly rawHeaders: IncomingHttpHeaders,
     private readonly deadline: number | undefined,
+    /** The caller's address, put in the context values as `peerKey`. */
+    private readonly peer?: string,
   ) {}
 
   get signal(): AbortSignal {
@@ -65,7 +68,7 @@ export class GrpcHandlerContext implements HandlerContext {
   }
 
   get values(): ContextValues {
-    return (this.ctxValues ??= createContextValues());
+    return (this.ctxValues ??= createContextValues().set(peerKey, this.peer));
   }
 
   /** The response headers the handler set, if it set any. */

@@ -71,7 +71,7 @@ function serveCall(
 ): void {
   const timeout = parseTimeout(firstHeader(headers["grpc-timeout"]) ?? null, options.maxTimeoutMs);
   const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
-  const context = new GrpcHandlerContext(route.service, route.method, path, headers, deadline);
+  const context = new GrpcHandlerContext(route.service, route.method, path, headers, deadline, stream.session?.socket?.remoteAddress);
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
 

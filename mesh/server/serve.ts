@@ -1,6 +1,6 @@
 import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { create, isMessage } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type http from "node:http";
 import type { Logger } from "pino";
@@ -8,7 +8,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { Tracer } from "@opentelemetry/api";
-import { inboundCallScope } from "../context/inbound-call.js";
+import { inboundCallScope, peerKey } from "../context/inbound-call.js";
 import { traceServer } from "../telemetry/trace-server.js";
 import { logCall } from "../interceptors/log-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
@@ -159,6 +159,8 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     },
     shutdownSignal: shutdown.signal,
     readMaxBytes,
+    // The caller's address, for the call's log line (the fast path passes it too).
+    contextValues: (req) => createContextValues().set(peerKey, req.socket?.remoteAddress),
   });
   const fastPath = createGrpcUnaryFastPath(routes, {
     readMaxBytes,

@@ -37,7 +37,8 @@ interface InFlight {
  * Place it in `ClientFactoryOptions.interceptors`, outside the resilience
  * chain, so that a logical call is one span and what happens inside it shows
  * as span events, from `events` (the factory's): "retry" (attempt, delay,
- * code), "breaker_rejected" and "endpoint_ejected". An event names a target
+ * code), "breaker_rejected", "retry_budget_exhausted", "bulkhead_rejected"
+ * and "endpoint_ejected". An event names a target
  * and method but not the call, so it goes to the most recent call in flight
  * for them, preferring one made while serving the same inbound call (events
  * are emitted synchronously inside the call that caused them, so the inbound
@@ -80,6 +81,13 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
     }),
   );
   events?.on("breakerRejected", (e) => spanFor(e.target, e.method)?.addEvent("breaker_rejected"));
+  events?.on("retryBudgetExhausted", (e) => spanFor(e.target, e.method)?.addEvent("retry_budget_exhausted"));
+  events?.on("bulkheadRejected", (e) =>
+    spanFor(e.target, undefined)?.addEvent("bulkhead_rejected", {
+      "meshwork.bulkhead.in_flight": e.inFlight,
+      "meshwork.bulkhead.limit": e.limit,
+    }),
+  );
   events?.on("endpointEjected", (e) =>
     spanFor(e.target, undefined)?.addEvent("endpoint_ejected", {
       "meshwork.endpoint": e.endpoint,

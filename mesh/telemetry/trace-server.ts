@@ -1,6 +1,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer } from "@opentelemetry/api";
+import { existingInboundCall } from "../context/inbound-call.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 import { withActiveContext } from "./active-context.js";
 import { headersGetter, propagator } from "./propagation.js";
@@ -26,7 +27,8 @@ const defaultUntraced = (typeName: string): boolean =>
  * handler's outbound calls its children. Place it in `serve`'s
  * `interceptors`, which run inside the inbound-call scope; with
  * `propagateDeadlines: false` there is no scope and outbound calls start
- * traces of their own.
+ * traces of their own. The span's trace and span ids go on the call's
+ * InboundCall, where log lines find them.
  */
 export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): ServerInterceptor {
   const untraced = options.untraced ?? defaultUntraced;
@@ -35,9 +37,15 @@ export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): S
       return next(request, context);
     }
     const parent = propagator.extract(ROOT_CONTEXT, context.requestHeader, headersGetter);
-    return inServerSpan(tracer, parent, context.method, rpcSystem(context.protocolName), (ctx) =>
-      withActiveContext(ctx, () => next(request, context)),
-    );
+    return inServerSpan(tracer, parent, context.method, rpcSystem(context.protocolName), (ctx) => {
+      const inbound = existingInboundCall(context);
+      if (inbound !== undefined) {
+        const span = trace.getSpanContext(ctx);
+        inbound.traceId = span?.traceId;
+        inbound.spanId = span?.spanId;
+      }
+      return withActiveContext(ctx, () => next(request, context));
+    });
   };
 }
 

@@ -1,10 +1,13 @@
 import type { Tracer } from "@opentelemetry/api";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
+  type BufferConfig,
+  type Sampler,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
 
@@ -12,13 +15,19 @@ export interface TracingOptions {
   /**
    * The share of new traces recorded, 0 to 1. Default: 1. Calls that
    * continue a trace follow their parent's sampled flag instead (parent-based
-   * sampling), so a trace is recorded whole or not at all.
+   * sampling), so a trace is recorded whole or not at all. Ignored when
+   * `sampler` is given.
    */
   readonly sampleRatio?: number;
   /**
+   * The sampler, for the other standard choices (always on, always off,
+   * ratio without parent: see `tracingOptionsFromEnv`). Default: parent-based
+   * with `sampleRatio` for new traces.
+   */
+  readonly sampler?: Sampler;
+  /**
    * Where finished spans go. Default: none; spans are then sampled and
-   * propagated but not exported. (OTLP needs @opentelemetry/exporter-trace-otlp-*,
-   * not installed yet.)
+   * propagated but not exported.
    */
   readonly exporter?: SpanExporter;
   /**
@@ -26,6 +35,13 @@ export interface TracingOptions {
    * each span as it ends, which tests want and production does not.
    */
   readonly export?: "batch" | "simple";
+  /** Batching of "batch" export. Default: the SDK's (5 s delay, 512 spans a batch, queue of 2048). */
+  readonly batch?: BufferConfig;
+  /**
+   * The resource's service.name, which names the process in every backend.
+   * Default: the SDK's "unknown_service:<executable>".
+   */
+  readonly serviceName?: string;
   /** The instrumentation scope name of the tracer. Default: "meshwork". */
   readonly tracerName?: string;
 }
@@ -47,12 +63,17 @@ export function createTracing(options: TracingOptions = {}): Tracing {
     throw new RangeError(`sampleRatio must be between 0 and 1, got ${ratio}`);
   }
   const exporter = options.exporter;
+  const resource =
+    options.serviceName === undefined
+      ? defaultResource()
+      : defaultResource().merge(resourceFromAttributes({ "service.name": options.serviceName }));
   const provider = new BasicTracerProvider({
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+    resource,
+    sampler: options.sampler ?? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
     spanProcessors:
       exporter === undefined
         ? []
-        : [options.export === "simple" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)],
+        : [options.export === "simple" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter, options.batch)],
   });
   return { tracer: provider.getTracer(options.tracerName ?? "meshwork"), provider };
 }

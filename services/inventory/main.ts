@@ -19,9 +19,12 @@ import { createInventoryV2alpha1Handler } from "./handler-v2alpha1.js";
 import { createInventoryHandler } from "./handler.js";
 import { Inventory } from "./inventory.js";
 import { openSqliteInventoryStore } from "./sqlite-store.js";
+import { tracingFromEnv } from "../../mesh/telemetry/index.js";
 
 const env = process.env;
 const logger = createLogger("inventory", envString(env, "LOG_LEVEL", "info"));
+// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
+const tracing = tracingFromEnv(env, "inventory");
 const dataDir = envString(env, "DATA_DIR", ".data");
 // Prometheus metrics at GET /metrics on the service's own port.
 const metrics = createMeshMetrics({ collectProcess: true });
@@ -41,6 +44,7 @@ const server = await serve({
     registration(InventoryServiceV2alpha1, createInventoryV2alpha1Handler(inventory)),
   ],
   logger,
+  tracer: tracing.tracer,
   interceptors: [metrics.serverInterceptor()],
   httpRoutes: [metricsEndpoint(metrics)],
   readiness: [storeCheck(store)],
@@ -56,4 +60,5 @@ runUntilSignal(async () => {
   await server.shutdown();
   clearInterval(sweeper);
   store.close();
+  await tracing.provider.shutdown();
 }, logger);

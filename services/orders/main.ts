@@ -24,16 +24,19 @@ import { createOrderDomain } from "./domain.js";
 import { createOrderHandler } from "./handler.js";
 import { openSqliteOrderStore } from "./sqlite-store.js";
 import { inventoryPort, paymentsPort } from "./upstream.js";
+import { tracingFromEnv } from "../../mesh/telemetry/index.js";
 
 const env = process.env;
 const logger = createLogger("orders", envString(env, "LOG_LEVEL", "info"));
+// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
+const tracing = tracingFromEnv(env, "orders");
 const dataDir = envString(env, "DATA_DIR", ".data");
 // Prometheus metrics at GET /metrics on the service's own port.
 const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
 const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
-const clients = new ClientFactory({ interceptors: [metrics.clientInterceptor()] });
+const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
 metrics.observeResilience(clients.events);
 const breaker = {
   volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
@@ -60,6 +63,7 @@ const domain = createOrderDomain({ store, inventory: inventoryPort(inventory), p
 const server = await serve({
   services: [registration(OrderService, createOrderHandler(domain))],
   logger,
+  tracer: tracing.tracer,
   interceptors: [metrics.serverInterceptor()],
   httpRoutes: [metricsEndpoint(metrics)],
   // GET /readyz: the store answers and neither upstream looks down.
@@ -87,4 +91,5 @@ runUntilSignal(async () => {
   await resuming;
   clients.close();
   store.close();
+  await tracing.provider.shutdown();
 }, logger);

@@ -18,9 +18,12 @@ import { createPaymentHandler } from "./handler.js";
 import { Payments } from "./payments.js";
 import { createSimulatedCardProcessor } from "./simulated-card-processor.js";
 import { openSqlitePaymentStore } from "./sqlite-store.js";
+import { tracingFromEnv } from "../../mesh/telemetry/index.js";
 
 const env = process.env;
 const logger = createLogger("payments", envString(env, "LOG_LEVEL", "info"));
+// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
+const tracing = tracingFromEnv(env, "payments");
 const dataDir = envString(env, "DATA_DIR", ".data");
 // Prometheus metrics at GET /metrics on the service's own port.
 const metrics = createMeshMetrics({ collectProcess: true });
@@ -35,6 +38,7 @@ const payments = new Payments({
 const server = await serve({
   services: [registration(PaymentService, createPaymentHandler(payments))],
   logger,
+  tracer: tracing.tracer,
   interceptors: [metrics.serverInterceptor()],
   httpRoutes: [metricsEndpoint(metrics)],
   readiness: [storeCheck(store)],
@@ -49,4 +53,5 @@ logger.info({ url: server.url }, "serving");
 runUntilSignal(async () => {
   await server.shutdown();
   store.close();
+  await tracing.provider.shutdown();
 }, logger);
