@@ -29,3 +29,33 @@ export type { PingableStore } from "./health/store-check.js";
 export { breakersCheck } from "./health/breakers-check.js";
 export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
 export { customerIdHeader, customerIdPattern } from "./customer-identity.js";
+export {
+  appendToOutbox,
+  createEmbeddedBus,
+  createEnvelope,
+  deadLetterService,
+  embeddedConsumerMigration,
+  eventBusServices,
+  eventLogMigration,
+  eventLogService,
+  inboxMigration,
+  on,
+  outboxMigration,
+  startConsumer,
+  startOutboxRelay,
+  unpackEnvelope,
+} from "./events/index.js";
+export type {
+  ConsumerOptions,
+  DeadLetterConsumer,
+  Delivery,
+  EmbeddedBus,
+  EmbeddedBusOptions,
+  EnvelopeOptions,
+  EventBus,
+  EventHandler,
+  OutboxRelay,
+  OutboxRelayOptions,
+  SubscribeOptions,
+  Subscription,
+} from "./events/index.js";

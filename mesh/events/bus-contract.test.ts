@@ -1,0 +1,509 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { expect } from "chai";
+import { DeadLetterService } from "../../gen/meshwork/events/v1/dead_letters_pb.js";
+import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
+import { OrderConfirmedSchema } from "../../gen/meshwork/orders/v1/events_pb.js";
+import { ClientFactory } from "../client/client-factory.js";
+import { Code, ConnectError } from "../errors.js";
+import { createLogger } from "../logger.js";
+import { serve, type MeshServer } from "../server/serve.js";
+import { openDatabase, type Database } from "../sqlite/open-database.js";
+import { freePort } from "../../test/support/free-port.js";
+import {
+  appendToOutbox,
+  createEmbeddedBus,
+  createEnvelope,
+  deadLetterService,
+  eventBusServices,
+  eventLogMigration,
+  inboxMigration,
+  on,
+  outboxMigration,
+  startConsumer,
+  startOutboxRelay,
+  type Delivery,
+  type EmbeddedBus,
+  type EventBus,
+  type OutboxRelay,
+} from "./index.js";
+
+const logger = createLogger("bus-contract-test", "silent");
+const fast = { initialMs: 20, maxMs: 200 };
+
+/**
+ * What the shared cases need of a bus, whichever it is: a producer side that
+ * publishes (and owns an outbox database with its relay), consumer sides
+ * with their own databases, and a way to take the event source down and up.
+ */
+interface BusHarness {
+  setUp(dir: string): Promise<void>;
+  readonly producer: EventBus;
+  /** The producer's database: outbox, and on the embedded bus its log. */
+  readonly producerDb: Database.Database;
+  readonly producerDbPath: string;
+  /** A consumer-side bus on `db` that can subscribe to `stream`. */
+  consumerBus(db: Database.Database, stream: string): Promise<EventBus>;
+  /** Starts an outbox relay on the producer, restarted with it when the producer restarts. */
+  startRelay(): OutboxRelay;
+  /** The producer's current relay. */
+  readonly relay: OutboxRelay;
+  /**
+   * Takes the event source down (embedded: the producer process's server,
+   * bus, relay and database; NATS: nats-server), runs `whileDown`, and brings
+   * it back on the same address and storage.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
+  /** Whether the producer (and its relay) keeps running through `restart`, as with NATS. */
+  readonly producerSurvivesRestart: boolean;
+  /** Environment for the crash child to reach the same bus. */
+  childEnv(): Record<string, string>;
+  tearDown(): Promise<void>;
+}
+
+class EmbeddedHarness implements BusHarness {
+  readonly producerSurvivesRestart = false;
+  private dir = "";
+  private port = 0;
+  private server: MeshServer | undefined;
+  private bus: EmbeddedBus | undefined;
+  private db: Database.Database | undefined;
+  private currentRelay: OutboxRelay | undefined;
+  private consumers: EventBus[] = [];
+
+  async setUp(dir: string): Promise<void> {
+    this.dir = dir;
+    this.port = await freePort();
+    await this.startProducer();
+  }
+
+  get producer(): EventBus {
+    return this.bus!;
+  }
+  get producerDb(): Database.Database {
+    return this.db!;
+  }
+  get producerDbPath(): string {
+    return path.join(this.dir, "producer.db");
+  }
+  get relay(): OutboxRelay {
+    return this.currentRelay!;
+  }
+
+  async consumerBus(db: Database.Database, stream: string): Promise<EventBus> {
+    const bus = createEmbeddedBus({ db, sources: { [stream]: this.server!.url }, logger, redelivery: fast, reconnect: fast });
+    this.consumers.push(bus);
+    return bus;
+  }
+
+  startRelay(): OutboxRelay {
+    this.currentRelay = startOutboxRelay({ db: this.db!, bus: this.bus!, logger, pollMs: 50, backoff: fast });
+    return this.currentRelay;
+  }
+
+  async restart(whileDown?: () => Promise<void>): Promise<void> {
+    const hadRelay = this.currentRelay !== undefined;
+    await this.stopProducer();
+    await whileDown?.();
+    await this.startProducer();
+    if (hadRelay) {
+      this.startRelay();
+    }
+  }
+
+  childEnv(): Record<string, string> {
+    return {};
+  }
+
+  async tearDown(): Promise<void> {
+    await Promise.all(this.consumers.map((bus) => bus.close()));
+    await this.stopProducer();
+  }
+
+  private async startProducer(): Promise<void> {
+    this.db = openDatabase(this.producerDbPath, { name: "producer", migrations: [outboxMigration, eventLogMigration] });
+    this.bus = createEmbeddedBus({ db: this.db, logger });
+    this.server = await serve({ services: eventBusServices(this.bus), port: this.port, logger });
+  }
+
+  private async stopProducer(): Promise<void> {
+    await this.currentRelay?.stop();
+    this.currentRelay = undefined;
+    await this.bus?.close();
+    await this.server?.shutdown();
+    this.db?.close();
+  }
+}
+
+function event(orderId: string, id: string = randomUUID()): Envelope {
+  return createEnvelope(OrderConfirmedSchema, { orderId }, { source: "meshwork.test", subject: orderId, id });
+}
+
+/** Waits until `condition` holds; fails the test with `what` after 15 s. */
+async function eventually(what: string, condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Records every delivery a subscription gets. */
+function recorder(fail: (delivery: Delivery) => boolean = () => false) {
+  const deliveries: { id: string; orderId: string; attempt: number }[] = [];
+  return {
+    deliveries,
+    ids: () => deliveries.map((d) => d.orderId),
+    handle: async (delivery: Delivery) => {
+      const orderId = delivery.envelope.subject;
+      deliveries.push({ id: delivery.envelope.id, orderId, attempt: delivery.attempt });
+      if (fail(delivery)) {
+        throw new Error(`refusing ${orderId} at attempt ${delivery.attempt}`);
+      }
+    },
+  };
+}
+
+function range(prefix: string, from: number, to: number): string[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => `${prefix}-${from + i}`);
+}
+
+/** The ids in first-seen order, without repeats. */
+function distinct(ids: string[]): string[] {
+  return [...new Set(ids)];
+}
+
+function consumerDb(dir: string, name: string): Database.Database {
+  return openDatabase(path.join(dir, `${name}.db`), {
+    name,
+    migrations: [inboxMigration, "CREATE TABLE effects (order_id TEXT NOT NULL, event_id TEXT NOT NULL)"],
+  });
+}
+
+function effects(db: Database.Database): string[] {
+  return (db.prepare("SELECT order_id FROM effects ORDER BY rowid").all() as { order_id: string }[]).map((r) => r.order_id);
+}
+
+function busContract(name: string, makeHarness: () => BusHarness): void {
+  describe(`event bus contract: ${name}`, function () {
+    this.timeout(30_000);
+    let dir: string;
+    let harness: BusHarness;
+    let stream: string;
+    let n = 0;
+    const opened: Database.Database[] = [];
+    const openConsumerDb = (label: string): Database.Database => {
+      const db = consumerDb(dir, label);
+      opened.push(db);
+      return db;
+    };
+
+    beforeEach(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-bus-"));
+      harness = makeHarness();
+      await harness.setUp(dir);
+      n += 1;
+      stream = `t${n}${randomUUID().slice(0, 6)}`.replace(/[^a-z0-9]/g, "x");
+    });
+
+    afterEach(async () => {
+      await harness.tearDown();
+      for (const db of opened.splice(0)) {
+        db.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("delivers events in publish order, those published before subscribing and after", async () => {
+      for (const id of range("a", 1, 10)) {
+        await harness.producer.publish(stream, event(id));
+      }
+      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const seen = recorder();
+      consumer.subscribe({ stream, durable: "ordering", handle: seen.handle });
+      for (const id of range("a", 11, 20)) {
+        await harness.producer.publish(stream, event(id));
+      }
+      await eventually("20 events", () => seen.deliveries.length >= 20);
+      expect(seen.ids()).to.deep.equal(range("a", 1, 20));
+    });
+
+    it("drops a re-published event id", async () => {
+      const first = event("a-1");
+      await harness.producer.publish(stream, first);
+      await harness.producer.publish(stream, first);
+      await harness.producer.publish(stream, event("a-2"));
+      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const seen = recorder();
+      consumer.subscribe({ stream, durable: "dedupe", handle: seen.handle });
+      await eventually("a-2", () => seen.ids().includes("a-2"));
+      expect(seen.ids()).to.deep.equal(["a-1", "a-2"]);
+    });
+
+    it("redelivers a rejected event, counting attempts, before any later one", async () => {
+      await harness.producer.publish(stream, event("a-1"));
+      await harness.producer.publish(stream, event("a-2"));
+      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const seen = recorder((d) => d.envelope.subject === "a-1" && d.attempt < 3);
+      consumer.subscribe({ stream, durable: "redelivery", handle: seen.handle });
+      await eventually("a-2", () => seen.ids().includes("a-2"));
+      expect(seen.deliveries.map((d) => [d.orderId, d.attempt])).to.deep.equal([
+        ["a-1", 1],
+        ["a-1", 2],
+        ["a-1", 3],
+        ["a-2", 1],
+      ]);
+    });
+
+    it("resumes a durable consumer after its restart from where it got to", async () => {
+      for (const id of range("a", 1, 5)) {
+        await harness.producer.publish(stream, event(id));
+      }
+      const db = openConsumerDb("c");
+      const before = recorder();
+      const firstBus = await harness.consumerBus(db, stream);
+      const first = firstBus.subscribe({ stream, durable: "resume", handle: before.handle });
+      await eventually("5 events", () => before.deliveries.length >= 5);
+      await first.stop();
+      await firstBus.close();
+      for (const id of range("a", 6, 10)) {
+        await harness.producer.publish(stream, event(id));
+      }
+      const after = recorder();
+      (await harness.consumerBus(db, stream)).subscribe({ stream, durable: "resume", handle: after.handle });
+      await eventually("a-10", () => after.ids().includes("a-10"));
+      // At least once: the last event handled before the stop may come again, nothing earlier.
+      expect(after.ids().filter((id) => id !== "a-5")).to.deep.equal(range("a", 6, 10));
+      expect(distinct([...before.ids(), ...after.ids()])).to.deep.equal(range("a", 1, 10));
+    });
+
+    it("loses no event when the event source goes down and comes back mid-run", async () => {
+      const publishedDuringOutage: string[] = [];
+      harness.startRelay();
+      const write = (ids: string[]): void => {
+        harness.producerDb.transaction(() => {
+          for (const id of ids) {
+            appendToOutbox(harness.producerDb, stream, event(id));
+          }
+        })();
+        harness.relay.wake();
+      };
+      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const seen = recorder();
+      consumer.subscribe({ stream, durable: "outage", handle: seen.handle });
+      write(range("a", 1, 5));
+      await eventually("5 events", () => seen.deliveries.length >= 5);
+      await harness.restart(async () => {
+        if (harness.producerSurvivesRestart) {
+          // The producer runs on (NATS): it keeps writing and its relay retries.
+          write(range("a", 6, 10));
+          publishedDuringOutage.push(...range("a", 6, 10));
+        }
+      });
+      if (publishedDuringOutage.length === 0) {
+        write(range("a", 6, 10));
+      }
+      write(range("a", 11, 15));
+      await eventually("a-15", () => seen.ids().includes("a-15"));
+      expect(distinct(seen.ids())).to.deep.equal(range("a", 1, 15));
+      await eventually("an empty outbox", () => harness.relay.pending() === 0);
+    });
+
+    it("relays the outbox in order, marking a row only after the bus acknowledged it", async () => {
+      let failuresLeft = 3;
+      const published: string[] = [];
+      const flaky: EventBus = {
+        publish: async (s, envelope) => {
+          if (failuresLeft > 0) {
+            failuresLeft -= 1;
+            // Nothing may be marked while the bus refuses.
+            expect(unpublishedCount(harness.producerDb)).to.equal(3);
+            throw new Error("bus unavailable");
+          }
+          await harness.producer.publish(s, envelope);
+          published.push(envelope.subject);
+        },
+        subscribe: (options) => harness.producer.subscribe(options),
+        close: async () => {},
+      };
+      harness.producerDb.transaction(() => {
+        for (const id of range("a", 1, 3)) {
+          appendToOutbox(harness.producerDb, stream, event(id));
+        }
+      })();
+      const relay = startOutboxRelay({ db: harness.producerDb, bus: flaky, logger, pollMs: 50, backoff: fast });
+      try {
+        await eventually("an empty outbox", () => relay.pending() === 0);
+      } finally {
+        await relay.stop();
+      }
+      expect(failuresLeft).to.equal(0);
+      expect(published).to.deep.equal(range("a", 1, 3));
+      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const seen = recorder();
+      consumer.subscribe({ stream, durable: "relayed", handle: seen.handle });
+      await eventually("3 events", () => seen.deliveries.length >= 3);
+      expect(seen.ids()).to.deep.equal(range("a", 1, 3));
+    });
+
+    it("delivers an event whose producer was killed between commit and publish, with one effect", async () => {
+      const eventId = randomUUID();
+      const exit = await runCrashChild({
+        DB_PATH: harness.producerDbPath,
+        STREAM: stream,
+        EVENT_ID: eventId,
+        MESH_TEST_CRASH: "outbox-before-publish",
+        ...harness.childEnv(),
+      });
+      expect(exit).to.equal("SIGKILL");
+      expect(harness.producerDb.prepare("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").get()).to.deep.equal({ n: 1 });
+      const db = openConsumerDb("c");
+      const consumer = startConsumer({
+        bus: await harness.consumerBus(db, stream),
+        db,
+        stream,
+        durable: "crash",
+        logger,
+        handlers: [on(OrderConfirmedSchema, (data, envelope, tx) => recordEffect(tx, data.orderId, envelope.id))],
+      });
+      harness.startRelay();
+      await eventually("the effect", () => effects(db).length >= 1);
+      await eventually("an empty outbox", () => harness.relay.pending() === 0);
+      // Publishing it again (a relay that crashed after publish) has no second effect.
+      await harness.producer.publish(stream, event("ord-after"));
+      await eventually("the next effect", () => effects(db).includes("ord-after"));
+      await consumer.stop();
+      expect(effects(db)).to.deep.equal(["ord-crash", "ord-after"]);
+      expect(db.prepare("SELECT event_id FROM inbox WHERE consumer = 'crash'").all()).to.have.length(2);
+    });
+
+    it("has one effect when the bus delivers an event twice", async () => {
+      const db = openConsumerDb("c");
+      const bus = await harness.consumerBus(db, stream);
+      const twice: EventBus = {
+        publish: (s, e) => bus.publish(s, e),
+        subscribe: (options) =>
+          bus.subscribe({
+            ...options,
+            handle: async (delivery) => {
+              await options.handle(delivery);
+              await options.handle({ envelope: delivery.envelope, attempt: delivery.attempt + 1 });
+            },
+          }),
+        close: () => bus.close(),
+      };
+      startConsumer({
+        bus: twice,
+        db,
+        stream,
+        durable: "twice",
+        logger,
+        handlers: [on(OrderConfirmedSchema, (data, envelope, tx) => recordEffect(tx, data.orderId, envelope.id))],
+      });
+      for (const id of range("a", 1, 3)) {
+        await harness.producer.publish(stream, event(id));
+      }
+      await eventually("3 effects", () => effects(db).length >= 3 && inboxSize(db, "twice") >= 3);
+      await harness.producer.publish(stream, event("a-4"));
+      await eventually("a-4", () => effects(db).includes("a-4"));
+      expect(effects(db)).to.deep.equal(range("a", 1, 4));
+    });
+
+    it("dead-letters a poison event after maxAttempts, lists it, and replays it once fixed", async () => {
+      const db = openConsumerDb("c");
+      let broken = true;
+      const handlers = [
+        on(OrderConfirmedSchema, (data, envelope, tx) => {
+          if (data.orderId === "poison" && broken) {
+            throw new Error("cannot handle poison");
+          }
+          recordEffect(tx, data.orderId, envelope.id);
+        }),
+      ];
+      const attempts: number[] = [];
+      const bus = await harness.consumerBus(db, stream);
+      const counting: EventBus = {
+        publish: (s, e) => bus.publish(s, e),
+        subscribe: (options) =>
+          bus.subscribe({
+            ...options,
+            handle: (delivery) => {
+              if (delivery.envelope.subject === "poison") {
+                attempts.push(delivery.attempt);
+              }
+              return options.handle(delivery);
+            },
+          }),
+        close: () => bus.close(),
+      };
+      startConsumer({ bus: counting, db, stream, durable: "shop", handlers, maxAttempts: 3, logger });
+      const poison = event("poison");
+      await harness.producer.publish(stream, poison);
+      await harness.producer.publish(stream, event("a-1"));
+      await eventually("a-1's effect", () => effects(db).includes("a-1"));
+      expect(attempts).to.deep.equal([1, 2, 3]);
+      expect(effects(db)).to.deep.equal(["a-1"]);
+
+      const server = await serve({ services: [deadLetterService(db, { shop: { handlers } })], port: 0, logger });
+      const clients = new ClientFactory();
+      try {
+        const client = clients.client(DeadLetterService, { endpoints: server.url, retry: false });
+        const listed = await client.listDeadLetters({ consumer: "shop" });
+        expect(listed.deadLetters.map((d) => [d.consumer, d.envelope?.id, d.attempts, d.lastError])).to.deep.equal([
+          ["shop", poison.id, 3, "cannot handle poison"],
+        ]);
+        expect((await client.listDeadLetters({ consumer: "other" })).deadLetters).to.deep.equal([]);
+
+        const failed = await client.replayDeadLetter({ consumer: "shop", eventId: poison.id });
+        expect([failed.handled, failed.error]).to.deep.equal([false, "cannot handle poison"]);
+        expect((await client.listDeadLetters({})).deadLetters.map((d) => d.attempts)).to.deep.equal([4]);
+
+        broken = false;
+        const replayed = await client.replayDeadLetter({ consumer: "shop", eventId: poison.id });
+        expect(replayed.handled).to.equal(true);
+        expect((await client.replayDeadLetter({ consumer: "shop", eventId: poison.id })).handled).to.equal(true);
+        expect(effects(db)).to.deep.equal(["a-1", "poison"]);
+        expect((await client.listDeadLetters({})).deadLetters).to.deep.equal([]);
+        const unknown = await client.replayDeadLetter({ consumer: "shop", eventId: "nope" }).catch((e: unknown) => e);
+        expect(ConnectError.from(unknown).code).to.equal(Code.NotFound);
+      } finally {
+        clients.close();
+        await server.shutdown();
+      }
+    });
+  });
+}
+
+function recordEffect(db: Database.Database, orderId: string, eventId: string): void {
+  db.prepare("INSERT INTO effects (order_id, event_id) VALUES (?, ?)").run(orderId, eventId);
+}
+
+function inboxSize(db: Database.Database, consumer: string): number {
+  return (db.prepare("SELECT count(*) AS n FROM inbox WHERE consumer = ?").get(consumer) as { n: number }).n;
+}
+
+function unpublishedCount(db: Database.Database): number {
+  return (db.prepare("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").get() as { n: number }).n;
+}
+
+/** Runs the crash child and resolves with the signal that ended it (or its exit code). */
+function runCrashChild(env: Record<string, string>): Promise<string> {
+  const script = path.join(import.meta.dirname, "outbox-crash-child.fixture.ts");
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) =>
+    child.once("exit", (code, signal) => resolve(signal ?? `exit ${code}: ${stderr}`)),
+  );
+}
+
+busContract("embedded", () => new EmbeddedHarness());

@@ -1,0 +1,21 @@
+// Events: the envelope, the transactional outbox and its relay, the two
+// buses behind one interface, and idempotent consumers with dead letters.
+export type { Delivery, EventBus, SubscribeOptions, Subscription } from "./event-bus.js";
+export { createEnvelope, unpackEnvelope } from "./envelope.js";
+export type { EnvelopeOptions } from "./envelope.js";
+export { outboxMigration, appendToOutbox } from "./outbox.js";
+export { startOutboxRelay } from "./outbox-relay.js";
+export type { OutboxRelay, OutboxRelayOptions } from "./outbox-relay.js";
+export type { BackoffOptions } from "./backoff.js";
+export { eventLogMigration, EventLog, eventLogOf } from "./event-log.js";
+export { eventLogService, eventBusServices } from "./event-log-service.js";
+export { createEmbeddedBus, isEmbeddedBus } from "./embedded-bus.js";
+export type { EmbeddedBus, EmbeddedBusOptions } from "./embedded-bus.js";
+export { embeddedConsumerMigration } from "./consumer-position.js";
+export { inboxMigration } from "./inbox.js";
+export { on } from "./event-handler.js";
+export type { EventHandler } from "./event-handler.js";
+export { startConsumer } from "./consumer.js";
+export type { ConsumerOptions } from "./consumer.js";
+export { deadLetterService } from "./dead-letter-service.js";
+export type { DeadLetterConsumer } from "./dead-letter-service.js";

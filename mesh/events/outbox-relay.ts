@@ -1,0 +1,122 @@
+import type Database from "better-sqlite3";
+import type { Logger } from "pino";
+import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
+import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
+import type { EventBus } from "./event-bus.js";
+import { countUnpublished, markPublished, nextUnpublished } from "./outbox.js";
+
+export interface OutboxRelayOptions {
+  /** The producing service's database, with `outboxMigration` applied. */
+  readonly db: Database.Database;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  /**
+   * How often the relay looks for rows without being woken: a safety net for
+   * a missed `wake()` or rows written by another process sharing the file.
+   * Default: 200 ms.
+   */
+  readonly pollMs?: number;
+  /**
+   * Backoff between tries of a row whose publish failed (the bus is down).
+   * Default: 100 ms doubling up to 5 s — short enough to catch up soon after
+   * the bus returns, long enough not to flood its logs meanwhile.
+   */
+  readonly backoff?: BackoffOptions;
+  /** Told of every event once the bus has acknowledged it (metrics, tests). */
+  readonly onPublished?: (stream: string, envelope: Envelope) => void;
+}
+
+export interface OutboxRelay {
+  /** Publish what is pending now; call it after committing outbox rows. */
+  wake(): void;
+  /** Stops after the publish in flight, if any, has settled. */
+  stop(): Promise<void>;
+  /** How many rows are not published yet. */
+  pending(): number;
+}
+
+/**
+ * The crash point for tests of the outbox guarantee, from the environment
+ * variable MESH_TEST_CRASH (read once, when the relay starts): with
+ * "outbox-before-publish" the relay SIGKILLs its own process just before it
+ * publishes its first row, i.e. after the row's transaction committed and
+ * before the bus saw the event. It exists only for tests.
+ */
+const crashBeforePublish = "outbox-before-publish";
+
+/**
+ * Publishes the outbox's rows to the bus, strictly in `seq` order and one at
+ * a time, so events of an aggregate arrive in the order they were written. A
+ * row is marked published only after the bus acknowledged it: a crash before
+ * that publishes it again on restart (the bus deduplicates on the envelope
+ * id, consumers on their inbox), so nothing is lost. A failed publish is
+ * retried, same row first, with capped exponential backoff.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, bus, logger, onPublished } = options;
+  const pollMs = options.pollMs ?? 200;
+  const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 };
+  let crashArmed = process.env["MESH_TEST_CRASH"] === crashBeforePublish;
+  const stopping = new AbortController();
+  let draining: Promise<void> | undefined;
+  let again = false;
+
+  const drain = async (): Promise<void> => {
+    let failures = 0;
+    while (!stopping.signal.aborted) {
+      const row = nextUnpublished(db);
+      if (row === undefined) {
+        return;
+      }
+      if (crashArmed) {
+        crashArmed = false;
+        process.kill(process.pid, "SIGKILL");
+      }
+      try {
+        await bus.publish(row.stream, row.envelope);
+      } catch (err) {
+        failures += 1;
+        const delayMs = backoffDelay(backoff, failures);
+        logger.warn({ err, eventId: row.envelope.id, stream: row.stream, failures, delayMs }, "outbox publish failed; retrying");
+        await sleep(delayMs, stopping.signal);
+        continue;
+      }
+      failures = 0;
+      markPublished(db, row.seq);
+      onPublished?.(row.stream, row.envelope);
+    }
+  };
+
+  const wake = (): void => {
+    if (stopping.signal.aborted) {
+      return;
+    }
+    if (draining !== undefined) {
+      again = true;
+      return;
+    }
+    draining = drain()
+      .catch((err: unknown) => logger.error({ err }, "outbox relay failed; retrying at the next poll"))
+      .finally(() => {
+        draining = undefined;
+        if (again) {
+          again = false;
+          wake();
+        }
+      });
+  };
+
+  const timer = setInterval(wake, pollMs);
+  timer.unref();
+  wake();
+
+  return {
+    wake,
+    pending: () => countUnpublished(db),
+    async stop() {
+      clearInterval(timer);
+      stopping.abort();
+      await draining;
+    },
+  };
+}
