@@ -6,7 +6,18 @@ import path from "node:path";
 import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
 import { InventoryService as InventoryServiceV2alpha1 } from "../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
 import { OrderService } from "../gen/meshwork/orders/v1/orders_pb.js";
-import { ClientFactory, createLogger, envEndpoints, envInt, envString, runUntilSignal } from "../mesh/index.js";
+import {
+  breakersCheck,
+  ClientFactory,
+  createLogger,
+  createMeshMetrics,
+  envEndpoints,
+  envInt,
+  envString,
+  metricsEndpoint,
+  probeRoutes,
+  runUntilSignal,
+} from "../mesh/index.js";
 import {
   createTokenVerifier,
   defaultAccessPolicyFile,
@@ -29,6 +40,9 @@ const env = process.env;
 const logger = createLogger("gateway", envString(env, "LOG_LEVEL", "info"));
 // Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
 const tracing = tracingFromEnv(env, "gateway");
+// Prometheus metrics at GET /metrics on the gateway's port: its requests, its
+// upstream calls and their resilience events, and the process.
+const metrics = createMeshMetrics({ collectProcess: true });
 const dataDir = envString(env, "DATA_DIR", ".data");
 const port = envInt(env, "PORT", 8080, { min: 0, max: 65535 });
 const host = envString(env, "HOST", "127.0.0.1");
@@ -60,7 +74,9 @@ const upstreams: Upstream[] = [
   },
 ];
 const policy = loadAccessPolicy(defaultAccessPolicyFile, upstreams.map((u) => u.service));
-const clients = new ClientFactory({ tracer: tracing.tracer });
+const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
+metrics.observeResilience(clients.events);
+metrics.observeBreakers(clients);
 const caller = new UpstreamCaller({
   upstreams,
   clients,
@@ -97,6 +113,13 @@ const openApi = createOpenApiDocument({
     return requirement === "deny" ? "customer" : requirement;
   },
 });
+// GET /healthz (live) and /readyz: ready while serving and neither required
+// upstream looks down; 503 from the start of shutdown.
+let serving = false;
+const probes = probeRoutes({
+  checks: [breakersCheck(clients, "inventory"), breakersCheck(clients, "orders")],
+  serving: () => serving,
+});
 const server = new GatewayServer({
   upstreams,
   caller,
@@ -107,21 +130,22 @@ const server = new GatewayServer({
       .map((origin) => origin.trim())
       .filter((origin) => origin !== "") },
   maxTimeoutMs,
-  httpRoutes: [meshPage.route],
+  metrics,
+  httpRoutes: [probes, metricsEndpoint(metrics), meshPage.route],
   onFailure: (failure) => meshStatus.recordFailure(failure),
   assets: {
     "/": { contentType: "text/html; charset=utf-8", body: web.html },
     "/app.js": { contentType: "text/javascript; charset=utf-8", body: web.js },
     "/openapi.json": { contentType: "application/json", body: JSON.stringify(openApi) },
-    // Liveness: the process is up and answering HTTP.
-    "/healthz": { contentType: "application/json", body: JSON.stringify({ status: "SERVING" }) },
   },
 });
 const boundPort = await server.listen(port, host);
+serving = true;
 logger.info({ url: `http://${host}:${boundPort}` }, "serving");
 meshStatus.start(`http://${host}:${boundPort}`);
 
 runUntilSignal(async () => {
+  serving = false;
   // Live page streams first, so that they do not hold the server's drain.
   meshPage.close();
   await meshStatus.stop();

@@ -17,7 +17,7 @@ export type { OpenDatabaseOptions } from "./sqlite/open-database.js";
 export { DualProtocolListener } from "./server/dual-protocol-listener.js";
 export type { DualProtocolListenerOptions, RequestListener } from "./server/dual-protocol-listener.js";
 export { createMeshMetrics } from "./metrics/mesh-metrics.js";
-export type { MeshMetrics, MeshMetricsOptions } from "./metrics/mesh-metrics.js";
+export type { GatewayProtocol, GatewayRequestObservation, MeshMetrics, MeshMetricsOptions } from "./metrics/mesh-metrics.js";
 export { metricsEndpoint } from "./metrics/metrics-endpoint.js";
 export type { HttpRoute } from "./metrics/metrics-endpoint.js";
 export { probeRoutes, livenessPath, readinessPath } from "./health/probe-routes.js";

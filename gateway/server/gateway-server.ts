@@ -1,9 +1,15 @@
-import { createContextValues, Code, ConnectError } from "@connectrpc/connect";
+import { createContextKey, createContextValues, Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Context, Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { DualProtocolListener, type HttpRoute } from "../../mesh/index.js";
+import {
+  DualProtocolListener,
+  type GatewayProtocol,
+  type GatewayRequestObservation,
+  type HttpRoute,
+  type MeshMetrics,
+} from "../../mesh/index.js";
 import { startHttpServerSpan, type HttpServerSpan } from "../../mesh/telemetry/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
 import { clientTimeoutMs } from "../http/client-deadline.js";
@@ -52,6 +58,12 @@ export interface GatewayServerOptions {
   readonly tracer?: Tracer;
   /** Told of every request the gateway itself answered with an error (not passthrough calls). */
   readonly onFailure?: (failure: GatewayFailure) => void;
+  /**
+   * Counts, times and tracks in flight every request (meshwork_gateway_*),
+   * except those an httpRoute answers: probes, scrapes and pages are not API
+   * traffic. Default: none.
+   */
+  readonly metrics?: Pick<MeshMetrics, "gatewayRequest">;
 }
 
 /** One error response of the gateway, as the client received it. */
@@ -76,6 +88,9 @@ export class GatewayServer {
   private readonly routes;
   private readonly passthrough;
   private readonly passthroughPrefixes: string[];
+  /** "/package.Service/Method" of every passthrough method: the bounded routes of passthrough calls. */
+  private readonly passthroughMethods: ReadonlySet<string>;
+  private readonly observations = new WeakMap<Request, GatewayRequestObservation>();
   private readonly cors;
   private readonly maxBodyBytes: number;
   private readonly maxTimeoutMs: number;
@@ -88,12 +103,14 @@ export class GatewayServer {
     this.maxTimeoutMs = options.maxTimeoutMs ?? 30_000;
     this.cors = cors(options.cors);
     this.passthroughPrefixes = options.upstreams.map((u) => `/${u.service.typeName}/`);
+    this.passthroughMethods = new Set(options.upstreams.flatMap((u) => u.service.methods.map((m) => `/${u.service.typeName}/${m.name}`)));
     this.passthrough = createPassthrough(options.upstreams, options.caller, this.maxTimeoutMs, ((req) =>
       createContextValues().set(edgeRequestInfo, {
         requestId: String(req.headers["x-request-id"] ?? ""),
         peer: req.socket?.remoteAddress ?? "",
         traceContext: this.passthroughTraces.get(req),
-      })) satisfies ContextValuesOf,
+      }).set(observationKey, this.observations.get(req))) satisfies ContextValuesOf,
+      [recordPassthroughCode],
     );
     this.listener = new DualProtocolListener((req, res) => this.handleSafely(req, res), {
       maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
@@ -149,6 +166,7 @@ export class GatewayServer {
       res.setHeader(name, value);
     }
     if (corsDecision.preflight) {
+      this.observe(req, res).route = "cors-preflight";
       res.writeHead(204);
       res.end();
       return;
@@ -158,12 +176,16 @@ export class GatewayServer {
     if (this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix))) {
       // A passthrough path names one RPC: it is its own route template.
       answer.setRoute(url.pathname);
+      this.observe(req, res);
       if (answer.span !== undefined) {
         this.passthroughTraces.set(req, answer.span.context);
       }
       this.passthrough(req as http.IncomingMessage, res as http.ServerResponse);
       return;
     }
+    // Requests an httpRoute answers (probes, scrapes, pages) are not observed:
+    // not API traffic, and a scrape would see itself in flight.
+    let observed: GatewayRequestObservation | undefined;
     try {
       if (req.httpVersion === "1.1" && req.headers.host === undefined) {
         throw new ConnectError("an HTTP/1.1 request needs a Host header", Code.InvalidArgument);
@@ -171,14 +193,18 @@ export class GatewayServer {
       const asset = req.method === "GET" ? this.options.assets?.[url.pathname] : undefined;
       if (asset !== undefined) {
         answer.setRoute(url.pathname);
+        observed = this.observe(req, res);
+        observed.route = url.pathname;
         send(res, 200, asset.contentType, asset.body);
         return;
       }
       if (this.options.httpRoutes?.some((route) => route(req, res)) === true) {
         return;
       }
+      observed = this.observe(req, res);
       await this.serveRest(req, res, url, requestId, answer);
     } catch (err) {
+      (observed ?? this.observe(req, res)).code = ConnectError.from(err).code;
       const failure = errorResponse(err);
       for (const [name, value] of Object.entries(failure.headers)) {
         res.setHeader(name, value);
@@ -231,6 +257,36 @@ export class GatewayServer {
     };
   }
 
+  /**
+   * Starts the request's metrics: in flight from now, recorded once the
+   * response is done, or when the client has gone first (499, canceled). A
+   * passthrough call's route is its RPC path when that names a served method.
+   * Called once per request, where it is known to be API traffic.
+   */
+  private observe(req: Request, res: Response): GatewayRequestObservation {
+    const { pathname } = splitTarget(req.url ?? "/");
+    const passthrough = this.passthroughPrefixes.some((prefix) => pathname.startsWith(prefix));
+    const protocol = passthrough ? passthroughProtocol(req.headers["content-type"]) : "rest";
+    const observed = this.options.metrics?.gatewayRequest(protocol, req.method ?? "GET") ?? unobserved();
+    if (passthrough) {
+      if (this.passthroughMethods.has(pathname)) {
+        observed.route = pathname;
+      } else {
+        observed.code = Code.Unimplemented;
+      }
+    }
+    this.observations.set(req, observed);
+    res.once("close", () => {
+      if (res.writableEnded) {
+        observed.end(res.statusCode);
+      } else {
+        observed.code ??= Code.Canceled;
+        observed.end(499);
+      }
+    });
+    return observed;
+  }
+
   private async serveRest(req: Request, res: Response, url: RequestTarget, requestId: string, answer: AnsweredRequest): Promise<void> {
     const match = this.routes.match(req.method ?? "GET", url.pathname);
     if ("error" in match) {
@@ -242,6 +298,10 @@ export class GatewayServer {
       throw new ConnectError(`no route for ${req.method} ${url.pathname}`, Code.NotFound);
     }
     answer.setRoute(match.route.template.source);
+    const observed = this.observations.get(req);
+    if (observed !== undefined) {
+      observed.route = match.route.template.source;
+    }
     const timeoutMs = clientTimeoutMs(req.headers, this.maxTimeoutMs);
     const body = await readBody(req, this.maxBodyBytes);
     const request = buildRequest(match.route, match.pathParams, url.searchParams, body);
@@ -280,6 +340,35 @@ interface AnsweredRequest {
   readonly span: HttpServerSpan | undefined;
   readonly ids: { readonly request_id: string; readonly trace_id?: string; readonly span_id?: string };
   setRoute(template: string): void;
+}
+
+/** Where a passthrough call's observation is, for the interceptor that tells it the call's code. */
+const observationKey = createContextKey<GatewayRequestObservation | undefined>(undefined, { description: "gateway request metrics" });
+
+/**
+ * Tells a passthrough call's observation the code it failed with: gRPC and
+ * gRPC-Web answer HTTP 200 whatever the outcome.
+ */
+const recordPassthroughCode: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    const observed = req.contextValues.get(observationKey);
+    if (observed !== undefined) {
+      observed.code = ConnectError.from(err).code;
+    }
+    throw err;
+  }
+};
+
+function passthroughProtocol(contentType: string | undefined): GatewayProtocol {
+  const type = contentType ?? "";
+  return type.startsWith("application/grpc-web") ? "grpc-web" : type.startsWith("application/grpc") ? "grpc" : "connect";
+}
+
+/** The observation of a gateway without metrics. */
+function unobserved(): GatewayRequestObservation {
+  return { route: "unmatched", code: undefined, end: () => undefined };
 }
 
 /** A request target split as sent: no URL parsing, which would read "//x" as a host and fold "..". */

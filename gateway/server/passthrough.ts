@@ -1,5 +1,5 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
-import { createContextKey, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { createContextKey, type ConnectRouter, type HandlerContext, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
@@ -29,9 +29,11 @@ export function createPassthrough(
   caller: UpstreamCaller,
   maxTimeoutMs: number,
   contextValues: ContextValuesOf,
+  interceptors: Interceptor[] = [],
 ): ReturnType<typeof connectNodeAdapter> {
   return connectNodeAdapter({
     contextValues,
+    interceptors,
     routes(router: ConnectRouter) {
       for (const { service } of upstreams) {
         const impl: Record<string, unknown> = {};

@@ -116,12 +116,14 @@ export class ClientFactory {
   }
 
   /**
-   * The circuit breakers of the target with this name as they are now, one
-   * per method called so far (none before the first call, or when its breakers
-   * are turned off). Read-only: for readiness checks and status pages.
+   * The circuit breakers of the target with this name (of every target when
+   * none is given) as they are now, one per method called so far (none before
+   * the first call, or when its breakers are turned off). Read-only: for
+   * readiness checks, metrics and status pages.
    */
-  breakerStates(target: string): BreakerSnapshot[] {
-    return (this.breakerViews.get(target) ?? []).flatMap((snapshot) => snapshot());
+  breakerStates(target?: string): BreakerSnapshot[] {
+    const views = target === undefined ? [...this.breakerViews.values()].flat() : (this.breakerViews.get(target) ?? []);
+    return views.flatMap((snapshot) => snapshot());
   }
 
   /** Closes every session and stops re-resolution; clients made here stop working. */

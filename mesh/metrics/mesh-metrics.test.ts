@@ -182,16 +182,49 @@ describe("mesh metrics", () => {
     expect(sample(text, "meshwork_client_requests_total", { target: "flaky", service, method: "GetItem", code: "unavailable" })).to.equal(4);
   });
 
-  it("records gateway requests by route template and status", async () => {
-    metrics.observeGatewayRequest("GET /v1/inventory/items/{sku}", 200, 0.0003);
-    metrics.observeGatewayRequest("GET /v1/inventory/items/{sku}", 404, 0.0002);
-    metrics.observeGatewayRequest("unmatched", 404, 0.00001);
+  it("shows a breaker closed from its first call when it reads the factory's breakers", async () => {
+    metrics.observeBreakers(clients);
+    expect(await metrics.metricsText()).not.to.contain("meshwork_breaker_state{");
+    await clients.client(InventoryService, { name: "inventory", endpoints: server.url }).getItem({ sku: "MUG-001" });
     const text = await metrics.metricsText();
-    const route = "GET /v1/inventory/items/{sku}";
-    expect(sample(text, "meshwork_gateway_requests_total", { route, status: "200" })).to.equal(1);
-    expect(sample(text, "meshwork_gateway_requests_total", { route, status: "404" })).to.equal(1);
-    expect(sample(text, "meshwork_gateway_requests_total", { route: "unmatched", status: "404" })).to.equal(1);
-    expect(sample(text, "meshwork_gateway_request_duration_seconds_bucket", { le: "0.0005", route })).to.equal(2);
+    expect(sample(text, "meshwork_breaker_state", { target: "inventory", method: getItem })).to.equal(0);
+    expect(text).not.to.contain("meshwork_breaker_transitions_total{");
+  });
+
+  it("records gateway requests by protocol, route, method, status and code, and those in flight", async () => {
+    const route = "/v1/inventory/items/{sku}";
+    const found = metrics.gatewayRequest("rest", "GET");
+    found.route = route;
+    const missing = metrics.gatewayRequest("rest", "GET");
+    missing.route = route;
+    missing.code = Code.NotFound;
+    const unmatched = metrics.gatewayRequest("rest", "BREW");
+    const passthrough = metrics.gatewayRequest("grpc-web", "POST");
+    passthrough.route = "/meshwork.orders.v1.OrderService/PlaceOrder";
+    passthrough.code = Code.Unavailable;
+    const pending = metrics.gatewayRequest("rest", "POST");
+    for (const [o, status] of [[found, 200], [missing, 404], [unmatched, 404], [passthrough, 200]] as const) {
+      o.end(status);
+      o.end(status);
+    }
+    const text = await metrics.metricsText();
+    const rest = { protocol: "rest", route, method: "GET" };
+    expect(sample(text, "meshwork_gateway_requests_total", { ...rest, status: "200", code: "ok" })).to.equal(1);
+    expect(sample(text, "meshwork_gateway_requests_total", { ...rest, status: "404", code: "not_found" })).to.equal(1);
+    expect(sample(text, "meshwork_gateway_requests_total", { protocol: "rest", route: "unmatched", method: "other", status: "404", code: "unknown" })).to.equal(1);
+    expect(
+      sample(text, "meshwork_gateway_requests_total", {
+        protocol: "grpc-web",
+        route: passthrough.route,
+        method: "POST",
+        status: "200",
+        code: "unavailable",
+      }),
+    ).to.equal(1);
+    expect(sample(text, "meshwork_gateway_request_duration_seconds_count", rest)).to.equal(2);
+    expect(sample(text, "meshwork_gateway_in_flight", { protocol: "rest" })).to.equal(1);
+    expect(sample(text, "meshwork_gateway_in_flight", { protocol: "grpc-web" })).to.equal(0);
+    pending.end(200);
   });
 
   it("keeps ids out of labels", async () => {
@@ -228,7 +261,7 @@ describe("metricsEndpoint", () => {
   let base: string;
   const metrics = createMeshMetrics();
   before(async () => {
-    metrics.observeGatewayRequest("unmatched", 404, 0.001);
+    metrics.gatewayRequest("rest", "GET").end(404);
     const route = metricsEndpoint(metrics);
     listener = new DualProtocolListener((req, res) => {
       if (!route(req, res)) {
@@ -247,7 +280,7 @@ describe("metricsEndpoint", () => {
     const res = await fetch(`${base}/metrics`);
     expect(res.status).to.equal(200);
     expect(res.headers.get("content-type")).to.equal(metrics.contentType);
-    expect(await res.text()).to.contain('meshwork_gateway_requests_total{route="unmatched",status="404"} 1');
+    expect(await res.text()).to.contain('meshwork_gateway_requests_total{protocol="rest",route="unmatched",method="GET",status="404",code="unknown"} 1');
   });
 
   it("answers HEAD without a body, refuses other methods, and leaves other paths alone", async () => {

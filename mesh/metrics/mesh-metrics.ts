@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { codeName } from "../contracts/code-name.js";
+import type { BreakerSnapshot } from "../resilience/circuit-breaker.js";
 import type { BreakerState, ResilienceEvents } from "../resilience/resilience-events.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 
@@ -63,13 +64,44 @@ export interface MeshMetrics {
   /** Follows a client factory's resilience events; returns the unsubscribe. */
   observeResilience(events: ResilienceEvents): () => void;
   /**
-   * Records one gateway request: `route` is the HttpRule it matched, e.g.
-   * "GET /v1/orders/{order_id}", or "unmatched" (never the raw path).
+   * Reads a client factory's breakers at every scrape, so meshwork_breaker_state
+   * shows each breaker from its first call (closed, 0), not only once it has
+   * changed state, and never misses a change made before the subscription.
    */
-  observeGatewayRequest(route: string, status: number, seconds: number): void;
+  observeBreakers(source: { breakerStates(): BreakerSnapshot[] }): void;
+  /**
+   * Starts observing one request the gateway answers: in flight from now,
+   * counted and timed when `end` is called (once). `method` is the HTTP
+   * method; one outside the standard set is labelled "other".
+   */
+  gatewayRequest(protocol: GatewayProtocol, method: string): GatewayRequestObservation;
   /** The registry in Prometheus text format. */
   metricsText(): Promise<string>;
 }
+
+/** How a request reached the gateway: REST/JSON, or passthrough in one of the RPC protocols. */
+export type GatewayProtocol = "rest" | "connect" | "grpc-web" | "grpc";
+
+/** One gateway request being answered. */
+export interface GatewayRequestObservation {
+  /**
+   * A bounded name of what the request matched, never the raw path: the
+   * HttpRule template ("/v1/orders/{order_id}"), the RPC path of a
+   * passthrough call ("/meshwork.orders.v1.OrderService/PlaceOrder"), a
+   * fixed document's path, "cors-preflight", or "unmatched" (the default).
+   */
+  route: string;
+  /**
+   * The outcome's code, when the gateway knows it. Left undefined, it is
+   * "ok" below status 400 and "unknown" from there.
+   */
+  code: Code | undefined;
+  /** Records the request with the HTTP status sent (499: the client went away first). */
+  end(status: number): void;
+}
+
+/** HTTP methods labelled as themselves; any other is "other", so a client cannot mint series. */
+const httpMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 /** The label children of one method, bound once, so a call builds no label objects. */
 interface MethodSeries {
@@ -155,11 +187,19 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     },
   });
 
+  const breakerSources: { breakerStates(): BreakerSnapshot[] }[] = [];
   const breakerState = new Gauge({
     name: `${prefix}breaker_state`,
     help: "Circuit breaker state per target and method: 0 closed, 1 half-open, 2 open.",
     labelNames: ["target", "method"] as const,
     registers,
+    collect() {
+      for (const source of breakerSources) {
+        for (const b of source.breakerStates()) {
+          this.set({ target: b.target, method: b.method }, breakerStateValue[b.state]);
+        }
+      }
+    },
   });
   const breakerTransitions = new Counter({
     name: `${prefix}breaker_transitions_total`,
@@ -206,16 +246,30 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
 
   const gatewayRequests = new Counter({
     name: `${prefix}gateway_requests_total`,
-    help: "Gateway REST requests by route (the HttpRule template, or unmatched) and HTTP status.",
-    labelNames: ["route", "status"] as const,
+    help:
+      "Requests the gateway answered, by protocol (rest, connect, grpc-web, grpc), route (HttpRule template, " +
+      "RPC path of a passthrough call, or unmatched), HTTP method, HTTP status and code.",
+    labelNames: ["protocol", "route", "method", "status", "code"] as const,
     registers,
   });
   const gatewayDuration = new Histogram({
     name: `${prefix}gateway_request_duration_seconds`,
-    help: "Gateway REST request time, body reading and upstream call included.",
-    labelNames: ["route"] as const,
+    help: "Gateway request time, from the request's headers to the end of its response, upstream call included.",
+    labelNames: ["protocol", "route", "method"] as const,
     buckets: [...latencyBuckets],
     registers,
+  });
+  const gatewayInFlight = new Map<GatewayProtocol, number>();
+  new Gauge({
+    name: `${prefix}gateway_in_flight`,
+    help: "Requests the gateway is answering now, by protocol.",
+    labelNames: ["protocol"] as const,
+    registers,
+    collect() {
+      for (const [protocol, n] of gatewayInFlight) {
+        this.set({ protocol }, n);
+      }
+    },
   });
 
   function serverSeriesFor(service: string, method: string, key: object): MethodSeries {
@@ -317,9 +371,29 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
       };
     },
 
-    observeGatewayRequest(route, status, seconds) {
-      gatewayRequests.labels(route, String(status)).inc();
-      gatewayDuration.labels(route).observe(seconds);
+    observeBreakers(source) {
+      breakerSources.push(source);
+    },
+
+    gatewayRequest(protocol, method) {
+      const start = performance.now();
+      const methodLabel = httpMethods.has(method) ? method : "other";
+      gatewayInFlight.set(protocol, (gatewayInFlight.get(protocol) ?? 0) + 1);
+      let open = true;
+      return {
+        route: "unmatched",
+        code: undefined,
+        end(status) {
+          if (!open) {
+            return;
+          }
+          open = false;
+          gatewayInFlight.set(protocol, (gatewayInFlight.get(protocol) ?? 1) - 1);
+          const code = this.code === undefined ? (status < 400 ? "ok" : "unknown") : codeLabel(this.code);
+          gatewayRequests.labels(protocol, this.route, methodLabel, String(status), code).inc();
+          gatewayDuration.labels(protocol, this.route, methodLabel).observe((performance.now() - start) / 1000);
+        },
+      };
     },
 
     metricsText() {

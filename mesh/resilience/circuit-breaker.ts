@@ -50,6 +50,8 @@ type Breaker = CircuitBreaker<[Request, Next], Response>;
 
 /** One method's breaker as it is now, for readiness checks and status pages. */
 export interface BreakerSnapshot {
+  /** The logical target name, e.g. "payments". */
+  readonly target: string;
   /** The RPC's full name, "package.Service/Method". */
   readonly method: string;
   readonly state: BreakerState;
@@ -159,6 +161,7 @@ export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers
     interceptor,
     snapshot: () =>
       [...breakers].map(([method, breaker]) => ({
+        target,
         method,
         state: breaker.opened ? "open" : breaker.halfOpen ? "half-open" : "closed",
         // opossum counts a fire for every call, the ones it rejects too.

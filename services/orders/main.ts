@@ -38,6 +38,7 @@ mkdirSync(dataDir, { recursive: true });
 const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
 const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
 metrics.observeResilience(clients.events);
+metrics.observeBreakers(clients);
 const breaker = {
   volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
   resetTimeoutMs: envInt(env, "BREAKER_RESET_MS", 5_000, { min: 10 }),
