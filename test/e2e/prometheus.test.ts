@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -29,6 +29,9 @@ class PrometheusServer {
   ) {}
 
   static async start(targets: Record<string, string>): Promise<PrometheusServer> {
+    if (!existsSync(prometheusBin)) {
+      throw new Error(`${prometheusBin} is missing: apt-get install -y prometheus (.ci/run installs it)`);
+    }
     const dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-prometheus-"));
     const scrapeConfigs = Object.entries(targets)
       .map(([job, address]) => `  - job_name: ${job}\n    static_configs:\n      - targets: ["${address}"]\n`)
