@@ -60,7 +60,8 @@ const stateMessages: Record<OrderState, OrderStateMessage> = {
   CANCELLED: OrderStateMessage.CANCELLED,
 };
 
-const reasonMessages: Record<CancelReason, CancelReasonMessage> = {
+/** Shared with the events the orders service publishes. */
+export const reasonMessages: Record<CancelReason, CancelReasonMessage> = {
   OUT_OF_STOCK: CancelReasonMessage.OUT_OF_STOCK,
   PAYMENT_DECLINED: CancelReasonMessage.PAYMENT_DECLINED,
   PAYMENT_FAILED: CancelReasonMessage.PAYMENT_FAILED,

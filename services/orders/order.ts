@@ -57,3 +57,11 @@ export interface Order {
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
+
+/**
+ * An event the orders service publishes, written by the store in the same
+ * transaction as the change that causes it (the transactional outbox):
+ * ORDER_PLACED with the new order, ORDER_CONFIRMED / ORDER_CANCELLED with the
+ * saga's step to DONE, which happens once per order.
+ */
+export type OrderEvent = "ORDER_PLACED" | "ORDER_CONFIRMED" | "ORDER_CANCELLED";

@@ -45,7 +45,7 @@ describe("openSqliteOrderStore", () => {
     const db = new Database(temp.path, { readonly: true });
     try {
       expect(db.pragma("journal_mode", { simple: true })).to.equal("wal");
-      expect(db.pragma("user_version", { simple: true })).to.equal(1);
+      expect(db.pragma("user_version", { simple: true })).to.equal(3);
     } finally {
       db.close();
     }

@@ -1,5 +1,8 @@
+import type Database from "better-sqlite3";
 import { openDatabase } from "../../mesh/index.js";
-import type { CancelReason, Compensation, Order, OrderLine, OrderState, SagaStep } from "./order.js";
+import { appendToOutbox, eventLogMigration, outboxMigration } from "../../mesh/events/index.js";
+import { orderEventEnvelope, ordersStream } from "./events.js";
+import type { CancelReason, Compensation, Order, OrderEvent, OrderLine, OrderState, SagaStep } from "./order.js";
 import type { OrderCursor, OrderStore } from "./order-store.js";
 
 export interface SqliteOrderStoreOptions {
@@ -9,9 +12,16 @@ export interface SqliteOrderStoreOptions {
    * it only trips when something is genuinely stuck.
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * Called after a write that recorded order events has committed, to wake
+   * the outbox relay at once. Default: nothing (the relay polls).
+   */
+  readonly onEventsCommitted?: () => void;
 }
 
 export interface SqliteOrderStore extends OrderStore {
+  /** The connection, for the outbox relay and the embedded bus's event log, which live in this database. */
+  readonly db: Database.Database;
   /** A trivial query, for readiness: throws once the database is closed or unusable. */
   ping(): void;
   close(): void;
@@ -44,6 +54,10 @@ const migrations: readonly string[] = [
    );
    CREATE INDEX orders_by_customer ON orders (customer_id, created_at DESC, order_id DESC);
    CREATE INDEX orders_pending ON orders (created_at) WHERE state = 'PENDING';`,
+  // The order events, written with the changes that cause them.
+  outboxMigration,
+  // The embedded bus's log of published events, served to consumers from this service's port.
+  eventLogMigration,
 ];
 
 interface OrderRow {
@@ -100,9 +114,40 @@ export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOpti
     `UPDATE orders SET cancel_requested = 1, updated_at = ? WHERE order_id = ? AND state = 'PENDING'`,
   );
 
+  /** Records `events` about `order` (as it is being written) for the outbox relay; call inside the write's transaction. */
+  const record = (order: Order, events: readonly OrderEvent[]): void => {
+    for (const event of events) {
+      appendToOutbox(db, ordersStream, orderEventEnvelope(event, order));
+    }
+  };
+  const committed = (events: readonly OrderEvent[]): void => {
+    if (events.length > 0) {
+      options.onEventsCommitted?.();
+    }
+  };
+  const insertWithEvents = db.transaction((order: Order, events: readonly OrderEvent[]): boolean => {
+    if (insert.run(toRow(order)).changes === 0) {
+      return false;
+    }
+    record(order, events);
+    return true;
+  });
+  const updateWithEvents = db.transaction((order: Order, expectedStep: SagaStep, events: readonly OrderEvent[]): boolean => {
+    if (update.run({ ...toRow(order), expected_step: expectedStep }).changes === 0) {
+      return false;
+    }
+    record(order, events);
+    return true;
+  });
+
   return {
-    insert(order) {
-      return insert.run(toRow(order)).changes === 1;
+    db,
+    insert(order, events = []) {
+      const stored = insertWithEvents(order, events);
+      if (stored) {
+        committed(events);
+      }
+      return stored;
     },
     get(orderId) {
       return fromRow(get.get(orderId));
@@ -120,11 +165,12 @@ export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOpti
     pendingOrderIds() {
       return pending.all();
     },
-    update(order, expectedStep) {
+    update(order, expectedStep, events = []) {
       // The statement leaves cancel_requested alone: CancelOrder owns it.
-      if (update.run({ ...toRow(order), expected_step: expectedStep }).changes === 0) {
+      if (!updateWithEvents(order, expectedStep, events)) {
         return undefined;
       }
+      committed(events);
       return fromRow(get.get(order.orderId));
     },
     requestCancel(orderId, at) {
