@@ -1,0 +1,116 @@
+import type Database from "better-sqlite3";
+import { inboxMigration } from "../../mesh/events/index.js";
+import { openDatabase } from "../../mesh/index.js";
+import type { Channel, Notification } from "./notification.js";
+import type { NotificationCursor, NotificationStore, StoredNotification } from "./notification-store.js";
+
+export interface SqliteNotificationStoreOptions {
+  /**
+   * How long a write waits for another connection's lock before failing with
+   * SQLITE_BUSY. Default 5000 ms: far above any write this service makes.
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface SqliteNotificationStore extends NotificationStore {
+  /**
+   * The connection, for the event consumer: its inbox and dead letters live
+   * in this database, and a handler's insert joins the inbox's transaction.
+   */
+  readonly db: Database.Database;
+  /** A trivial query, for readiness: throws once the database is closed or unusable. */
+  ping(): void;
+  close(): void;
+}
+
+/**
+ * The notifications schema, applied in order; PRAGMA user_version counts the
+ * steps applied. Append only: never edit a step that has shipped.
+ */
+const migrations: readonly string[] = [
+  `CREATE TABLE notifications (
+     sequence        INTEGER PRIMARY KEY AUTOINCREMENT,
+     notification_id TEXT NOT NULL UNIQUE,
+     order_id        TEXT NOT NULL,
+     customer_id     TEXT NOT NULL,
+     channel         TEXT NOT NULL CHECK (channel IN ('EMAIL', 'PUSH')),
+     event_type      TEXT NOT NULL,
+     event_id        TEXT NOT NULL,
+     message         TEXT NOT NULL,
+     created_at      INTEGER NOT NULL, -- ms since the epoch
+     UNIQUE (event_id)
+   ) STRICT;
+   CREATE INDEX notifications_by_order ON notifications (order_id, customer_id, sequence);`,
+  // The event consumer's record of handled events and its dead letters.
+  inboxMigration,
+];
+
+interface NotificationRow {
+  sequence: number;
+  notification_id: string;
+  order_id: string;
+  customer_id: string;
+  channel: string;
+  event_type: string;
+  event_id: string;
+  message: string;
+  created_at: number;
+}
+
+/**
+ * Opens (creating and migrating as needed) the notifications database at
+ * `path`, or an in-memory one for ":memory:".
+ */
+export function openSqliteNotificationStore(path: string, options: SqliteNotificationStoreOptions = {}): SqliteNotificationStore {
+  const db = openDatabase(path, { name: "notifications", migrations, busyTimeoutMs: options.busyTimeoutMs });
+  const insert = db.prepare(
+    `INSERT INTO notifications (notification_id, order_id, customer_id, channel, event_type, event_id, message, created_at)
+     VALUES (@notification_id, @order_id, @customer_id, @channel, @event_type, @event_id, @message, @created_at)
+     ON CONFLICT (event_id) DO NOTHING`,
+  );
+  const page = db.prepare<[string, string, number, number], NotificationRow>(
+    `SELECT * FROM notifications WHERE order_id = ? AND customer_id = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+  );
+
+  return {
+    db,
+    insert(notification) {
+      return (
+        insert.run({
+          notification_id: notification.notificationId,
+          order_id: notification.orderId,
+          customer_id: notification.customerId,
+          channel: notification.channel,
+          event_type: notification.eventType,
+          event_id: notification.eventId,
+          message: notification.message,
+          created_at: notification.createdAt.getTime(),
+        }).changes === 1
+      );
+    },
+    listForOrder(customerId, orderId, limit, cursor?: NotificationCursor) {
+      return page.all(orderId, customerId, cursor?.sequence ?? 0, limit).map(toNotification);
+    },
+    ping() {
+      db.prepare("SELECT 1").get();
+    },
+    close() {
+      db.close();
+    },
+  };
+}
+
+/** Rows are written only by insert, so their text columns hold the domain's values. */
+function toNotification(row: NotificationRow): StoredNotification {
+  return {
+    sequence: row.sequence,
+    notificationId: row.notification_id,
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    channel: row.channel as Channel,
+    eventType: row.event_type,
+    eventId: row.event_id,
+    message: row.message,
+    createdAt: new Date(row.created_at),
+  };
+}
