@@ -1,4 +1,4 @@
-import type { Adjustment, Item, Reservation, ReservationState, Stock } from "./model.js";
+import type { Adjustment, Item, Reservation, ReservationState, Stock, StockChange } from "./model.js";
 
 /**
  * What the inventory domain needs from storage. Every domain operation runs
@@ -12,8 +12,11 @@ export interface InventoryStore {
   findItem(sku: string): Item | undefined;
   /** Up to `limit` items with a SKU greater than `afterSku`, ordered by SKU. */
   listItems(afterSku: string, limit: number): Item[];
-  /** Adds each bucket of `delta` to the item's stock. */
-  changeStock(sku: string, delta: Stock): void;
+  /**
+   * Adds each bucket of `delta` to the item's stock, and records the levels
+   * after it as a stock event (`change` says why) in the same transaction.
+   */
+  changeStock(sku: string, delta: Stock, change: StockChange): void;
 
   findReservation(orderId: string): Reservation | undefined;
   insertReservation(reservation: Reservation): void;

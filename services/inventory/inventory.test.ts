@@ -36,9 +36,11 @@ describe("Inventory on SQLite", () => {
     const db = new Database(path, { readonly: true });
     try {
       const tables = db
-        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .prepare<[], { name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all();
-      return Object.fromEntries(tables.map(({ name }) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()]));
+      // A WITHOUT ROWID table (the event log) has no rowid; it reads in primary-key order.
+      const order = (sql: string) => (/WITHOUT ROWID/i.test(sql) ? "" : " ORDER BY rowid");
+      return Object.fromEntries(tables.map(({ name, sql }) => [name, db.prepare(`SELECT * FROM "${name}"${order(sql)}`).all()]));
     } finally {
       db.close();
     }

@@ -112,7 +112,11 @@ export class Inventory {
         }
       }
       for (const line of request.lines) {
-        this.store.changeStock(line.sku, { available: -line.quantity, reserved: line.quantity, sold: 0 });
+        this.store.changeStock(
+          line.sku,
+          { available: -line.quantity, reserved: line.quantity, sold: 0 },
+          { cause: "RESERVED", orderId: request.orderId },
+        );
       }
       const reservation: Reservation = {
         orderId: request.orderId,
@@ -192,7 +196,7 @@ export class Inventory {
         });
       }
       const stockAfter: Stock = { ...item.stock, available };
-      this.store.changeStock(request.sku, { available: request.delta, reserved: 0, sold: 0 });
+      this.store.changeStock(request.sku, { available: request.delta, reserved: 0, sold: 0 }, { cause: "ADJUSTED" });
       this.store.insertAdjustment({ ...request, stockAfter, createdAtMs: now });
       return { ...item, stock: stockAfter };
     });
@@ -219,7 +223,7 @@ export class Inventory {
   private settle(reservation: Reservation, state: Exclude<ReservationState, "ACTIVE">): Reservation {
     for (const { sku, quantity } of reservation.lines) {
       const sold = state === "COMMITTED" ? quantity : 0;
-      this.store.changeStock(sku, { available: quantity - sold, reserved: -quantity, sold });
+      this.store.changeStock(sku, { available: quantity - sold, reserved: -quantity, sold }, { cause: state, orderId: reservation.orderId });
     }
     this.store.setReservationState(reservation.orderId, state);
     return { ...reservation, state };

@@ -1,5 +1,6 @@
 // Wiring only: configuration from the environment, store, domain, handler,
-// server, and a sweeper that expires reservations past their TTL.
+// server, a sweeper that expires reservations past their TTL, and the event bus
+// with the outbox relay that publishes stock events.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
@@ -15,6 +16,7 @@ import {
   serve,
   storeCheck,
 } from "../../mesh/index.js";
+import { createEmbeddedBus, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { createInventoryV2alpha1Handler } from "./handler-v2alpha1.js";
 import { createInventoryHandler } from "./handler.js";
 import { Inventory } from "./inventory.js";
@@ -30,7 +32,11 @@ const dataDir = envString(env, "DATA_DIR", ".data");
 const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
-const store = openSqliteInventoryStore(path.join(dataDir, "inventory.db"));
+// Stock events go out through the outbox: the relay is woken after each commit that wrote one.
+let relay: OutboxRelay | undefined;
+const store = openSqliteInventoryStore(path.join(dataDir, "inventory.db"), { onEventsCommitted: () => relay?.wake() });
+const bus = createEmbeddedBus({ db: store.db, logger });
+relay = startOutboxRelay({ db: store.db, bus, logger });
 const inventory = new Inventory({
   store,
   defaultReservationTtlMs: envInt(env, "RESERVATION_TTL_SECONDS", 900, { min: 1, max: 3600 }) * 1000,
@@ -42,6 +48,8 @@ const server = await serve({
   services: [
     registration(InventoryService, createInventoryHandler(inventory)),
     registration(InventoryServiceV2alpha1, createInventoryV2alpha1Handler(inventory)),
+    // On the embedded bus, consumers read the stock events from this port.
+    ...eventBusServices(bus),
   ],
   logger,
   tracer: tracing.tracer,
@@ -57,6 +65,9 @@ const server = await serve({
 logger.info({ url: server.url }, "serving");
 
 runUntilSignal(async () => {
+  // Events written from here on stay in the outbox for the next start.
+  await relay.stop();
+  await bus.close();
   await server.shutdown();
   clearInterval(sweeper);
   store.close();

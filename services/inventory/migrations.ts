@@ -1,3 +1,5 @@
+import { eventLogMigration, outboxMigration } from "../../mesh/events/index.js";
+
 /**
  * The inventory schema, one step per entry, applied in order. The database's
  * `PRAGMA user_version` is the number of steps applied, so a step never runs
@@ -49,5 +51,10 @@ export const migrations: readonly string[] = [
      ('POSTER-001',   'Poster',       'Service-mesh diagram poster, 50 x 70 cm.',      2000, 'USD', 30,  0, 0),
      ('STICKER-001',  'Sticker pack', 'Eight vinyl stickers.',                          500, 'USD', 100, 0, 0),
      ('TEE-001',      'T-shirt',      'Organic cotton t-shirt, unisex.',               2500, 'USD', 50,  0, 0);`,
+
+  // Stock events, written with the changes that cause them.
+  outboxMigration,
+  // The embedded bus's log of published events, served to consumers from this service's port.
+  eventLogMigration,
 ];
 

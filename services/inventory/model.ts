@@ -4,6 +4,15 @@
  * the handlers (v1, and v2alpha1, which maps the same types to its own shape).
  */
 
+/** What moved an item's stock; each move is published as a stock event. */
+export type StockChangeCause = "RESERVED" | "RELEASED" | "COMMITTED" | "EXPIRED" | "ADJUSTED";
+
+/** Why one item's stock changed: the cause, and the order whose reservation moved it, when one did. */
+export interface StockChange {
+  readonly cause: StockChangeCause;
+  readonly orderId?: string;
+}
+
 /** Units of one item in each bucket. Stock only ever moves between buckets, except by adjustment. */
 export interface Stock {
   /** Free to reserve. */

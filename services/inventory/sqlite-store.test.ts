@@ -30,20 +30,20 @@ describe("openSqliteInventoryStore", () => {
   it("creates the schema in WAL mode and seeds the catalogue once", () => {
     openSqliteInventoryStore(path).close();
     const version = inspect((db) => db.pragma("user_version", { simple: true }));
-    expect(version).to.equal(2);
+    expect(version).to.equal(4);
     expect(inspect((db) => db.pragma("journal_mode", { simple: true }))).to.equal("wal");
     const count = () => inspect((db) => db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM items").get()!.n);
     expect(count()).to.be.at.least(8);
 
     const seeded = count();
     openSqliteInventoryStore(path).close();
-    expect(inspect((db) => db.pragma("user_version", { simple: true }))).to.equal(2);
+    expect(inspect((db) => db.pragma("user_version", { simple: true }))).to.equal(4);
     expect(count()).to.equal(seeded);
   });
 
   it("keeps committed writes across a reopen", () => {
     const store = openSqliteInventoryStore(path);
-    store.transaction(() => store.changeStock("MUG-001", { available: -3, reserved: 3, sold: 0 }));
+    store.transaction(() => store.changeStock("MUG-001", { available: -3, reserved: 3, sold: 0 }, { cause: "RESERVED", orderId: "o1" }));
     store.close();
     const reopened = openSqliteInventoryStore(path);
     expect(reopened.findItem("MUG-001")?.stock).to.deep.equal({ available: 97, reserved: 3, sold: 0 });
@@ -54,7 +54,7 @@ describe("openSqliteInventoryStore", () => {
     const store = openSqliteInventoryStore(path);
     expect(() =>
       store.transaction(() => {
-        store.changeStock("MUG-001", { available: -3, reserved: 3, sold: 0 });
+        store.changeStock("MUG-001", { available: -3, reserved: 3, sold: 0 }, { cause: "RESERVED", orderId: "o1" });
         throw new Error("boom");
       }),
     ).to.throw("boom");
@@ -64,7 +64,7 @@ describe("openSqliteInventoryStore", () => {
 
   it("refuses stock below zero even if a caller forgets to check", () => {
     const store = openSqliteInventoryStore(path);
-    expect(() => store.changeStock("MUG-001", { available: -101, reserved: 0, sold: 0 })).to.throw(/CHECK constraint/);
+    expect(() => store.changeStock("MUG-001", { available: -101, reserved: 0, sold: 0 }, { cause: "ADJUSTED" })).to.throw(/CHECK constraint/);
     store.close();
   });
 

@@ -1,8 +1,10 @@
 import type Database from "better-sqlite3";
 import type { InventoryStore } from "./inventory-store.js";
+import { appendToOutbox } from "../../mesh/events/index.js";
 import { openDatabase } from "../../mesh/index.js";
+import { inventoryStream, stockLevelChangedEnvelope } from "./events.js";
 import { migrations } from "./migrations.js";
-import type { Adjustment, Item, Reservation, ReservationLine, ReservationState, Stock } from "./model.js";
+import type { Adjustment, Item, Reservation, ReservationLine, ReservationState, Stock, StockChange } from "./model.js";
 
 export interface SqliteInventoryStoreOptions {
   /**
@@ -11,6 +13,11 @@ export interface SqliteInventoryStoreOptions {
    * transactions, so only a stuck process makes a call fail.
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * Called after a transaction that recorded stock events has committed, to
+   * wake the outbox relay at once. Default: nothing (the relay polls).
+   */
+  readonly onEventsCommitted?: () => void;
 }
 
 interface ItemRow {
@@ -47,14 +54,20 @@ interface AdjustmentRow {
  */
 export function openSqliteInventoryStore(path: string, options: SqliteInventoryStoreOptions = {}): SqliteInventoryStore {
   const db = openDatabase(path, { name: "inventory", migrations, busyTimeoutMs: options.busyTimeoutMs });
-  return new SqliteInventoryStore(db);
+  return new SqliteInventoryStore(db, options.onEventsCommitted);
 }
 
 /** The inventory store on one better-sqlite3 connection. Statements are prepared once, at open. */
 export class SqliteInventoryStore implements InventoryStore {
   private readonly statements;
+  /** Whether the transaction running now has recorded a stock event. */
+  private eventsRecorded = false;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    /** The connection; the outbox relay and the embedded bus's event log use it too. */
+    readonly db: Database.Database,
+    private readonly onEventsCommitted: () => void = () => {},
+  ) {
     this.statements = {
       findItem: db.prepare<[string], ItemRow>("SELECT * FROM items WHERE sku = ?"),
       listItems: db.prepare<[string, number], ItemRow>("SELECT * FROM items WHERE sku > ? ORDER BY sku LIMIT ?"),
@@ -86,7 +99,16 @@ export class SqliteInventoryStore implements InventoryStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    if (this.db.inTransaction) {
+      return this.db.transaction(fn)();
+    }
+    this.eventsRecorded = false;
+    const result = this.db.transaction(fn)();
+    if (this.eventsRecorded) {
+      this.eventsRecorded = false;
+      this.onEventsCommitted();
+    }
+    return result;
   }
 
   findItem(sku: string): Item | undefined {
@@ -98,8 +120,13 @@ export class SqliteInventoryStore implements InventoryStore {
     return this.statements.listItems.all(afterSku, limit).map(toItem);
   }
 
-  changeStock(sku: string, delta: Stock): void {
+  changeStock(sku: string, delta: Stock, change: StockChange): void {
     this.statements.changeStock.run(delta.available, delta.reserved, delta.sold, sku);
+    const after = this.statements.findItem.get(sku);
+    if (after !== undefined) {
+      appendToOutbox(this.db, inventoryStream, stockLevelChangedEnvelope(sku, toItem(after).stock, change));
+      this.eventsRecorded = true;
+    }
   }
 
   findReservation(orderId: string): Reservation | undefined {

@@ -6,7 +6,7 @@ import type { OrderStore } from "./order-store.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { InventoryPort, PaymentsPort } from "./ports.js";
 import { priceLines } from "./pricing.js";
-import { OrderSaga } from "./saga.js";
+import { OrderSaga, type SagaCrashPoint } from "./saga.js";
 
 export interface OrderDomainDependencies {
   readonly store: OrderStore;
@@ -30,6 +30,8 @@ export interface OrderDomainOptions {
   readonly retryAttempts?: number;
   /** Wait before the first retry, doubling after; default 100 ms. */
   readonly retryBackoffMs?: number;
+  /** Test only: the process SIGKILLs itself when a saga reaches this point. Default: never. */
+  readonly testCrashAt?: SagaCrashPoint;
 }
 
 export interface PlaceOrderInput {
@@ -87,7 +89,7 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
   const now = options.now ?? (() => new Date());
   const newOrderId = options.newOrderId ?? randomUUID;
   const { store } = deps;
-  const saga = new OrderSaga(deps, { logger, now, retryAttempts, retryBackoffMs });
+  const saga = new OrderSaga(deps, { logger, now, retryAttempts, retryBackoffMs, crashAt: options.testCrashAt });
   /** Orders whose saga this process is driving: never driven twice at once. */
   const running = new Set<string>();
 
@@ -149,7 +151,7 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
         createdAt: at,
         updatedAt: at,
       };
-      if (!store.insert(order, ["ORDER_PLACED"])) {
+      if (!store.insert(order)) {
         // A concurrent identical request stored its order first.
         const winner = store.findByRequest(customerId, input.requestId);
         if (winner === undefined) {

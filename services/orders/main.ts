@@ -1,7 +1,6 @@
 // Wiring only: configuration from the environment, store, typed clients of
 // inventory and payments (from the mesh's client factory), domain, handler,
-// server, the loop that resumes sagas a restart or an outage left PENDING, and
-// the event bus with the outbox relay that publishes order events.
+// server, and the loop that resumes sagas a restart or an outage left PENDING.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
@@ -21,9 +20,9 @@ import {
   serve,
   storeCheck,
 } from "../../mesh/index.js";
-import { createEmbeddedBus, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { createOrderDomain } from "./domain.js";
 import { createOrderHandler } from "./handler.js";
+import { parseSagaCrashPoint } from "./saga.js";
 import { openSqliteOrderStore } from "./sqlite-store.js";
 import { inventoryPort, paymentsPort } from "./upstream.js";
 import { tracingFromEnv } from "../../mesh/telemetry/index.js";
@@ -37,11 +36,7 @@ const dataDir = envString(env, "DATA_DIR", ".data");
 const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
-// Order events go out through the outbox: the relay is woken after each commit that wrote one.
-let relay: OutboxRelay | undefined;
-const store = openSqliteOrderStore(path.join(dataDir, "orders.db"), { onEventsCommitted: () => relay?.wake() });
-const bus = createEmbeddedBus({ db: store.db, logger });
-relay = startOutboxRelay({ db: store.db, bus, logger });
+const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
 const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
 metrics.observeResilience(clients.events);
 metrics.observeBreakers(clients);
@@ -65,11 +60,17 @@ const payments = clients.client(PaymentService, {
     methodTimeoutsMs: { [`${PaymentService.typeName}/${PaymentService.method.authorizePayment.name}`]: 35_000 },
   },
 });
-const domain = createOrderDomain({ store, inventory: inventoryPort(inventory), payments: paymentsPort(payments) }, { logger });
+// Test only: SAGA_TEST_CRASH_AT=<point> makes the process SIGKILL itself when a
+// saga reaches that point (saga.ts lists them), for the crash-recovery tests.
+const crashAt = envString(env, "SAGA_TEST_CRASH_AT", "");
+const testCrashAt = crashAt === "" ? undefined : parseSagaCrashPoint(crashAt);
+const domain = createOrderDomain(
+  { store, inventory: inventoryPort(inventory), payments: paymentsPort(payments) },
+  { logger, testCrashAt },
+);
 
 const server = await serve({
-  // On the embedded bus, consumers read the order events from this port.
-  services: [registration(OrderService, createOrderHandler(domain)), ...eventBusServices(bus)],
+  services: [registration(OrderService, createOrderHandler(domain))],
   logger,
   tracer: tracing.tracer,
   interceptors: [metrics.serverInterceptor()],
@@ -95,9 +96,6 @@ const resumer = setInterval(resume, envInt(env, "SAGA_RESUME_MS", 5000, { min: 1
 
 runUntilSignal(async () => {
   clearInterval(resumer);
-  // Events written from here on stay in the outbox for the next start.
-  await relay.stop();
-  await bus.close();
   await server.shutdown();
   await resuming;
   clients.close();

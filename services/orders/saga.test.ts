@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { Code, ConnectError, failure } from "../../mesh/errors.js";
+import { createOrderDomain } from "./domain.js";
 import type { Order, SagaStep } from "./order.js";
 import { authorizationKey } from "./saga.js";
 import { ordersFixture } from "./test-support.js";
@@ -174,6 +175,82 @@ describe("order saga", () => {
 
     expect(order).to.include({ state: "CONFIRMED", cancelRequested: true });
     expect(fx.upstreams.calls.map((call) => call.split(" ")[0]).slice(-2)).to.deep.equal(["commit", "capture"]);
+  });
+
+  describe("a cancel requested while the process is down", () => {
+    /**
+     * Makes the next call of `method` behave as if the process died around it:
+     * the call takes effect (unless `lands` is false) and the saga never hears
+     * back. Resolves, once it has, with a second domain over the same store:
+     * the restarted process.
+     */
+    async function crashAt(method: "authorize" | "commit", lands = true) {
+      const port = (method === "authorize" ? fx.upstreams.paymentsPort : fx.upstreams.inventoryPort) as unknown as Record<
+        typeof method,
+        (...args: never[]) => Promise<unknown>
+      >;
+      const original = port[method];
+      const crashed = new Promise<void>((resolve) => {
+        port[method] = async (...args: never[]) => {
+          port[method] = original;
+          if (lands) {
+            await original(...args);
+          }
+          resolve();
+          return new Promise(() => {});
+        };
+      });
+      void place();
+      await crashed;
+      return createOrderDomain(
+        { store: fx.store, inventory: fx.upstreams.inventoryPort, payments: fx.upstreams.paymentsPort },
+        { retryBackoffMs: 0 },
+      );
+    }
+
+    /** The customer's cancel, arriving while the process is down (it only marks the stored order). */
+    function cancel(): Order {
+      const order = fx.store.findByRequest("alice", "r1");
+      expect(order?.state).to.equal("PENDING");
+      return fx.domain.cancelOrder("alice", order!.orderId);
+    }
+
+    it("voids a hold an authorization placed before the crash", async () => {
+      const restarted = await crashAt("authorize");
+      const order = cancel();
+      fx.upstreams.calls.length = 0;
+
+      const [resumed] = await restarted.resumePending();
+
+      expect(resumed).to.include({ state: "CANCELLED", cancelReason: "CUSTOMER_REQUESTED", paymentId: "pay_1" });
+      expect(fx.upstreams.authorizations.size).to.equal(1);
+      expect(fx.upstreams.authorizations.get("pay_1")?.state).to.equal("VOIDED");
+      expect(fx.upstreams.reservations.get(order.orderId)?.state).to.equal("RELEASED");
+      expect(fx.upstreams.calls.map((call) => call.split(" ")[0])).to.deep.equal(["authorize", "void", "release"]);
+    });
+
+    it("confirms an order whose commit landed before the crash: sold stock is not given back", async () => {
+      const restarted = await crashAt("commit");
+      const order = cancel();
+
+      const [resumed] = await restarted.resumePending();
+
+      expect(resumed).to.include({ state: "CONFIRMED", cancelRequested: true });
+      expect(fx.upstreams.authorizations.get("pay_1")?.state).to.equal("CAPTURED");
+      expect(fx.upstreams.reservations.get(order.orderId)?.state).to.equal("COMMITTED");
+    });
+
+    it("releases and voids when the commit had not landed", async () => {
+      const restarted = await crashAt("commit", false);
+      const order = cancel();
+      fx.upstreams.calls.length = 0;
+
+      const [resumed] = await restarted.resumePending();
+
+      expect(resumed).to.include({ state: "CANCELLED", cancelReason: "CUSTOMER_REQUESTED" });
+      expect(fx.upstreams.calls).to.deep.equal([`release ${order.orderId}`, "void pay_1"]);
+      expect(fx.upstreams.items.get("MUG-001")?.available).to.equal(10);
+    });
   });
 
   describe("compensations", () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Code, ConnectError, failure, reasonOf } from "../../mesh/errors.js";
-import type { CancelReason, Compensation, Order, OrderEvent } from "./order.js";
+import type { CancelReason, Compensation, Order } from "./order.js";
 import type { OrderStore } from "./order-store.js";
 import type { InventoryPort, PaymentsPort } from "./ports.js";
 
@@ -18,6 +18,36 @@ export interface SagaOptions {
   readonly retryAttempts: number;
   /** Wait before the first retry; it doubles with each further retry. */
   readonly retryBackoffMs: number;
+  /** Test only: the process kills itself with SIGKILL when the saga reaches this point. See `SagaCrashPoint`. */
+  readonly crashAt?: SagaCrashPoint;
+}
+
+/**
+ * Test only: the points at which the crash tests kill the orders process, to
+ * prove that a restart finishes every saga. "before-" is just before the
+ * upstream call; "after-" is once the call has returned and before the saga
+ * has stored what it learned, the widest window for a lost result. The void
+ * and release points are compensations.
+ */
+export const sagaCrashPoints = [
+  "before-reserve",
+  "after-reserve",
+  "after-authorize",
+  "after-commit",
+  "after-capture",
+  "after-void",
+  "after-release",
+] as const;
+
+export type SagaCrashPoint = (typeof sagaCrashPoints)[number];
+
+/** A crash point named in text (the environment); a RangeError lists the valid names. */
+export function parseSagaCrashPoint(value: string): SagaCrashPoint {
+  const point = sagaCrashPoints.find((candidate) => candidate === value);
+  if (point === undefined) {
+    throw new RangeError(`unknown saga crash point ${JSON.stringify(value)}; expected one of ${sagaCrashPoints.join(", ")}`);
+  }
+  return point;
 }
 
 type SagaChange = Partial<Pick<Order, "state" | "sagaStep" | "undo" | "paymentId" | "cancelReason" | "cancelDetail">>;
@@ -43,6 +73,14 @@ const cancelledByCustomer = "cancelled at the customer's request";
  *   ambiguously the saga stalls: the order stays PENDING at its step (a
  *   COMPENSATE step keeps its remaining `undo`), is logged, and is finished by
  *   a later `resumePending` or a replay of the same PlaceOrder request.
+ *
+ * The first step a `drive` takes may repeat a call whose result was lost (a
+ * crash after the call returned, or a stall), so a cancel request found there
+ * is handled with care: at AUTHORIZE the authorization is made again (same
+ * key: it returns the hold an earlier call placed) so that it can be voided;
+ * at COMMIT the reservation is released first, and a refusal because it is
+ * committed means the earlier commit landed: the stock is sold, so the order
+ * goes on to CAPTURE instead of cancelling.
  */
 export class OrderSaga {
   constructor(
@@ -53,25 +91,31 @@ export class OrderSaga {
   /** Drives a PENDING order until it ends or stalls; returns the order as stored afterwards. */
   async drive(order: Order, signal?: AbortSignal): Promise<Order> {
     let current = order;
+    let repeat = true;
     while (current.sagaStep !== "DONE") {
-      const next = await this.step(current, signal);
+      const next = await this.step(current, repeat, signal);
       if (next === undefined) {
         return this.deps.store.get(order.orderId) ?? current;
       }
       current = next;
+      repeat = false;
     }
     return current;
   }
 
-  /** The order after one step, or undefined when this driver stops (stalled, or the order moved on elsewhere). */
-  private async step(order: Order, signal?: AbortSignal): Promise<Order | undefined> {
+  /**
+   * The order after one step, or undefined when this driver stops (stalled, or
+   * the order moved on elsewhere). `repeat`: the step's call may have been made
+   * before, its result lost.
+   */
+  private async step(order: Order, repeat: boolean, signal?: AbortSignal): Promise<Order | undefined> {
     switch (order.sagaStep) {
       case "RESERVE":
         return this.reserve(order, signal);
       case "AUTHORIZE":
-        return this.authorize(order);
+        return this.authorize(order, repeat);
       case "COMMIT":
-        return this.commit(order);
+        return this.commit(order, repeat);
       case "CAPTURE":
         return this.capture(order);
       case "COMPENSATE":
@@ -84,8 +128,10 @@ export class OrderSaga {
   /** The caller's signal reaches only the reservation: after it, compensating matters more than the caller's deadline. */
   private async reserve(order: Order, signal?: AbortSignal): Promise<Order | undefined> {
     const lines = order.lines.map(({ sku, quantity }) => ({ sku, quantity }));
+    this.reached("before-reserve");
     try {
       await this.deps.inventory.reserve(order.orderId, lines, signal);
+      this.reached("after-reserve");
     } catch (err) {
       if (codeOf(err) === Code.FailedPrecondition) {
         // All or none: a refused reservation holds nothing.
@@ -98,8 +144,11 @@ export class OrderSaga {
     return this.save(order, { sagaStep: "AUTHORIZE" });
   }
 
-  private async authorize(order: Order): Promise<Order | undefined> {
-    if (order.cancelRequested) {
+  private async authorize(order: Order, repeat: boolean): Promise<Order | undefined> {
+    // On a repeat an earlier call may have left a hold: authorizing again
+    // returns it, and the cancel is then honoured at COMMIT, voiding it. A hold
+    // made only for that is voided at once and never captured.
+    if (order.cancelRequested && !repeat) {
       return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["RELEASE"]);
     }
     const cardToken = required(order.cardToken, "card token", order);
@@ -112,6 +161,7 @@ export class OrderSaga {
         currencyCode: order.currencyCode,
         cardToken,
       }));
+      this.reached("after-authorize");
     } catch (err) {
       if (codeOf(err) === Code.FailedPrecondition) {
         const reason = reasonOf(err) ?? "no reason given";
@@ -124,12 +174,16 @@ export class OrderSaga {
     return this.save(order, { sagaStep: "COMMIT", paymentId });
   }
 
-  private async commit(order: Order): Promise<Order | undefined> {
+  private async commit(order: Order, repeat: boolean): Promise<Order | undefined> {
     if (order.cancelRequested) {
+      if (repeat) {
+        return this.releaseUnlessCommitted(order);
+      }
       return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["VOID", "RELEASE"]);
     }
     try {
       await this.retrying(() => this.deps.inventory.commit(order.orderId));
+      this.reached("after-commit");
     } catch (err) {
       if (!isDefinitive(err)) {
         return this.stall(order, err);
@@ -144,6 +198,30 @@ export class OrderSaga {
   }
 
   /**
+   * A cancel request at a repeated COMMIT: a commit sent before may have
+   * landed, and sold stock cannot be given back. Releasing tells which: a
+   * release refused as RESERVATION_COMMITTED means the stock is sold and the
+   * order goes on to CAPTURE; otherwise the stock is back and only the payment
+   * remains to void.
+   */
+  private async releaseUnlessCommitted(order: Order): Promise<Order | undefined> {
+    try {
+      await this.retrying(() => this.deps.inventory.release(order.orderId));
+      this.reached("after-release");
+    } catch (err) {
+      if (!isDefinitive(err)) {
+        return this.stall(order, err);
+      }
+      if (reasonOf(err) === "RESERVATION_COMMITTED") {
+        this.options.logger.warn({ orderId: order.orderId }, "cancel not honoured: the stock was committed before the restart");
+        return this.save(order, { sagaStep: "CAPTURE" });
+      }
+      this.options.logger.warn({ orderId: order.orderId, err }, "release refused; cancelling anyway");
+    }
+    return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["VOID"]);
+  }
+
+  /**
    * Committed stock is sold and cannot be given back, so COMMIT is the point of
    * no return: a cancel request arriving after it is not honoured, and only a
    * definite refusal of the capture compensates (voiding the payment).
@@ -152,6 +230,7 @@ export class OrderSaga {
     const paymentId = required(order.paymentId, "payment id", order);
     try {
       await this.retrying(() => this.deps.payments.capture(paymentId));
+      this.reached("after-capture");
     } catch (err) {
       if (!isDefinitive(err)) {
         return this.stall(order, err);
@@ -169,6 +248,7 @@ export class OrderSaga {
     }
     try {
       await this.retrying(() => this.undo(action, order));
+      this.reached(action === "VOID" ? "after-void" : "after-release");
     } catch (err) {
       if (!isDefinitive(err)) {
         return this.stall(order, err);
@@ -195,6 +275,13 @@ export class OrderSaga {
     return this.save(order, { sagaStep: "COMPENSATE", cancelReason: reason, cancelDetail: detail, undo });
   }
 
+  /** Test only: see `SagaCrashPoint`. */
+  private reached(point: SagaCrashPoint): void {
+    if (point === this.options.crashAt) {
+      process.kill(process.pid, "SIGKILL");
+    }
+  }
+
   private stall(order: Order, err: unknown): undefined {
     this.options.logger.error(
       { orderId: order.orderId, sagaStep: order.sagaStep, err },
@@ -207,10 +294,7 @@ export class OrderSaga {
     const next: Order = { ...order, ...change, updatedAt: this.options.now() };
     // The card token is needed only to authorize; it is not kept past that.
     const keepsCard = next.sagaStep === "RESERVE" || next.sagaStep === "AUTHORIZE";
-    // Reaching DONE is the one step that ends the order: its event goes with it.
-    const events: OrderEvent[] =
-      next.sagaStep === "DONE" ? [next.state === "CONFIRMED" ? "ORDER_CONFIRMED" : "ORDER_CANCELLED"] : [];
-    const stored = this.deps.store.update({ ...next, cardToken: keepsCard ? next.cardToken : undefined }, order.sagaStep, events);
+    const stored = this.deps.store.update({ ...next, cardToken: keepsCard ? next.cardToken : undefined }, order.sagaStep);
     if (stored === undefined) {
       this.options.logger.warn({ orderId: order.orderId, sagaStep: order.sagaStep }, "order moved on elsewhere");
     }

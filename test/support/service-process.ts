@@ -18,6 +18,20 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
   /** Sends SIGKILL and resolves once the process is gone. */
   kill(): Promise<void>;
+  /** Resolves when the process exits, by itself or otherwise, with its exit code or the signal that ended it. */
+  readonly exited: Promise<ServiceExit>;
+  /**
+   * Starts the service again on the same port, with the environment it was
+   * first started with (so also its data directory) plus `env`, once this
+   * process has exited (sent SIGTERM if it still runs); resolves once the new
+   * one is serving. Overrides given to an earlier restart do not carry over.
+   */
+  restart(env?: Record<string, string>): Promise<ServiceProcess>;
+}
+
+export interface ServiceExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
 }
 
 /**
@@ -25,16 +39,20 @@ export interface ServiceProcess {
  * environment and resolves once it logs that it is serving.
  */
 export function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  return launch(name, env, {});
+}
+
+function launch(name: string, env: Record<string, string>, overrides: Record<string, string>): Promise<ServiceProcess> {
   const main = name === "gateway" ? path.join(root, "gateway", "main.ts") : path.join(root, "services", name, "main.ts");
   const child = spawn(process.execPath, ["--import", "tsx", main], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, ...overrides },
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<ServiceExit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let serving = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -69,13 +87,21 @@ export function startService(name: string, env: Record<string, string>): Promise
             if (child.exitCode === null && child.signalCode === null) {
               child.kill("SIGTERM");
             }
-            return exited;
+            return exited.then(({ code }) => code);
           },
           async kill() {
             if (child.exitCode === null && child.signalCode === null) {
               child.kill("SIGKILL");
             }
             await exited;
+          },
+          exited,
+          async restart(more = {}) {
+            if (child.exitCode === null && child.signalCode === null) {
+              child.kill("SIGTERM");
+            }
+            await exited;
+            return launch(name, env, { ...more, PORT: new URL(url).port });
           },
         });
       }
