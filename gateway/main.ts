@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
 import { InventoryService as InventoryServiceV2alpha1 } from "../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
+import { NotificationService } from "../gen/meshwork/notifications/v1/notifications_pb.js";
 import { OrderService } from "../gen/meshwork/orders/v1/orders_pb.js";
 import {
   breakersCheck,
@@ -71,6 +72,10 @@ const upstreams: Upstream[] = [
       // PlaceOrder runs a whole saga; the client's own deadline still caps it.
       timeouts: { defaultTimeoutMs: maxTimeoutMs },
     },
+  },
+  {
+    service: NotificationService,
+    target: { name: "notifications", endpoints: envEndpoints(env, "NOTIFICATIONS_URL", "http://127.0.0.1:50054") },
   },
 ];
 const policy = loadAccessPolicy(defaultAccessPolicyFile, upstreams.map((u) => u.service));

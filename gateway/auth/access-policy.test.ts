@@ -4,6 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { InventoryService as InventoryServiceV2alpha1 } from "../../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
+import { NotificationService } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { createAccessPolicy, defaultAccessPolicyFile, loadAccessPolicy } from "./access-policy.js";
@@ -13,7 +14,12 @@ const services = [InventoryService, OrderService];
 describe("access policy", () => {
   describe("the shipped policy", () => {
     // The services of the gateway's upstreams.
-    const policy = loadAccessPolicy(defaultAccessPolicyFile, [InventoryService, InventoryServiceV2alpha1, OrderService]);
+    const policy = loadAccessPolicy(defaultAccessPolicyFile, [
+      InventoryService,
+      InventoryServiceV2alpha1,
+      OrderService,
+      NotificationService,
+    ]);
 
     it("makes inventory reads public and stock adjustment admin-only", () => {
       expect(policy.requirementFor("meshwork.inventory.v1.InventoryService/GetItem")).to.equal("public");
@@ -23,9 +29,11 @@ describe("access policy", () => {
       expect(policy.requirementFor("meshwork.inventory.v2alpha1.InventoryService/ListItems")).to.equal("public");
     });
 
-    it("needs a customer token for every OrderService method", () => {
-      for (const method of OrderService.methods) {
-        expect(policy.requirementFor(`${OrderService.typeName}/${method.name}`), method.name).to.equal("customer");
+    it("needs a customer token for every OrderService and NotificationService method", () => {
+      for (const service of [OrderService, NotificationService]) {
+        for (const method of service.methods) {
+          expect(policy.requirementFor(`${service.typeName}/${method.name}`), method.name).to.equal("customer");
+        }
       }
     });
 
