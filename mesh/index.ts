@@ -31,10 +31,12 @@ export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
 export { customerIdHeader, customerIdPattern } from "./customer-identity.js";
 export {
   appendToOutbox,
+  connectNatsBus,
   createEmbeddedBus,
   createEnvelope,
   deadLetterService,
   embeddedConsumerMigration,
+  eventBusFromEnv,
   eventBusServices,
   eventLogMigration,
   eventLogService,
@@ -53,7 +55,9 @@ export type {
   EmbeddedBusOptions,
   EnvelopeOptions,
   EventBus,
+  EventBusFromEnvOptions,
   EventHandler,
+  NatsBusOptions,
   OutboxRelay,
   OutboxRelayOptions,
   SubscribeOptions,

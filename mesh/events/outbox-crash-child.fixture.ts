@@ -9,6 +9,7 @@ import { createEmbeddedBus } from "./embedded-bus.js";
 import { createEnvelope } from "./envelope.js";
 import type { EventBus } from "./event-bus.js";
 import { eventLogMigration } from "./event-log.js";
+import { connectNatsBus } from "./nats-bus.js";
 import { appendToOutbox, outboxMigration } from "./outbox.js";
 import { startOutboxRelay } from "./outbox-relay.js";
 
@@ -19,6 +20,9 @@ db.transaction(() => {
   const data = create(OrderConfirmedSchema, { orderId: "ord-crash" });
   appendToOutbox(db, env["STREAM"]!, createEnvelope(OrderConfirmedSchema, data, { source: "test", subject: "ord-crash", id: env["EVENT_ID"]! }));
 })();
-const bus: EventBus = createEmbeddedBus({ db, logger });
+const bus: EventBus =
+  env["NATS_URL"] === undefined
+    ? createEmbeddedBus({ db, logger })
+    : await connectNatsBus({ servers: env["NATS_URL"], name: "outbox-crash-child", logger });
 startOutboxRelay({ db, bus, logger });
 setTimeout(() => process.exit(3), 10_000);

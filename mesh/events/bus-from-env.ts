@@ -1,0 +1,56 @@
+import type Database from "better-sqlite3";
+import type { Logger } from "pino";
+import type { ClientFactory } from "../client/client-factory.js";
+import type { Env } from "../env.js";
+import { createEmbeddedBus } from "./embedded-bus.js";
+import type { EventBus } from "./event-bus.js";
+import { connectNatsBus } from "./nats-bus.js";
+
+export interface EventBusFromEnvOptions {
+  /** The process's name: its NATS connection name. */
+  readonly name: string;
+  /** The process's own database (embedded bus: its event log and consumer positions). */
+  readonly db: Database.Database;
+  /** Embedded bus: the producer of each stream the process consumes, e.g. { orders: ORDERS_URL }. */
+  readonly sources?: Readonly<Record<string, string>>;
+  /** Embedded bus: makes the clients to the sources. */
+  readonly clients?: ClientFactory;
+  readonly logger: Logger;
+  /** NATS: streams to make sure of at start. */
+  readonly streams?: readonly string[];
+}
+
+const natsUrlPattern = /^(nats|tls):\/\/[^\s/,]+$/;
+
+/**
+ * The bus a process's configuration asks for: NATS JetStream when NATS_URL is
+ * set (one URL or a comma-separated list, nats://host:port), else the
+ * embedded bus. A malformed NATS_URL, or a NATS server that cannot be reached
+ * at start, stops the process with a message naming the variable.
+ */
+export async function eventBusFromEnv(env: Env, options: EventBusFromEnvOptions): Promise<EventBus> {
+  const raw = env["NATS_URL"]?.trim();
+  if (raw === undefined || raw === "") {
+    return createEmbeddedBus({
+      db: options.db,
+      logger: options.logger,
+      ...(options.sources === undefined ? {} : { sources: options.sources }),
+      ...(options.clients === undefined ? {} : { clients: options.clients }),
+    });
+  }
+  const servers = raw.split(",").map((s) => s.trim());
+  const bad = servers.find((s) => !natsUrlPattern.test(s));
+  if (bad !== undefined) {
+    throw new Error(`NATS_URL=${raw}: "${bad}" is not a NATS URL (expected nats://host:port[,nats://host:port...])`);
+  }
+  try {
+    return await connectNatsBus({
+      servers,
+      name: options.name,
+      logger: options.logger,
+      ...(options.streams === undefined ? {} : { streams: options.streams }),
+    });
+  } catch (err) {
+    throw new Error(`NATS_URL=${raw}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}

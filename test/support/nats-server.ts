@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "./free-port.js";
+
+/** The Debian package's binary (installed by .ci/run). */
+const natsServerBinary = "/usr/sbin/nats-server";
+
+/** A real nats-server with JetStream, for tests. */
+export interface NatsServer {
+  /** e.g. nats://127.0.0.1:4222 */
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  /** Stops the server (SIGTERM to its PID, SIGKILL after 5 s); its store stays. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same store (stopping it first if it runs). */
+  restart(): Promise<void>;
+  /** Stops it and removes the store directory if this helper made it. */
+  dispose(): Promise<void>;
+}
+
+export interface StartNatsServerOptions {
+  /** JetStream's store. Default: a new temporary directory, removed by dispose(). */
+  readonly storeDir?: string;
+}
+
+/** Starts nats-server -js on a free 127.0.0.1 port and resolves once it accepts connections. */
+export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
+  const ownDir = options.storeDir === undefined;
+  const storeDir = options.storeDir ?? mkdtempSync(path.join(os.tmpdir(), "meshwork-nats-"));
+  const port = await freePort();
+  let child: ChildProcess | undefined = await launch(port, storeDir);
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+    process.kill(running.pid!, "SIGTERM");
+    const timer = setTimeout(() => process.kill(running.pid!, "SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    stop,
+    async restart() {
+      await stop();
+      child = await launch(port, storeDir);
+    },
+    async dispose() {
+      await stop();
+      if (ownDir) {
+        rmSync(storeDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+async function launch(port: number, storeDir: string): Promise<ChildProcess> {
+  const child = spawn(natsServerBinary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const deadline = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      if (child.exitCode === null) {
+        process.kill(child.pid!, "SIGKILL");
+      }
+      throw new Error(`nats-server did not start on port ${port}: ${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return child;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
