@@ -151,7 +151,7 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
         createdAt: at,
         updatedAt: at,
       };
-      if (!store.insert(order)) {
+      if (!store.insert(order, ["ORDER_PLACED"])) {
         // A concurrent identical request stored its order first.
         const winner = store.findByRequest(customerId, input.requestId);
         if (winner === undefined) {

@@ -1,6 +1,7 @@
 // Wiring only: configuration from the environment, store, typed clients of
 // inventory and payments (from the mesh's client factory), domain, handler,
-// server, and the loop that resumes sagas a restart or an outage left PENDING.
+// server, the loop that resumes sagas a restart or an outage left PENDING, and
+// the event bus with the outbox relay that publishes order events.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
@@ -20,6 +21,7 @@ import {
   serve,
   storeCheck,
 } from "../../mesh/index.js";
+import { createEmbeddedBus, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { createOrderDomain } from "./domain.js";
 import { createOrderHandler } from "./handler.js";
 import { parseSagaCrashPoint } from "./saga.js";
@@ -36,7 +38,11 @@ const dataDir = envString(env, "DATA_DIR", ".data");
 const metrics = createMeshMetrics({ collectProcess: true });
 mkdirSync(dataDir, { recursive: true });
 
-const store = openSqliteOrderStore(path.join(dataDir, "orders.db"));
+// Order events go out through the outbox: the relay is woken after each commit that wrote one.
+let relay: OutboxRelay | undefined;
+const store = openSqliteOrderStore(path.join(dataDir, "orders.db"), { onEventsCommitted: () => relay?.wake() });
+const bus = createEmbeddedBus({ db: store.db, logger });
+relay = startOutboxRelay({ db: store.db, bus, logger });
 const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
 metrics.observeResilience(clients.events);
 metrics.observeBreakers(clients);
@@ -70,7 +76,8 @@ const domain = createOrderDomain(
 );
 
 const server = await serve({
-  services: [registration(OrderService, createOrderHandler(domain))],
+  // On the embedded bus, consumers read the order events from this port.
+  services: [registration(OrderService, createOrderHandler(domain)), ...eventBusServices(bus)],
   logger,
   tracer: tracing.tracer,
   interceptors: [metrics.serverInterceptor()],
@@ -96,6 +103,9 @@ const resumer = setInterval(resume, envInt(env, "SAGA_RESUME_MS", 5000, { min: 1
 
 runUntilSignal(async () => {
   clearInterval(resumer);
+  // Events written from here on stay in the outbox for the next start.
+  await relay.stop();
+  await bus.close();
   await server.shutdown();
   await resuming;
   clients.close();

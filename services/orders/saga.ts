@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Code, ConnectError, failure, reasonOf } from "../../mesh/errors.js";
-import type { CancelReason, Compensation, Order } from "./order.js";
+import type { CancelReason, Compensation, Order, OrderEvent } from "./order.js";
 import type { OrderStore } from "./order-store.js";
 import type { InventoryPort, PaymentsPort } from "./ports.js";
 
@@ -294,7 +294,10 @@ export class OrderSaga {
     const next: Order = { ...order, ...change, updatedAt: this.options.now() };
     // The card token is needed only to authorize; it is not kept past that.
     const keepsCard = next.sagaStep === "RESERVE" || next.sagaStep === "AUTHORIZE";
-    const stored = this.deps.store.update({ ...next, cardToken: keepsCard ? next.cardToken : undefined }, order.sagaStep);
+    // Reaching DONE is the one step that ends the order: its event goes with it.
+    const events: OrderEvent[] =
+      next.sagaStep === "DONE" ? [next.state === "CONFIRMED" ? "ORDER_CONFIRMED" : "ORDER_CANCELLED"] : [];
+    const stored = this.deps.store.update({ ...next, cardToken: keepsCard ? next.cardToken : undefined }, order.sagaStep, events);
     if (stored === undefined) {
       this.options.logger.warn({ orderId: order.orderId, sagaStep: order.sagaStep }, "order moved on elsewhere");
     }
