@@ -17,6 +17,7 @@ const ports = {
   inventory: envInt(process.env, "INVENTORY_PORT", 50051, { min: 1, max: 65535 }),
   payments: envInt(process.env, "PAYMENTS_PORT", 50052, { min: 1, max: 65535 }),
   orders: envInt(process.env, "ORDERS_PORT", 50053, { min: 1, max: 65535 }),
+  notifications: envInt(process.env, "NOTIFICATIONS_PORT", 50054, { min: 1, max: 65535 }),
   gateway: envInt(process.env, "GATEWAY_PORT", 8080, { min: 1, max: 65535 }),
 };
 const url = (port: number): string => `http://${host}:${port}`;
@@ -32,9 +33,10 @@ const mains = {
   inventory: "services/inventory/main.ts",
   payments: "services/payments/main.ts",
   orders: "services/orders/main.ts",
+  notifications: "services/notifications/main.ts",
   gateway: "gateway/main.ts",
 } as const;
-const processes: Process[] = (["inventory", "payments", "orders", "gateway"] as const).map((name) => ({
+const processes: Process[] = (["inventory", "payments", "orders", "notifications", "gateway"] as const).map((name) => ({
   name,
   port: ports[name],
   child: spawn(process.execPath, ["--import", "tsx", path.join(root, mains[name])], {
@@ -48,9 +50,11 @@ const processes: Process[] = (["inventory", "payments", "orders", "gateway"] as 
       LOG_LEVEL: logLevel,
       INVENTORY_URL: url(ports.inventory),
       PAYMENTS_URL: url(ports.payments),
+      // Also the embedded bus's source of order events for notifications (NATS_URL, when set, passes through to all).
       ORDERS_URL: url(ports.orders),
+      NOTIFICATIONS_URL: url(ports.notifications),
       // What the gateway's /mesh page polls.
-      MESH_SERVICES: `inventory=${url(ports.inventory)},payments=${url(ports.payments)},orders=${url(ports.orders)}`,
+      MESH_SERVICES: `inventory=${url(ports.inventory)},payments=${url(ports.payments)},orders=${url(ports.orders)},notifications=${url(ports.notifications)}`,
     },
   }),
 }));

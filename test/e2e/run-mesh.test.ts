@@ -29,7 +29,14 @@ async function freePorts(n: number): Promise<number[]> {
  * first check dependencies), and lines needing an id from an earlier answer
  * (`<order_id>`) are left out.
  */
-async function runReadmeWalkthrough(ports: { dataDir: string; inventory: number; payments: number; orders: number; gateway: number }) {
+async function runReadmeWalkthrough(ports: {
+  dataDir: string;
+  inventory: number;
+  payments: number;
+  orders: number;
+  notifications: number;
+  gateway: number;
+}) {
   const readme = readFileSync(path.join(root, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("## Walk-through"), readme.indexOf("\n## ", readme.indexOf("## Walk-through") + 5));
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
@@ -43,6 +50,7 @@ async function runReadmeWalkthrough(ports: { dataDir: string; inventory: number;
     .replaceAll("127.0.0.1:50051", `127.0.0.1:${ports.inventory}`)
     .replaceAll("127.0.0.1:50052", `127.0.0.1:${ports.payments}`)
     .replaceAll("127.0.0.1:50053", `127.0.0.1:${ports.orders}`)
+    .replaceAll("127.0.0.1:50054", `127.0.0.1:${ports.notifications}`)
     .replaceAll("make -s token SUB=alice", "node --import tsx scripts/token.ts --sub alice");
   const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
     cwd: root,
@@ -67,7 +75,7 @@ describe("make run (the supervisor)", function () {
   this.timeout(90_000);
 
   it("starts the mesh, serves the walk-through, and stops cleanly on SIGINT", async () => {
-    const [inventory, payments, orders, gateway] = await freePorts(4);
+    const [inventory, payments, orders, notifications, gateway] = await freePorts(5);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-run-"));
     // Its own process group, so that a failed test can stop the supervisor and
     // every process it started at once (by the group's id, never by name).
@@ -82,6 +90,7 @@ describe("make run (the supervisor)", function () {
         INVENTORY_PORT: String(inventory),
         PAYMENTS_PORT: String(payments),
         ORDERS_PORT: String(orders),
+        NOTIFICATIONS_PORT: String(notifications),
         GATEWAY_PORT: String(gateway),
       },
     });
@@ -94,7 +103,13 @@ describe("make run (the supervisor)", function () {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(output).to.contain("Mesh is up");
-      for (const [name, port] of [["inventory", inventory], ["payments", payments], ["orders", orders], ["gateway", gateway]] as const) {
+      for (const [name, port] of [
+        ["inventory", inventory],
+        ["payments", payments],
+        ["orders", orders],
+        ["notifications", notifications],
+        ["gateway", gateway],
+      ] as const) {
         expect(output).to.match(new RegExp(`${name}\\s+\\d+\\s+http://127\\.0\\.0\\.1:${port}\\s+SERVING`));
       }
       const curl = async (port: number, method: string, body: object, headers: string[] = []) =>
@@ -115,7 +130,29 @@ describe("make run (the supervisor)", function () {
         ["-H", "x-customer-id: alice"],
       );
       expect((placed.order as Record<string, unknown>).state).to.equal("ORDER_STATE_CONFIRMED");
-      await runReadmeWalkthrough({ dataDir, inventory: inventory!, payments: payments!, orders: orders!, gateway: gateway! });
+      // The order's events reach notifications over the embedded bus.
+      const orderId = (placed.order as Record<string, unknown>).orderId;
+      let sent: unknown[] = [];
+      for (let i = 0; i < 100 && sent.length < 2; i++) {
+        const listed = await curl(notifications!, "meshwork.notifications.v1.NotificationService/ListNotifications", { order_id: orderId }, [
+          "-H",
+          "x-customer-id: alice",
+        ]);
+        sent = (listed.notifications as unknown[] | undefined) ?? [];
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(sent.map((n) => (n as Record<string, unknown>).eventType)).to.deep.equal([
+        "meshwork.orders.v1.OrderPlaced",
+        "meshwork.orders.v1.OrderConfirmed",
+      ]);
+      await runReadmeWalkthrough({
+        dataDir,
+        inventory: inventory!,
+        payments: payments!,
+        orders: orders!,
+        notifications: notifications!,
+        gateway: gateway!,
+      });
 
       child.kill("SIGINT");
       expect(await exited).to.equal(0);

@@ -3,12 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { startService, type ServiceProcess } from "./service-process.js";
 
-/** The demo shop's three services, each its own process, on ephemeral ports. */
+/** The demo shop's services, each its own process, on ephemeral ports. */
 export interface TestMesh {
   readonly dataDir: string;
   readonly inventory: ServiceProcess;
   readonly payments: ServiceProcess;
   readonly orders: ServiceProcess;
+  /** Consumes orders' events: from orders' port on the embedded bus, or from NATS when `env` sets NATS_URL. */
+  readonly notifications: ServiceProcess;
   /** The edge gateway in front of them, when started with `gateway`. */
   readonly gateway?: ServiceProcess;
   /** Stops every process (SIGTERM) and removes the data directory. */
@@ -16,7 +18,7 @@ export interface TestMesh {
 }
 
 export interface StartMeshOptions {
-  /** Environment for every process. */
+  /** Environment for every process (e.g. NATS_URL to put events on NATS). */
   readonly env?: Record<string, string>;
   /** Also start the gateway (its dev keys go under the data directory), with this extra environment. */
   readonly gateway?: Record<string, string>;
@@ -28,6 +30,7 @@ export async function startMesh(options: StartMeshOptions | Record<string, strin
   const env = { DATA_DIR: dataDir, ...extraEnv };
   const [inventory, payments] = await Promise.all([startService("inventory", env), startService("payments", env)]);
   const orders = await startService("orders", { ...env, INVENTORY_URL: inventory.url, PAYMENTS_URL: payments.url });
+  const notifications = await startService("notifications", { ...env, ORDERS_URL: orders.url });
   const gateway =
     gatewayEnv === undefined
       ? undefined
@@ -35,8 +38,9 @@ export async function startMesh(options: StartMeshOptions | Record<string, strin
           ...env,
           INVENTORY_URL: inventory.url,
           ORDERS_URL: orders.url,
+          NOTIFICATIONS_URL: notifications.url,
           // What the gateway's /mesh page polls.
-          MESH_SERVICES: `inventory=${inventory.url},payments=${payments.url},orders=${orders.url}`,
+          MESH_SERVICES: `inventory=${inventory.url},payments=${payments.url},orders=${orders.url},notifications=${notifications.url}`,
           ...gatewayEnv,
         });
   return {
@@ -44,9 +48,10 @@ export async function startMesh(options: StartMeshOptions | Record<string, strin
     inventory,
     payments,
     orders,
+    notifications,
     ...(gateway === undefined ? {} : { gateway }),
     async stop() {
-      await Promise.all([gateway?.stop(), orders.stop(), inventory.stop(), payments.stop()]);
+      await Promise.all([gateway?.stop(), notifications.stop(), orders.stop(), inventory.stop(), payments.stop()]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
