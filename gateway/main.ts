@@ -99,7 +99,7 @@ const web = await bundleWebApp();
 // The live mesh page at /mesh: every MESH_SERVICES process polled every MESH_POLL_MS.
 const meshStatus = new StatusCollector({
   services: parseMeshServices(envString(env, "MESH_SERVICES", defaultMeshServices)),
-  local: { name: "gateway", events: clients.events },
+  local: { name: "gateway", events: clients.events, metricsText: () => metrics.metricsText() },
   pollIntervalMs: envInt(env, "MESH_POLL_MS", 1_000, { min: 10 }),
 });
 const meshPage = meshRoutes(meshStatus, await bundleMeshPage());

@@ -8,7 +8,7 @@ export interface MethodCounters {
   readonly target: string;
   /** As shown: "OrderService/PlaceOrder", or the route. */
   readonly method: string;
-  /** Calls by code ("ok", "unavailable", ...) or, for routes, by HTTP status. */
+  /** Calls by code ("ok", "unavailable", ...); for routes without a code label, by HTTP status. */
   readonly calls: Map<string, number>;
   /** Latency histogram: cumulative count by upper bound in seconds (+Inf included). */
   readonly buckets: Map<number, number>;
@@ -50,7 +50,7 @@ export function readProcess(samples: readonly Sample[], prefix = "meshwork_"): P
       return undefined;
     }
     const target = kind === "client" ? (labels.target ?? "") : "";
-    const method = kind === "route" ? (labels.route ?? "") : `${shortService(service)}/${labels.method ?? ""}`;
+    const method = kind === "route" ? `${labels.method ?? ""} ${labels.route ?? ""}`.trim() : `${shortService(service)}/${labels.method ?? ""}`;
     const key = `${kind}\u0000${target}\u0000${method}`;
     let m = methods.get(key);
     if (m === undefined) {
@@ -67,7 +67,7 @@ export function readProcess(samples: readonly Sample[], prefix = "meshwork_"): P
   const series: Record<string, (s: Sample) => void> = {
     [`${prefix}server_requests_total`]: (s) => add(methodOf("server", s.labels)?.calls, s.labels.code, s.value),
     [`${prefix}client_requests_total`]: (s) => add(methodOf("client", s.labels)?.calls, s.labels.code, s.value),
-    [`${prefix}gateway_requests_total`]: (s) => add(methodOf("route", s.labels)?.calls, s.labels.status, s.value),
+    [`${prefix}gateway_requests_total`]: (s) => add(methodOf("route", s.labels)?.calls, s.labels.code ?? s.labels.status, s.value),
     [`${prefix}server_request_duration_seconds_bucket`]: (s) => addBucket(methodOf("server", s.labels), s),
     [`${prefix}client_request_duration_seconds_bucket`]: (s) => addBucket(methodOf("client", s.labels), s),
     [`${prefix}gateway_request_duration_seconds_bucket`]: (s) => addBucket(methodOf("route", s.labels), s),
@@ -155,7 +155,9 @@ export function methodStats(process: string, w: MethodWindow): MethodStats {
 }
 
 function isFailure(kind: MethodStats["kind"], code: string): boolean {
-  return kind === "route" ? Number(code) >= 400 : code !== "ok";
+  // Gateway routes are counted by RPC code (gRPC and gRPC-Web answer HTTP 200
+  // whatever happens); an HTTP status is read only where no code was given.
+  return kind === "route" && /^\d+$/.test(code) ? Number(code) >= 400 : code !== "ok";
 }
 
 /**

@@ -75,8 +75,8 @@ describe("window maths", () => {
             `meshwork_client_requests_total{target="payments",service="meshwork.payments.v1.PaymentService",method="AuthorizePayment",code="unavailable"} ${unavailable}`,
             `meshwork_breaker_state{target="payments",method="meshwork.payments.v1.PaymentService/AuthorizePayment"} ${breaker}`,
             `meshwork_breaker_transitions_total{target="payments",method="meshwork.payments.v1.PaymentService/AuthorizePayment",to="open"} ${transitions}`,
-            `meshwork_gateway_requests_total{route="POST /v1/orders",status="200"} ${ok}`,
-            `meshwork_gateway_requests_total{route="POST /v1/orders",status="503"} ${unavailable}`,
+            `meshwork_gateway_requests_total{protocol="rest",route="/v1/orders",method="POST",status="200",code="ok"} ${ok}`,
+            `meshwork_gateway_requests_total{protocol="rest",route="/v1/orders",method="POST",status="503",code="unavailable"} ${unavailable}`,
           ].join("\n"),
         ).samples,
       );
@@ -109,7 +109,8 @@ describe("window maths", () => {
       expect(authorize.p50Ms).to.equal(null);
 
       const route = rows.find((r) => r.kind === "route")!;
-      expect(route.errorsByCode).to.deep.equal({ "503": 10 });
+      expect(route.method).to.equal("POST /v1/orders");
+      expect(route.errorsByCode).to.deep.equal({ unavailable: 10 });
       expect(route.errorRate).to.equal(0.2);
 
       expect([...after.breakers.values()]).to.deep.equal([
