@@ -94,6 +94,7 @@ describe("the /mesh page in Chromium, real gateway and services", function () {
       ["inventory", "up"],
       ["payments", "up"],
       ["orders", "up"],
+      ["notifications", "up"],
     ]);
     expect(snapshot?.services.find((s) => s.name === "payments")?.endpoints.map((e) => e.url)).to.deep.equal([mesh!.payments.url]);
   });
