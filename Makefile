@@ -47,6 +47,7 @@ bench: deps ## Benchmarks (ratios within one run, never timed tests)
 	node --import tsx bench/grpc-serving.ts
 	node --import tsx bench/client-stack.ts
 	node --import tsx bench/gateway.ts
+	node --import tsx bench/observability.ts
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
