@@ -44,6 +44,16 @@ export class GrpcHandlerContext implements HandlerContext {
   readonly timeoutMs = (): number | undefined =>
     this.deadline === undefined ? undefined : this.deadline - Date.now();
 
+  /**
+   * One request header as the client sent it (the first value if repeated),
+   * without building `requestHeader`: tracing reads traceparent this way on
+   * every call.
+   */
+  rawHeader(name: string): string | undefined {
+    const value = this.rawHeaders[name];
+    return Array.isArray(value) ? value[0] : value;
+  }
+
   get requestHeader(): Headers {
     if (this.reqHeader === undefined) {
       this.reqHeader = new Headers();

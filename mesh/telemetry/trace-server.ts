@@ -1,6 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { ConnectError } from "@connectrpc/connect";
-import { ROOT_CONTEXT, SpanKind, trace, type Context, type Tracer } from "@opentelemetry/api";
+import { ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { existingInboundCall } from "../context/inbound-call.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 import { withActiveContext } from "./active-context.js";
@@ -36,7 +36,7 @@ export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): S
     if (untraced(context.service.typeName)) {
       return next(request, context);
     }
-    const parent = propagator.extract(ROOT_CONTEXT, context.requestHeader, headersGetter);
+    const parent = callerContext(context);
     return inServerSpan(tracer, parent, context.method, rpcSystem(context.protocolName), (ctx) => {
       const inbound = existingInboundCall(context);
       if (inbound !== undefined) {
@@ -47,6 +47,32 @@ export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): S
       return withActiveContext(ctx, () => next(request, context));
     });
   };
+}
+
+/** A handler context that can read one raw header without building all of them (the gRPC fast path's). */
+interface RawHeaderSource {
+  rawHeader(name: string): string | undefined;
+}
+
+const rawHeaderGetter: TextMapGetter<RawHeaderSource> = {
+  get: (carrier, key) => carrier.rawHeader(key.toLowerCase()),
+  keys: () => ["traceparent", "tracestate"],
+};
+
+/**
+ * The caller's trace context: its traceparent/tracestate, or the root
+ * context (a new trace) without a traceparent. On the gRPC fast path the two
+ * headers are read raw, so a call pays for no Headers object it does not use.
+ */
+function callerContext(context: HandlerContext): Context {
+  const raw = context as Partial<RawHeaderSource>;
+  if (typeof raw.rawHeader === "function") {
+    const source = raw as RawHeaderSource;
+    return source.rawHeader("traceparent") === undefined
+      ? ROOT_CONTEXT
+      : propagator.extract(ROOT_CONTEXT, source, rawHeaderGetter);
+  }
+  return propagator.extract(ROOT_CONTEXT, context.requestHeader, headersGetter);
 }
 
 /**
