@@ -16,8 +16,9 @@ import {
   serve,
   storeCheck,
 } from "../../mesh/index.js";
-import { createEmbeddedBus, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
+import { eventBusFromEnv, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { createInventoryV2alpha1Handler } from "./handler-v2alpha1.js";
+import { inventoryStream } from "./events.js";
 import { createInventoryHandler } from "./handler.js";
 import { Inventory } from "./inventory.js";
 import { openSqliteInventoryStore } from "./sqlite-store.js";
@@ -35,7 +36,8 @@ mkdirSync(dataDir, { recursive: true });
 // Stock events go out through the outbox: the relay is woken after each commit that wrote one.
 let relay: OutboxRelay | undefined;
 const store = openSqliteInventoryStore(path.join(dataDir, "inventory.db"), { onEventsCommitted: () => relay?.wake() });
-const bus = createEmbeddedBus({ db: store.db, logger });
+// NATS JetStream when NATS_URL is set, else the embedded bus (served below).
+const bus = await eventBusFromEnv(env, { name: "inventory", db: store.db, logger, streams: [inventoryStream] });
 relay = startOutboxRelay({ db: store.db, bus, logger });
 const inventory = new Inventory({
   store,

@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { NotificationService } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
-import { createEmbeddedBus, deadLetterService, startConsumer } from "../../mesh/events/index.js";
+import { deadLetterService, eventBusFromEnv, startConsumer } from "../../mesh/events/index.js";
 import {
   ClientFactory,
   createLogger,
@@ -41,11 +41,14 @@ const failForCustomer = envString(env, "NOTIFICATIONS_TEST_FAIL_CUSTOMER", "");
 const handlers = orderEventHandlers(domain, failForCustomer === "" ? {} : { failForCustomer });
 
 const clients = new ClientFactory({ tracer: tracing.tracer });
-const bus = createEmbeddedBus({
+// NATS JetStream when NATS_URL is set, else the embedded bus, pulling the order events from orders' port.
+const bus = await eventBusFromEnv(env, {
+  name: "notifications",
   db: store.db,
   sources: { [ordersStream]: envString(env, "ORDERS_URL", "http://127.0.0.1:50053") },
   clients,
   logger,
+  streams: [ordersStream],
 });
 const consumer = startConsumer({
   bus,

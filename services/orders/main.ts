@@ -21,8 +21,9 @@ import {
   serve,
   storeCheck,
 } from "../../mesh/index.js";
-import { createEmbeddedBus, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
+import { eventBusFromEnv, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { createOrderDomain } from "./domain.js";
+import { ordersStream } from "./events.js";
 import { createOrderHandler } from "./handler.js";
 import { parseSagaCrashPoint } from "./saga.js";
 import { openSqliteOrderStore } from "./sqlite-store.js";
@@ -41,7 +42,8 @@ mkdirSync(dataDir, { recursive: true });
 // Order events go out through the outbox: the relay is woken after each commit that wrote one.
 let relay: OutboxRelay | undefined;
 const store = openSqliteOrderStore(path.join(dataDir, "orders.db"), { onEventsCommitted: () => relay?.wake() });
-const bus = createEmbeddedBus({ db: store.db, logger });
+// NATS JetStream when NATS_URL is set, else the embedded bus (served below).
+const bus = await eventBusFromEnv(env, { name: "orders", db: store.db, logger, streams: [ordersStream] });
 relay = startOutboxRelay({ db: store.db, bus, logger });
 const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
 metrics.observeResilience(clients.events);
