@@ -32,6 +32,28 @@ ${embeddedConsumerMigration}`;
 /** What became of an event given to `handleOnce`. */
 export type HandleOutcome = "handled" | "duplicate" | "dead-lettered";
 
+interface InboxStatements {
+  readonly handled: Database.Statement;
+  readonly deadLettered: Database.Statement;
+  readonly record: Database.Statement;
+}
+
+/** Each database's statements for `handleOnce`, prepared once (it runs three per event). */
+const prepared = new WeakMap<Database.Database, InboxStatements>();
+
+function statements(db: Database.Database): InboxStatements {
+  let sql = prepared.get(db);
+  if (sql === undefined) {
+    sql = {
+      handled: db.prepare("SELECT 1 FROM inbox WHERE consumer = ? AND event_id = ?"),
+      deadLettered: db.prepare("SELECT 1 FROM dead_letters WHERE consumer = ? AND event_id = ?"),
+      record: db.prepare("INSERT INTO inbox (consumer, event_id, handled_at) VALUES (?, ?, ?)"),
+    };
+    prepared.set(db, sql);
+  }
+  return sql;
+}
+
 /**
  * Applies `handler` to the event and records it in the inbox, in one
  * transaction: either both happen or neither. An event already in the inbox
@@ -39,21 +61,22 @@ export type HandleOutcome = "handled" | "duplicate" | "dead-lettered";
  * alone. Throws what the handler threw, after rolling back.
  */
 export function handleOnce(db: Database.Database, consumer: string, envelope: Envelope, handler: EventHandler): HandleOutcome {
+  const sql = statements(db);
   return db.transaction((): HandleOutcome => {
-    if (isHandled(db, consumer, envelope.id)) {
+    if (sql.handled.get(consumer, envelope.id) !== undefined) {
       return "duplicate";
     }
-    if (db.prepare("SELECT 1 FROM dead_letters WHERE consumer = ? AND event_id = ?").get(consumer, envelope.id) !== undefined) {
+    if (sql.deadLettered.get(consumer, envelope.id) !== undefined) {
       return "dead-lettered";
     }
     handler.apply(envelope, db);
-    db.prepare("INSERT INTO inbox (consumer, event_id, handled_at) VALUES (?, ?, ?)").run(consumer, envelope.id, Date.now());
+    sql.record.run(consumer, envelope.id, Date.now());
     return "handled";
   }).immediate();
 }
 
 export function isHandled(db: Database.Database, consumer: string, eventId: string): boolean {
-  return db.prepare("SELECT 1 FROM inbox WHERE consumer = ? AND event_id = ?").get(consumer, eventId) !== undefined;
+  return statements(db).handled.get(consumer, eventId) !== undefined;
 }
 
 /** Records that `consumer` gave up on the event after `attempts` tries. */

@@ -20,6 +20,33 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
 `;
 
+interface OutboxStatements {
+  readonly insert: Database.Statement;
+  readonly next: Database.Statement;
+  readonly mark: Database.Statement;
+  readonly count: Database.Statement;
+}
+
+/**
+ * Each database's statements, prepared once: preparing costs about as much
+ * as running one of these, and the relay runs two per event.
+ */
+const prepared = new WeakMap<Database.Database, OutboxStatements>();
+
+function statements(db: Database.Database): OutboxStatements {
+  let sql = prepared.get(db);
+  if (sql === undefined) {
+    sql = {
+      insert: db.prepare("INSERT INTO outbox (id, stream, envelope, created_at) VALUES (?, ?, ?, ?)"),
+      next: db.prepare("SELECT seq, stream, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?"),
+      mark: db.prepare("UPDATE outbox SET published_at = ? WHERE seq = ?"),
+      count: db.prepare("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"),
+    };
+    prepared.set(db, sql);
+  }
+  return sql;
+}
+
 /**
  * Records `envelope` for publishing to `stream`. Call it inside the
  * transaction that makes the state change the event reports, so that both
@@ -28,12 +55,7 @@ CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
  * event with the same id is already in the outbox.
  */
 export function appendToOutbox(db: Database.Database, stream: string, envelope: Envelope): void {
-  db.prepare("INSERT INTO outbox (id, stream, envelope, created_at) VALUES (?, ?, ?, ?)").run(
-    envelope.id,
-    stream,
-    toBinary(EnvelopeSchema, envelope),
-    Date.now(),
-  );
+  statements(db).insert.run(envelope.id, stream, toBinary(EnvelopeSchema, envelope), Date.now());
 }
 
 /** One unpublished outbox row. */
@@ -43,18 +65,23 @@ export interface OutboxRow {
   readonly envelope: Envelope;
 }
 
-/** The oldest unpublished row, or undefined when everything is published. */
-export function nextUnpublished(db: Database.Database): OutboxRow | undefined {
-  const row = db
-    .prepare("SELECT seq, stream, envelope FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1")
-    .get() as { seq: number; stream: string; envelope: Buffer } | undefined;
-  return row === undefined ? undefined : { seq: row.seq, stream: row.stream, envelope: fromBinary(EnvelopeSchema, row.envelope) };
+/** Up to `limit` unpublished rows, oldest first; none when everything is published. */
+export function nextUnpublished(db: Database.Database, limit: number): OutboxRow[] {
+  const rows = statements(db).next.all(limit) as { seq: number; stream: string; envelope: Buffer }[];
+  return rows.map((row) => ({ seq: row.seq, stream: row.stream, envelope: fromBinary(EnvelopeSchema, row.envelope) }));
 }
 
-export function markPublished(db: Database.Database, seq: number): void {
-  db.prepare("UPDATE outbox SET published_at = ? WHERE seq = ?").run(Date.now(), seq);
+/** Marks the rows `seqs` published, in one transaction. */
+export function markPublished(db: Database.Database, seqs: readonly number[]): void {
+  const { mark } = statements(db);
+  const now = Date.now();
+  db.transaction(() => {
+    for (const seq of seqs) {
+      mark.run(now, seq);
+    }
+  })();
 }
 
 export function countUnpublished(db: Database.Database): number {
-  return (db.prepare("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").get() as { n: number }).n;
+  return (statements(db).count.get() as { n: number }).n;
 }
