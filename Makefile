@@ -48,6 +48,8 @@ bench: deps ## Benchmarks (ratios within one run, never timed tests)
 	node --import tsx bench/client-stack.ts
 	node --import tsx bench/gateway.ts
 	node --import tsx bench/observability.ts
+	@test -x /usr/sbin/nats-server || apt-get install -y -qq nats-server >/dev/null
+	node --import tsx bench/events.ts
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
