@@ -59,7 +59,7 @@ export function startConsumer(options: ConsumerOptions): Subscription {
     // Made only when something is logged: most events log nothing, and a
     // child logger per event is a measurable share of a consumer's CPU.
     const log = (): Logger =>
-      logger.child({ stream, durable, eventId: envelope.id, eventType: envelope.type, requestId: envelope.requestId || undefined });
+      logger.child({ stream, durable, event_id: envelope.id, event_type: envelope.type, request_id: envelope.requestId || undefined });
     const handler = handlers.get(envelope.type);
     if (handler === undefined) {
       log().debug("no handler for this event type; acknowledged");
