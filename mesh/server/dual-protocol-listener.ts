@@ -30,6 +30,13 @@ export class DualProtocolListener {
   private readonly tcp: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /**
+   * HTTP/1.1 connections and how many requests each is serving. Node's own
+   * idle tracking (closeIdleConnections) is set up only by a server that
+   * listens itself, which http1Server never does, so drain() uses this.
+   */
+  private readonly http1Requests = new Map<net.Socket, Set<http.ServerResponse>>();
+  private draining = false;
 
   constructor(listener: RequestListener, options: DualProtocolListenerOptions = {}) {
     const takeStream = options.takeStream ?? (() => false);
@@ -49,6 +56,25 @@ export class DualProtocolListener {
       options.maxHeaderBytes === undefined ? {} : { maxHeaderSize: options.maxHeaderBytes },
       listener,
     );
+    this.http1Server.on("connection", (socket: net.Socket) => {
+      this.http1Requests.set(socket, new Set());
+      socket.once("close", () => this.http1Requests.delete(socket));
+    });
+    this.http1Server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const socket = req.socket;
+      const responses = this.http1Requests.get(socket) ?? new Set<http.ServerResponse>();
+      this.http1Requests.set(socket, responses);
+      responses.add(res);
+      if (this.draining) {
+        closeAfter(res);
+      }
+      res.once("close", () => {
+        responses.delete(res);
+        if (this.draining && responses.size === 0) {
+          socket.destroy();
+        }
+      });
+    });
     this.http2Server.on("session", (session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
@@ -86,13 +112,19 @@ export class DualProtocolListener {
    * as soon as they are idle. Resolves when every connection is closed.
    */
   drain(): Promise<void> {
+    this.draining = true;
     this.tcp.close();
     for (const session of this.sessions) {
       session.close();
     }
+    for (const [socket, responses] of this.http1Requests) {
+      if (responses.size === 0) {
+        socket.destroy();
+      }
+      responses.forEach(closeAfter);
+    }
     return new Promise((resolve) => {
       const check = (): void => {
-        this.http1Server.closeIdleConnections();
         if (this.sockets.size === 0) {
           clearInterval(timer);
           resolve();
@@ -111,6 +143,17 @@ export class DualProtocolListener {
     for (const socket of this.sockets) {
       socket.destroy();
     }
+  }
+}
+
+/**
+ * Makes a response not yet begun say "Connection: close" and end its
+ * connection: a keep-alive client polling the port would otherwise hold the
+ * connection open through a drain.
+ */
+function closeAfter(res: http.ServerResponse): void {
+  if (!res.headersSent) {
+    res.shouldKeepAlive = false;
   }
 }
 
