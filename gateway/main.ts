@@ -9,15 +9,13 @@ import { NotificationService } from "../gen/meshwork/notifications/v1/notificati
 import { OrderService } from "../gen/meshwork/orders/v1/orders_pb.js";
 import {
   breakersCheck,
-  ClientFactory,
-  createLogger,
-  createMeshMetrics,
   envEndpoints,
   envInt,
   envString,
   metricsEndpoint,
   probeRoutes,
   runUntilSignal,
+  serviceRuntime,
 } from "../mesh/index.js";
 import {
   createTokenVerifier,
@@ -35,18 +33,11 @@ import { GatewayServer } from "./server/gateway-server.js";
 import { UpstreamCaller, type Upstream } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
 import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, StatusCollector } from "./mesh-page/index.js";
-import { tracingFromEnv } from "../mesh/telemetry/index.js";
 
-const env = process.env;
-const logger = createLogger("gateway", envString(env, "LOG_LEVEL", "info"));
-// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
-const tracing = tracingFromEnv(env, "gateway");
-// Prometheus metrics at GET /metrics on the gateway's port: its requests, its
-// upstream calls and their resilience events, and the process.
-const metrics = createMeshMetrics({ collectProcess: true });
-const dataDir = envString(env, "DATA_DIR", ".data");
-const port = envInt(env, "PORT", 8080, { min: 0, max: 65535 });
-const host = envString(env, "HOST", "127.0.0.1");
+// Metrics at GET /metrics on the gateway's port: its requests, its upstream
+// calls and their resilience events, and the process.
+const runtime = serviceRuntime("gateway", process.env, { defaultPort: 8080 });
+const { env, logger, tracing, metrics, dataDir, port, host } = runtime;
 const maxTimeoutMs = envInt(env, "GATEWAY_MAX_TIMEOUT_MS", 30_000, { min: 1 });
 
 const jwksUrl = envString(env, "AUTH_JWKS_URL", "");
@@ -79,9 +70,7 @@ const upstreams: Upstream[] = [
   },
 ];
 const policy = loadAccessPolicy(defaultAccessPolicyFile, upstreams.map((u) => u.service));
-const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
-metrics.observeResilience(clients.events);
-metrics.observeBreakers(clients);
+const clients = runtime.clients();
 const caller = new UpstreamCaller({
   upstreams,
   clients,
@@ -156,5 +145,5 @@ runUntilSignal(async () => {
   await meshStatus.stop();
   await server.close();
   clients.close();
-  await tracing.provider.shutdown();
+  await runtime.shutdown();
 }, logger);

@@ -2,45 +2,26 @@
 // consumer of the orders stream (its handlers and dead letters), the event
 // bus (embedded: pulled from orders' port; NATS when NATS_URL is set), and
 // the server.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
 import { NotificationService } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
 import { deadLetterService, eventBusFromEnv, startConsumer } from "../../mesh/events/index.js";
-import {
-  ClientFactory,
-  createLogger,
-  createMeshMetrics,
-  envInt,
-  envString,
-  metricsEndpoint,
-  registration,
-  runUntilSignal,
-  serve,
-  storeCheck,
-} from "../../mesh/index.js";
-import { tracingFromEnv } from "../../mesh/telemetry/index.js";
+import { envInt, envString, registration, runUntilSignal, serviceRuntime, storeCheck } from "../../mesh/index.js";
 import { createNotificationDomain } from "./domain.js";
 import { createNotificationHandler } from "./handler.js";
 import { notificationsConsumer, orderEventHandlers, ordersStream } from "./order-events.js";
 import { openSqliteNotificationStore } from "./sqlite-store.js";
 
-const env = process.env;
-const logger = createLogger("notifications", envString(env, "LOG_LEVEL", "info"));
-// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
-const tracing = tracingFromEnv(env, "notifications");
-const dataDir = envString(env, "DATA_DIR", ".data");
-// Prometheus metrics at GET /metrics on the service's own port.
-const metrics = createMeshMetrics({ collectProcess: true });
-mkdirSync(dataDir, { recursive: true });
+const runtime = serviceRuntime("notifications", process.env, { defaultPort: 50054 });
+const { env, logger, tracing } = runtime;
 
-const store = openSqliteNotificationStore(path.join(dataDir, "notifications.db"));
+const store = openSqliteNotificationStore(runtime.dataFile("notifications.db"));
 const domain = createNotificationDomain(store);
 // Test only: NOTIFICATIONS_TEST_FAIL_CUSTOMER=<customer id> makes every event
 // about that customer's orders fail, to drive the dead-letter tests.
 const failForCustomer = envString(env, "NOTIFICATIONS_TEST_FAIL_CUSTOMER", "");
 const handlers = orderEventHandlers(domain, failForCustomer === "" ? {} : { failForCustomer });
 
-const clients = new ClientFactory({ tracer: tracing.tracer });
+// Only the embedded bus calls out (pulling from orders); those calls are not metered.
+const clients = runtime.clients({ metered: false });
 // NATS JetStream when NATS_URL is set, else the embedded bus, pulling the order events from orders' port.
 const bus = await eventBusFromEnv(env, {
   name: "notifications",
@@ -61,21 +42,13 @@ const consumer = startConsumer({
   tracer: tracing.tracer,
 });
 
-const server = await serve({
+const server = await runtime.serve({
   services: [
     registration(NotificationService, createNotificationHandler(domain)),
     deadLetterService(store.db, { [notificationsConsumer]: { handlers } }),
   ],
-  logger,
-  tracer: tracing.tracer,
-  interceptors: [metrics.serverInterceptor()],
-  httpRoutes: [metricsEndpoint(metrics)],
   readiness: [storeCheck(store)],
-  shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
-  port: envInt(env, "PORT", 50054, { min: 0, max: 65535 }),
-  host: envString(env, "HOST", "127.0.0.1"),
 });
-logger.info({ url: server.url }, "serving");
 
 runUntilSignal(async () => {
   await server.shutdown();
@@ -83,5 +56,5 @@ runUntilSignal(async () => {
   await bus.close();
   clients.close();
   store.close();
-  await tracing.provider.shutdown();
+  await runtime.shutdown();
 }, logger);

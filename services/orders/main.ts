@@ -2,23 +2,17 @@
 // inventory and payments (from the mesh's client factory), domain, handler,
 // server, the loop that resumes sagas a restart or an outage left PENDING, and
 // the event bus with the outbox relay that publishes order events.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import {
   breakersCheck,
-  ClientFactory,
-  createLogger,
-  createMeshMetrics,
-  metricsEndpoint,
   envEndpoints,
   envInt,
   envString,
   registration,
   runUntilSignal,
-  serve,
+  serviceRuntime,
   storeCheck,
 } from "../../mesh/index.js";
 import { eventBusFromEnv, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
@@ -28,26 +22,17 @@ import { createOrderHandler } from "./handler.js";
 import { parseSagaCrashPoint } from "./saga.js";
 import { openSqliteOrderStore } from "./sqlite-store.js";
 import { inventoryPort, paymentsPort } from "./upstream.js";
-import { tracingFromEnv } from "../../mesh/telemetry/index.js";
 
-const env = process.env;
-const logger = createLogger("orders", envString(env, "LOG_LEVEL", "info"));
-// Traces: OTLP/HTTP export and sampling from the standard OTEL_* variables.
-const tracing = tracingFromEnv(env, "orders");
-const dataDir = envString(env, "DATA_DIR", ".data");
-// Prometheus metrics at GET /metrics on the service's own port.
-const metrics = createMeshMetrics({ collectProcess: true });
-mkdirSync(dataDir, { recursive: true });
+const runtime = serviceRuntime("orders", process.env, { defaultPort: 50053 });
+const { env, logger } = runtime;
 
 // Order events go out through the outbox: the relay is woken after each commit that wrote one.
 let relay: OutboxRelay | undefined;
-const store = openSqliteOrderStore(path.join(dataDir, "orders.db"), { onEventsCommitted: () => relay?.wake() });
+const store = openSqliteOrderStore(runtime.dataFile("orders.db"), { onEventsCommitted: () => relay?.wake() });
 // NATS JetStream when NATS_URL is set, else the embedded bus (served below).
 const bus = await eventBusFromEnv(env, { name: "orders", db: store.db, logger, streams: [ordersStream] });
 relay = startOutboxRelay({ db: store.db, bus, logger });
-const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
-metrics.observeResilience(clients.events);
-metrics.observeBreakers(clients);
+const clients = runtime.clients();
 const breaker = {
   volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
   resetTimeoutMs: envInt(env, "BREAKER_RESET_MS", 5_000, { min: 10 }),
@@ -77,20 +62,12 @@ const domain = createOrderDomain(
   { logger, testCrashAt },
 );
 
-const server = await serve({
+const server = await runtime.serve({
   // On the embedded bus, consumers read the order events from this port.
   services: [registration(OrderService, createOrderHandler(domain)), ...eventBusServices(bus)],
-  logger,
-  tracer: tracing.tracer,
-  interceptors: [metrics.serverInterceptor()],
-  httpRoutes: [metricsEndpoint(metrics)],
   // GET /readyz: the store answers and neither upstream looks down.
   readiness: [storeCheck(store), breakersCheck(clients, "inventory"), breakersCheck(clients, "payments")],
-  shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
-  port: envInt(env, "PORT", 50053, { min: 0, max: 65535 }),
-  host: envString(env, "HOST", "127.0.0.1"),
 });
-logger.info({ url: server.url }, "serving");
 
 // One resume pass at a time, so shutdown can wait for the one running.
 let resuming: Promise<unknown> | undefined;
@@ -112,5 +89,5 @@ runUntilSignal(async () => {
   await resuming;
   clients.close();
   store.close();
-  await tracing.provider.shutdown();
+  await runtime.shutdown();
 }, logger);

@@ -1,0 +1,105 @@
+// What every Meshwork process main sets up the same way, from its environment:
+// logger, tracing, metrics, data directory, client factory, serve options and
+// the last step of its shutdown. A main keeps only what is its own (store,
+// domain, handlers, events, its shutdown order).
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { ClientFactory } from "../client/client-factory.js";
+import { envInt, envString, type Env } from "../env.js";
+import { createLogger, type Logger } from "../logger.js";
+import { createMeshMetrics, type MeshMetrics } from "../metrics/mesh-metrics.js";
+import { metricsEndpoint } from "../metrics/metrics-endpoint.js";
+import { serve, type MeshServer, type ServeOptions } from "../server/serve.js";
+import { tracingFromEnv, type Tracing } from "../telemetry/index.js";
+
+export interface ServiceRuntimeOptions {
+  /** The port when PORT is unset: each process of the demo has its own, so all run on one host. */
+  readonly defaultPort: number;
+}
+
+/** What `serve` takes from the main; the runtime fills in the rest (see `ServiceRuntime.serve`). */
+export type ServiceServeOptions = Omit<ServeOptions, "logger" | "tracer" | "shutdownDelayMs" | "port" | "host">;
+
+export interface ServiceClientsOptions {
+  /**
+   * Count the factory's calls, resilience events and breaker states in this
+   * process's metrics. Default: true.
+   */
+  readonly metered?: boolean;
+}
+
+/** A process's shared setup; make it once, first thing in main. */
+export interface ServiceRuntime {
+  readonly env: Env;
+  /** Named after the process; level from LOG_LEVEL (default info). */
+  readonly logger: Logger;
+  /** OTLP/HTTP export and sampling from the standard OTEL_* variables. */
+  readonly tracing: Tracing;
+  /** Prometheus metrics, served at GET /metrics on the process's own port; process series included. */
+  readonly metrics: MeshMetrics;
+  /** DATA_DIR (default .data); made by `dataFile`, not before. */
+  readonly dataDir: string;
+  /** PORT (default: the process's own, 0 picks a free one) and HOST (default 127.0.0.1). */
+  readonly port: number;
+  readonly host: string;
+  /** `name` inside DATA_DIR, which it makes if missing (e.g. a store's database file). */
+  dataFile(name: string): string;
+  /** A client factory traced with this process's tracer (and metered, by default). Close it on shutdown. */
+  clients(options?: ServiceClientsOptions): ClientFactory;
+  /**
+   * serve() with this process's logger, tracer, PORT, HOST and
+   * SHUTDOWN_DELAY_MS (default 0), the metrics interceptor outermost of
+   * `options.interceptors` and GET /metrics first of `options.httpRoutes`;
+   * then logs {"url": ...} "serving", the line scripts and tests wait for.
+   */
+  serve(options: ServiceServeOptions): Promise<MeshServer>;
+  /** Flushes and stops tracing: the last step of a main's stop. */
+  shutdown(): Promise<void>;
+}
+
+/** Reads the environment once; a malformed value stops the process naming the variable. */
+export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceRuntimeOptions): ServiceRuntime {
+  const logger = createLogger(name, envString(env, "LOG_LEVEL", "info"));
+  const tracing = tracingFromEnv(env, name);
+  const metrics = createMeshMetrics({ collectProcess: true });
+  const dataDir = envString(env, "DATA_DIR", ".data");
+  const port = envInt(env, "PORT", defaultPort, { min: 0, max: 65535 });
+  const host = envString(env, "HOST", "127.0.0.1");
+  return {
+    env,
+    logger,
+    tracing,
+    metrics,
+    dataDir,
+    port,
+    host,
+    dataFile(file) {
+      mkdirSync(dataDir, { recursive: true });
+      return path.join(dataDir, file);
+    },
+    clients({ metered = true } = {}) {
+      if (!metered) {
+        return new ClientFactory({ tracer: tracing.tracer });
+      }
+      const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
+      metrics.observeResilience(clients.events);
+      metrics.observeBreakers(clients);
+      return clients;
+    },
+    async serve(options) {
+      const server = await serve({
+        ...options,
+        logger,
+        tracer: tracing.tracer,
+        interceptors: [metrics.serverInterceptor(), ...(options.interceptors ?? [])],
+        httpRoutes: [metricsEndpoint(metrics), ...(options.httpRoutes ?? [])],
+        shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
+        port,
+        host,
+      });
+      logger.info({ url: server.url }, "serving");
+      return server;
+    },
+    shutdown: () => tracing.provider.shutdown(),
+  };
+}
