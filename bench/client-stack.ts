@@ -26,10 +26,7 @@
 // a row: node --cpu-prof --import tsx bench/client-stack.ts --only connect-full).
 import { createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
 import { ClientFactory, type TransportKind } from "../mesh/client/client-factory.js";
@@ -46,12 +43,10 @@ import { medianOf } from "./support/median.js";
 import { fmt } from "./support/number-format.js";
 import { percentile } from "./support/percentile.js";
 import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
+import { benchCommand, packageVersion, writeResults } from "./support/results-file.js";
 import { limitRun } from "./support/run-limit.js";
 import { stormSku } from "./support/storm.js";
 import { TargetProcess } from "./support/target-process.js";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const resultsDir = join(root, "bench", "results");
 
 const { values: args } = parseArgs({
   options: {
@@ -578,42 +573,26 @@ function report(results: Map<string, Round[]>, stormResults: Map<string, StormRo
     console.log("\n--only: results not written");
     return;
   }
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, "client-stack.json");
-  const script = relative(root, fileURLToPath(import.meta.url));
-  const argv = process.argv.slice(2);
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        command: [process.env.npm_lifecycle_event === "npx" ? "npx tsx" : "node --import tsx", script, ...argv].join(" "),
-        argv: process.argv,
-        execArgv: process.execArgv,
-        node: process.version,
-        versions: Object.fromEntries(
-          ["@connectrpc/connect", "@connectrpc/connect-node", "@grpc/grpc-js", "@bufbuild/protobuf", "opossum"].map((name) => [
-            name,
-            versionOf(name),
-          ]),
-        ),
-        machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), kernel: release() },
-        pinned,
-        settings,
-        roundsRun,
-        results: summary,
-        storm: stormSummary,
-        targets,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`\nresults: ${file}`);
-}
-
-function versionOf(name: string): string {
-  return (JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  writeResults("client-stack", {
+    date: new Date().toISOString(),
+    command: benchCommand(import.meta.url),
+    argv: process.argv,
+    execArgv: process.execArgv,
+    node: process.version,
+    versions: Object.fromEntries(
+      ["@connectrpc/connect", "@connectrpc/connect-node", "@grpc/grpc-js", "@bufbuild/protobuf", "opossum"].map((name) => [
+        name,
+        packageVersion(name),
+      ]),
+    ),
+    machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), kernel: release() },
+    pinned,
+    settings,
+    roundsRun,
+    results: summary,
+    storm: stormSummary,
+    targets,
+  });
 }
 
 function pct(share: number): string {

@@ -46,10 +46,10 @@
 // profiles one bus's producer and consumer; the profiles are summarized and
 // left in a temporary directory).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
@@ -70,16 +70,19 @@ import { createLogger } from "../mesh/logger.js";
 import { serve } from "../mesh/server/serve.js";
 import { openDatabase } from "../mesh/sqlite/open-database.js";
 import { fail, positive } from "./support/cli-args.js";
-import { summarizeProfile } from "./support/cpu-profile-summary.js";
+import { printProfileSummaries } from "./support/cpu-profile-summary.js";
 import { medianOf } from "./support/median.js";
+import { IpcChild } from "./support/ipc-child.js";
 import { fmt } from "./support/number-format.js";
+import { answerParent, hasParent } from "./support/parent-channel.js";
 import { percentile } from "./support/percentile.js";
 import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
 import { procTreeCpuUs } from "./support/proc-cpu.js";
+import { benchCommand, packageVersion, writeResults } from "./support/results-file.js";
 import { limitRun } from "./support/run-limit.js";
+import { freePort } from "./support/server-process.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const resultsDir = join(root, "bench", "results");
 const thisFile = fileURLToPath(import.meta.url);
 const loadAtStart = loadavg();
 /** Read before this process pins itself: availableParallelism() follows the affinity mask. */
@@ -175,11 +178,9 @@ type ChildMessage =
 type Role = "producer" | "consumer";
 
 async function runChild(role: Role, dir: string): Promise<void> {
-  if (process.send === undefined) {
+  if (!hasParent()) {
     fail("--role is set by bench/events.ts itself, which talks to its children over IPC");
   }
-  const send = (message: ChildMessage): void => void process.send?.(message);
-  process.on("disconnect", () => process.exit(1));
   const logger = createLogger(`bench-${role}`, "warn");
   const env = args.nats === undefined ? {} : { NATS_URL: args.nats };
   let close: () => Promise<void>;
@@ -255,26 +256,18 @@ async function runChild(role: Role, dir: string): Promise<void> {
     };
   }
 
-  process.on("message", (message: ParentMessage) => {
-    void (async () => {
+  answerParent<ParentMessage>(port, {
+    answer: async (message): Promise<ChildMessage> => {
       switch (message.type) {
         case "write":
-          send({ type: "written", result: await write!(message.phase, message.count, message.ratePerSec) });
-          break;
+          return { type: "written", result: await write!(message.phase, message.count, message.ratePerSec) };
         case "reach":
-          send({ type: "reached", handled: await reach!(message.handled) });
-          break;
-        case "stop": {
-          // Exit normally (not by signal) so that --cpu-prof writes its profile.
-          const exit = setTimeout(() => process.exit(0), 3_000);
-          await close().catch(() => undefined);
-          clearTimeout(exit);
-          process.exit(0);
-        }
+          return { type: "reached", handled: await reach!(message.handled) };
       }
-    })().catch((e: unknown) => send({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+    },
+    close,
+    closeGraceMs: 3_000,
   });
-  send({ type: "ready", port });
 }
 
 /**
@@ -320,93 +313,37 @@ async function writeEvents(phase: string, count: number, ratePerSec: number, wri
 
 // ---------------------------------------------------------------- the parent
 
-/** A child process of this file, spoken to one request at a time over IPC. */
+/** A child process of this file (a producer or consumer role). */
 class Child {
-  private readonly unread: ChildMessage[] = [];
-  private readonly readers: ((message: ChildMessage) => void)[] = [];
-  private readonly exited: Promise<void>;
-
-  constructor(
-    readonly name: string,
-    readonly process: ChildProcess,
-  ) {
-    process.on("message", (message: ChildMessage) => {
-      const reader = this.readers.shift();
-      if (reader === undefined) {
-        this.unread.push(message);
-      } else {
-        reader(message);
-      }
-    });
-    this.exited = new Promise((resolve) => process.once("exit", () => resolve()));
+  static start(name: string, childArgs: readonly string[], core: number | undefined, nodeArgs: readonly string[] = []): Child {
+    return new Child(IpcChild.start(name, thisFile, childArgs, { cwd: root, core, nodeArgs }));
   }
 
-  static start(name: string, childArgs: readonly string[], core: number | undefined, nodeArgs: readonly string[] = []): Child {
-    const command = [process.execPath, ...nodeArgs, "--import", "tsx", thisFile, ...childArgs];
-    const [file, ...rest] = core === undefined ? command : ["taskset", "-c", String(core), ...command];
-    return new Child(name, spawn(file!, rest, { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+  private constructor(private readonly ipc: IpcChild<ParentMessage, ChildMessage>) {}
+
+  get process(): ChildProcess {
+    return this.ipc.process;
   }
 
   get pid(): number {
-    return this.process.pid!;
+    return this.ipc.pid;
   }
 
   async ready(timeoutMs: number): Promise<number> {
-    return (await this.ask(undefined, "ready", timeoutMs)).port;
+    return (await this.ipc.ask(undefined, "ready", timeoutMs)).port;
   }
 
   async write(phase: string, count: number, ratePerSec: number): Promise<WriteResult> {
-    return (await this.ask({ type: "write", phase, count, ratePerSec }, "written", settings.phaseTimeoutMs)).result;
+    return (await this.ipc.ask({ type: "write", phase, count, ratePerSec }, "written", settings.phaseTimeoutMs)).result;
   }
 
   async reach(handled: number): Promise<number> {
-    return (await this.ask({ type: "reach", handled }, "reached", settings.phaseTimeoutMs)).handled;
+    return (await this.ipc.ask({ type: "reach", handled }, "reached", settings.phaseTimeoutMs)).handled;
   }
 
   /** Asks the child to exit; kills it (by its PID) if it has not within 5 s. */
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) {
-      return;
-    }
-    if (this.process.connected) {
-      this.process.send({ type: "stop" } satisfies ParentMessage);
-    }
-    const killer = setTimeout(() => this.process.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-
-  private ask<T extends ChildMessage["type"]>(
-    message: ParentMessage | undefined,
-    reply: T,
-    timeoutMs: number,
-  ): Promise<Extract<ChildMessage, { type: T }>> {
-    const got = new Promise<ChildMessage>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no ${reply} within ${timeoutMs} ms`)), timeoutMs);
-      const settle = (m: ChildMessage): void => {
-        clearTimeout(timer);
-        resolve(m);
-      };
-      const early = this.unread.shift();
-      if (early !== undefined) {
-        settle(early);
-      } else {
-        this.readers.push(settle);
-      }
-      void this.exited.then(() => reject(new Error(`${this.name} exited (${this.process.exitCode ?? this.process.signalCode})`)));
-    });
-    if (message !== undefined && this.process.connected) {
-      this.process.send(message);
-    }
-    return got.then((m) => {
-      if (m.type === "error") {
-        throw new Error(`${this.name}: ${m.message}`);
-      }
-      if (m.type !== reply) {
-        throw new Error(`${this.name}: expected ${reply}, got ${m.type}`);
-      }
-      return m as Extract<ChildMessage, { type: T }>;
-    });
+  stop(): Promise<void> {
+    return this.ipc.stop();
   }
 }
 
@@ -428,17 +365,6 @@ async function startNatsServer(dir: string, core: number | undefined): Promise<{
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { url: `nats://127.0.0.1:${port}`, process: child };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -609,7 +535,7 @@ async function runBench(): Promise<void> {
     clearLimit();
   }
   if (profileDir !== undefined) {
-    summarizeProfiles(profileDir);
+    printProfileSummaries(profileDir, root);
   }
   process.exit(exitCode);
 }
@@ -785,54 +711,25 @@ function report(rounds: Map<BusId, Round[]>, roundsRun: number, checks: readonly
     console.log("\n--cpu-prof: results not written");
     return;
   }
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, "events.json");
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        command: [process.env.npm_lifecycle_event === "npx" ? "npx tsx" : "node --import tsx", relative(root, thisFile), ...process.argv.slice(2)].join(" "),
-        argv: process.argv,
-        node: process.version,
-        versions: {
-          nats: versionOf("nats"),
-          "better-sqlite3": versionOf("better-sqlite3"),
-          "nats-server": spawnSync(natsServerBinary, ["--version"], { encoding: "utf8" }).stdout.trim(),
-        },
-        machine: { cpu: cpus()[0]?.model, cores: machineCores, kernel: release() },
-        pinned,
-        placement: pinned ? { core0: ["producer", "nats-server"], core1: ["consumer", "bench parent"] } : "not pinned",
-        loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
-        settings,
-        roundsRun,
-        results: summary,
-        checks,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`\nresults: ${file}`);
-}
-
-function summarizeProfiles(dir: string): void {
-  for (const name of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
-    const summary = summarizeProfile(join(dir, name), 20, root);
-    console.log(`\nprofile ${join(dir, name)}: ${fmt(summary.totalMs, 0)} ms sampled, ${fmt(summary.idleMs, 0)} ms idle`);
-    console.log("  self time by file:");
-    for (const s of summary.selfByFile) {
-      console.log(`    ${fmt(s.percent, 1).padStart(5)}%  ${s.name}`);
-    }
-    console.log("  inclusive time by function:");
-    for (const s of summary.inclusiveByFunction) {
-      console.log(`    ${fmt(s.percent, 1).padStart(5)}%  ${s.name}`);
-    }
-  }
-}
-
-function versionOf(name: string): string {
-  return (JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  writeResults("events", {
+    date: new Date().toISOString(),
+    command: benchCommand(import.meta.url),
+    argv: process.argv,
+    node: process.version,
+    versions: {
+      nats: packageVersion("nats"),
+      "better-sqlite3": packageVersion("better-sqlite3"),
+      "nats-server": spawnSync(natsServerBinary, ["--version"], { encoding: "utf8" }).stdout.trim(),
+    },
+    machine: { cpu: cpus()[0]?.model, cores: machineCores, kernel: release() },
+    pinned,
+    placement: pinned ? { core0: ["producer", "nats-server"], core1: ["consumer", "bench parent"] } : "not pinned",
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
+    settings,
+    roundsRun,
+    results: summary,
+    checks,
+  });
 }
 
 if (args.role !== undefined) {

@@ -43,10 +43,10 @@ import type { HandlerContext } from "@connectrpc/connect";
 import type { Tracer } from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
@@ -61,15 +61,17 @@ import { createMeshMetrics, type MeshMetrics } from "../mesh/metrics/mesh-metric
 import { serve, type ServiceRegistration } from "../mesh/server/serve.js";
 import { createTracing, type Tracing } from "../mesh/telemetry/index.js";
 import { fail, positive } from "./support/cli-args.js";
-import { summarizeProfile } from "./support/cpu-profile-summary.js";
+import { printProfileSummaries } from "./support/cpu-profile-summary.js";
 import { medianOf } from "./support/median.js";
+import { IpcChild } from "./support/ipc-child.js";
 import { fmt } from "./support/number-format.js";
+import { answerParent, hasParent } from "./support/parent-channel.js";
 import { percentile } from "./support/percentile.js";
 import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
+import { benchCommand, packageVersion, writeResults } from "./support/results-file.js";
 import { limitRun } from "./support/run-limit.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const resultsDir = join(root, "bench", "results");
 const thisFile = fileURLToPath(import.meta.url);
 const loadAtStart = loadavg();
 
@@ -216,14 +218,12 @@ function target(name: string, url: string) {
 
 async function runChild(role: Role, id: ConfigId, upstream: string | undefined): Promise<void> {
   const config = configs.find((c) => c.id === id);
-  if (config === undefined || !["leaf", "front", "load"].includes(role) || process.send === undefined) {
+  if (config === undefined || !["leaf", "front", "load"].includes(role) || !hasParent()) {
     fail("--role and --config are set by bench/observability.ts itself, which talks to its children over IPC");
   }
   if (role !== "leaf" && upstream === undefined) {
     fail(`--role ${role} needs --upstream`);
   }
-  const send = (message: ChildMessage): void => void process.send?.(message);
-  process.on("disconnect", () => process.exit(1));
   const o = observability(config);
   let traceparentCalls = 0;
   let sampledCalls = 0;
@@ -286,20 +286,18 @@ async function runChild(role: Role, id: ConfigId, upstream: string | undefined):
     return metric === undefined ? 0 : (await metric.get()).values.reduce((n, v) => n + v.value, 0);
   };
 
-  process.on("message", (message: ParentMessage) => {
-    void (async () => {
+  answerParent<ParentMessage>(port, {
+    answer: async (message): Promise<ChildMessage> => {
       switch (message.type) {
         case "cpu": {
           const { user, system } = process.cpuUsage();
-          send({ type: "cpu", us: user + system });
-          break;
+          return { type: "cpu", us: user + system };
         }
         case "run":
-          send({ type: "ran", result: await runCalls(loadCall!, message.sku, message.calls, message.concurrency) });
-          break;
+          return { type: "ran", result: await runCalls(loadCall!, message.sku, message.calls, message.concurrency) };
         case "counts":
           await o.tracing?.provider.forceFlush();
-          send({
+          return {
             type: "counts",
             counts: {
               spansExported: o.exporter.exported,
@@ -308,20 +306,15 @@ async function runChild(role: Role, id: ConfigId, upstream: string | undefined):
               serverRequestsCounted: await counterSum("meshwork_server_requests_total"),
               clientRequestsCounted: await counterSum("meshwork_client_requests_total"),
             },
-          });
-          break;
-        case "stop": {
-          // Exit normally (not by signal) so that --cpu-prof writes its profile.
-          const exit = setTimeout(() => process.exit(0), 2_000);
-          await close().catch(() => undefined);
-          await o.tracing?.provider.shutdown().catch(() => undefined);
-          clearTimeout(exit);
-          process.exit(0);
-        }
+          };
       }
-    })().catch((e: unknown) => send({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+    },
+    close: async () => {
+      await close().catch(() => undefined);
+      await o.tracing?.provider.shutdown();
+    },
+    closeGraceMs: 2_000,
   });
-  send({ type: "ready", port });
 }
 
 /** `total` calls, `concurrency` in flight; latencies of every call (failed ones included). */
@@ -361,98 +354,41 @@ async function runCalls(call: (sku: string) => Promise<unknown>, sku: string, to
 
 // ---------------------------------------------------------------- the parent
 
-/** A child process of this file, spoken to one request at a time over IPC. */
+/** A child process of this file (a leaf, front or load role). */
 class Child {
-  private readonly unread: ChildMessage[] = [];
-  private readonly readers: ((message: ChildMessage) => void)[] = [];
-  private readonly exited: Promise<void>;
-  port = 0;
-
-  constructor(
-    readonly name: string,
-    readonly process: ChildProcess,
-  ) {
-    process.on("message", (message: ChildMessage) => {
-      const reader = this.readers.shift();
-      if (reader === undefined) {
-        this.unread.push(message);
-      } else {
-        reader(message);
-      }
-    });
-    this.exited = new Promise((resolve) => process.once("exit", () => resolve()));
+  static start(name: string, childArgs: readonly string[], core: number | undefined, nodeArgs: readonly string[] = []): Child {
+    return new Child(IpcChild.start(name, thisFile, childArgs, { cwd: root, core, nodeArgs }));
   }
 
-  static start(name: string, childArgs: readonly string[], core: number | undefined, nodeArgs: readonly string[] = []): Child {
-    const command = [process.execPath, ...nodeArgs, "--import", "tsx", thisFile, ...childArgs];
-    const [file, ...rest] = core === undefined ? command : ["taskset", "-c", String(core), ...command];
-    return new Child(name, spawn(file!, rest, { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+  private constructor(private readonly ipc: IpcChild<ParentMessage, ChildMessage>) {}
+
+  get process(): ChildProcess {
+    return this.ipc.process;
   }
 
   async ready(timeoutMs: number): Promise<number> {
-    this.port = (await this.ask(undefined, "ready", timeoutMs)).port;
-    return this.port;
+    return (await this.ipc.ask(undefined, "ready", timeoutMs)).port;
   }
 
   async cpu(): Promise<number> {
-    return (await this.ask({ type: "cpu" }, "cpu", 10_000)).us;
+    return (await this.ipc.ask({ type: "cpu" }, "cpu", 10_000)).us;
   }
 
   async counts(): Promise<Counts> {
-    return (await this.ask({ type: "counts" }, "counts", 30_000)).counts;
+    return (await this.ipc.ask({ type: "counts" }, "counts", 30_000)).counts;
   }
 
   async run(calls: number, concurrency: number, sku = settings.sku): Promise<RunResult> {
-    const { result } = await this.ask({ type: "run", calls, concurrency, sku }, "ran", settings.timeLimitMs);
+    const { result } = await this.ipc.ask({ type: "run", calls, concurrency, sku }, "ran", settings.timeLimitMs);
     if (result.failures > 0) {
-      throw new Error(`${this.name}: ${result.failures} of ${calls} calls failed; first: ${result.firstError}`);
+      throw new Error(`${this.ipc.name}: ${result.failures} of ${calls} calls failed; first: ${result.firstError}`);
     }
     return result;
   }
 
   /** Asks the child to exit; kills it (by its PID) if it has not within 5 s. */
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) {
-      return;
-    }
-    if (this.process.connected) {
-      this.process.send({ type: "stop" } satisfies ParentMessage);
-    }
-    const killer = setTimeout(() => this.process.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-
-  private ask<T extends ChildMessage["type"]>(
-    message: ParentMessage | undefined,
-    reply: T,
-    timeoutMs: number,
-  ): Promise<Extract<ChildMessage, { type: T }>> {
-    const got = new Promise<ChildMessage>((resolve, reject) => {
-      const queued = this.unread.shift();
-      if (queued !== undefined) {
-        resolve(queued);
-        return;
-      }
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no ${reply} within ${timeoutMs} ms`)), timeoutMs);
-      this.readers.push((m) => {
-        clearTimeout(timer);
-        resolve(m);
-      });
-      this.exited.then(() => reject(new Error(`${this.name}: exited`)), () => undefined);
-    });
-    if (message !== undefined && this.process.connected) {
-      this.process.send(message);
-    }
-    return got.then((m) => {
-      if (m.type === "error") {
-        throw new Error(`${this.name}: ${m.message}`);
-      }
-      if (m.type !== reply) {
-        throw new Error(`${this.name}: expected ${reply}, got ${m.type}`);
-      }
-      return m as Extract<ChildMessage, { type: T }>;
-    });
+  stop(): Promise<void> {
+    return this.ipc.stop();
   }
 }
 
@@ -582,7 +518,7 @@ async function runBench(): Promise<void> {
     clearLimit();
   }
   if (profileDir !== undefined) {
-    summarizeProfiles(profileDir);
+    printProfileSummaries(profileDir, root);
   }
   process.exit(exitCode);
 }
@@ -735,62 +671,32 @@ function report(rounds: Map<ConfigId, Round[]>, roundsRun: number, checks: reado
     console.log("\n--cpu-prof: results not written");
     return;
   }
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, "observability.json");
-  const script = relative(root, thisFile);
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        command: [process.env.npm_lifecycle_event === "npx" ? "npx tsx" : "node --import tsx", script, ...process.argv.slice(2)].join(" "),
-        argv: process.argv,
-        execArgv: process.execArgv,
-        node: process.version,
-        versions: Object.fromEntries(
-          [
-            "@connectrpc/connect",
-            "@connectrpc/connect-node",
-            "@bufbuild/protobuf",
-            "@opentelemetry/api",
-            "@opentelemetry/core",
-            "@opentelemetry/sdk-trace-base",
-            "prom-client",
-          ].map((name) => [name, versionOf(name)]),
-        ),
-        machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), kernel: release() },
-        pinned,
-        loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
-        unsaturatedMeasurements: unsaturated,
-        settings,
-        roundsRun,
-        results: summary,
-        checks,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`\nresults: ${file}`);
-}
-
-function summarizeProfiles(dir: string): void {
-  for (const name of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
-    const summary = summarizeProfile(join(dir, name), 20, root);
-    console.log(`\nprofile ${join(dir, name)}: ${fmt(summary.totalMs, 0)} ms sampled, ${fmt(summary.idleMs, 0)} ms idle`);
-    console.log("  self time by file:");
-    for (const s of summary.selfByFile) {
-      console.log(`    ${fmt(s.percent, 1).padStart(5)}%  ${s.name}`);
-    }
-    console.log("  inclusive time by function:");
-    for (const s of summary.inclusiveByFunction) {
-      console.log(`    ${fmt(s.percent, 1).padStart(5)}%  ${s.name}`);
-    }
-  }
-}
-
-function versionOf(name: string): string {
-  return (JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  writeResults("observability", {
+    date: new Date().toISOString(),
+    command: benchCommand(import.meta.url),
+    argv: process.argv,
+    execArgv: process.execArgv,
+    node: process.version,
+    versions: Object.fromEntries(
+      [
+        "@connectrpc/connect",
+        "@connectrpc/connect-node",
+        "@bufbuild/protobuf",
+        "@opentelemetry/api",
+        "@opentelemetry/core",
+        "@opentelemetry/sdk-trace-base",
+        "prom-client",
+      ].map((name) => [name, packageVersion(name)]),
+    ),
+    machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), kernel: release() },
+    pinned,
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
+    unsaturatedMeasurements: unsaturated,
+    settings,
+    roundsRun,
+    results: summary,
+    checks,
+  });
 }
 
 // Last, once every class above is initialized.

@@ -1,6 +1,8 @@
 // Where a V8 .cpuprofile (node --cpu-prof) spends its time: self time by
 // function and by file/package, and inclusive time by function.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fmt } from "./number-format.js";
 
 interface ProfileNode {
   id: number;
@@ -116,4 +118,20 @@ export function summarizeProfile(file: string, top = 25, root = "", window?: rea
     selfByFile: rank(files),
     inclusiveByFunction: rank(inclusive),
   };
+}
+
+/** Prints, for every .cpuprofile in `dir`, its self time by file and inclusive time by function (top 20). */
+export function printProfileSummaries(dir: string, root: string): void {
+  for (const name of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+    const summary = summarizeProfile(join(dir, name), 20, root);
+    console.log(`\nprofile ${join(dir, name)}: ${fmt(summary.totalMs, 0)} ms sampled, ${fmt(summary.idleMs, 0)} ms idle`);
+    console.log("  self time by file:");
+    for (const s of summary.selfByFile) {
+      console.log(`    ${fmt(s.percent, 1).padStart(5)}%  ${s.name}`);
+    }
+    console.log("  inclusive time by function:");
+    for (const s of summary.inclusiveByFunction) {
+      console.log(`    ${fmt(s.percent, 1).padStart(5)}%  ${s.name}`);
+    }
+  }
 }

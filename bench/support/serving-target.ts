@@ -29,6 +29,7 @@ import {
 } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { createLogger, serve, type ServiceRegistration } from "../../mesh/index.js";
 import { grpcJsServiceDefinition } from "../../test/support/grpc-js-client.js";
+import { answerParent, hasParent } from "./parent-channel.js";
 import { stormSku } from "./storm.js";
 
 const targetKinds = ["mesh", "mesh-propagating", "connect", "grpc-js", "raw"] as const;
@@ -184,24 +185,16 @@ function listenHttp2(server: http2.Http2Server): Promise<{ port: number; close: 
 }
 
 const kind = process.argv[2] as TargetKind;
-if (!targetKinds.includes(kind) || process.send === undefined) {
+if (!targetKinds.includes(kind) || !hasParent()) {
   console.error(`usage: run by bench/grpc-serving.ts with an IPC channel; kind one of ${targetKinds.join(", ")}`);
   process.exit(2);
 }
-const send = (message: TargetMessage): void => void process.send?.(message);
 const target = await listen(kind);
-process.on("disconnect", () => process.exit(1));
-process.on("message", (message: ParentMessage) => {
-  if (message.type === "cpu") {
+answerParent<ParentMessage>(target.port, {
+  answer: (): TargetMessage => {
     const { user, system } = process.cpuUsage();
-    send({ type: "cpu", user, system });
-  } else if (message.type === "stop") {
-    // Exit normally (not by signal) so that --cpu-prof can write its profile.
-    const exit = setTimeout(() => process.exit(0), 2_000);
-    void target.close().finally(() => {
-      clearTimeout(exit);
-      process.exit(0);
-    });
-  }
+    return { type: "cpu", user, system };
+  },
+  close: () => target.close(),
+  closeGraceMs: 2_000,
 });
-send({ type: "ready", port: target.port });

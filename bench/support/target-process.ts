@@ -1,8 +1,9 @@
 // A benchmark server (serving-target.ts) in a child process, pinned to a core
 // when asked, spoken to over IPC: its port when ready, its CPU time on demand.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { IpcChild } from "./ipc-child.js";
 import type { ParentMessage, TargetKind, TargetMessage } from "./serving-target.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -17,83 +18,35 @@ export interface StartOptions {
 
 /** A server child: its IPC messages are taken in order. */
 export class TargetProcess {
-  private readonly unread: TargetMessage[] = [];
-  private readonly readers: ((message: TargetMessage) => void)[] = [];
-  private readonly exited: Promise<void>;
   port = 0;
 
   static start(kind: TargetKind, options: StartOptions = {}): TargetProcess {
-    const command = [process.execPath, "--import", "tsx", ...(options.nodeArgs ?? []), targetEntry, kind];
-    const [file, ...rest] = options.core === undefined ? command : ["taskset", "-c", String(options.core), ...command];
-    const child = spawn(file!, rest, { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    return new TargetProcess(kind, child);
+    return new TargetProcess(kind, IpcChild.start(kind, targetEntry, [kind], { ...options, cwd: root, stopGraceMs: 3_000 }));
   }
 
   private constructor(
     readonly kind: TargetKind,
-    readonly process: ChildProcess,
-  ) {
-    process.on("message", (message: TargetMessage) => {
-      const reader = this.readers.shift();
-      if (reader === undefined) {
-        this.unread.push(message);
-      } else {
-        reader(message);
-      }
-    });
-    this.exited = new Promise((resolve) => process.once("exit", () => resolve()));
+    private readonly child: IpcChild<ParentMessage, TargetMessage>,
+  ) {}
+
+  get process(): ChildProcess {
+    return this.child.process;
   }
 
   /** Waits for the child's "ready" and records its port. */
   async ready(timeoutMs: number): Promise<number> {
-    const message = await this.next(timeoutMs);
-    if (message.type !== "ready") {
-      throw new Error(`${this.kind}: expected ready, got ${message.type}`);
-    }
-    this.port = message.port;
-    return message.port;
+    this.port = (await this.child.ask(undefined, "ready", timeoutMs)).port;
+    return this.port;
   }
 
   /** CPU time (user + system, all threads) the child used so far, in µs. */
   async cpu(): Promise<number> {
-    const reply = this.next(5_000);
-    this.send({ type: "cpu" });
-    const message = await reply;
-    if (message.type !== "cpu") {
-      throw new Error(`${this.kind}: unexpected ${message.type}`);
-    }
-    return message.user + message.system;
+    const { user, system } = await this.child.ask({ type: "cpu" }, "cpu", 5_000);
+    return user + system;
   }
 
   /** Asks the child to exit; kills it (by its PID) if it has not within 3 s. */
-  async stop(): Promise<void> {
-    if (this.process.exitCode !== null || this.process.signalCode !== null) {
-      return;
-    }
-    this.send({ type: "stop" });
-    const killer = setTimeout(() => this.process.kill("SIGKILL"), 3_000);
-    await this.exited;
-    clearTimeout(killer);
-  }
-
-  private next(timeoutMs: number): Promise<TargetMessage> {
-    const message = this.unread.shift();
-    if (message !== undefined) {
-      return Promise.resolve(message);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.kind}: no answer within ${timeoutMs} ms`)), timeoutMs);
-      this.readers.push((message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-      this.exited.then(() => reject(new Error(`${this.kind}: server exited`)), () => undefined);
-    });
-  }
-
-  private send(message: ParentMessage): void {
-    if (this.process.connected) {
-      this.process.send(message);
-    }
+  stop(): Promise<void> {
+    return this.child.stop();
   }
 }
