@@ -28,7 +28,7 @@ export { storeCheck } from "./health/store-check.js";
 export type { PingableStore } from "./health/store-check.js";
 export { breakersCheck } from "./health/breakers-check.js";
 export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
-export { customerIdHeader, customerIdPattern } from "./customer-identity.js";
+export { callingCustomerId, customerIdHeader, customerIdPattern } from "./customer-identity.js";
 export { serviceRuntime } from "./process/service-runtime.js";
 export type { ServiceClientsOptions, ServiceRuntime, ServiceRuntimeOptions, ServiceServeOptions } from "./process/service-runtime.js";
 export {

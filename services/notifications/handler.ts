@@ -1,13 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   Channel as ChannelMessage,
   NotificationSchema,
   type Notification as NotificationMessage,
   type NotificationService,
 } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
-import { Code, customerIdHeader, customerIdPattern, failure } from "../../mesh/index.js";
+import { callingCustomerId } from "../../mesh/index.js";
 import type { NotificationDomain } from "./domain.js";
 import type { Channel, Notification } from "./notification.js";
 
@@ -20,21 +20,10 @@ import type { Channel, Notification } from "./notification.js";
 export function createNotificationHandler(domain: NotificationDomain): ServiceImpl<typeof NotificationService> {
   return {
     listNotifications(request, context) {
-      const page = domain.listNotifications(customerOf(context), request.orderId, request.pageSize, request.pageToken);
+      const page = domain.listNotifications(callingCustomerId(context.requestHeader), request.orderId, request.pageSize, request.pageToken);
       return { notifications: page.notifications.map(toMessage), nextPageToken: page.nextPageToken };
     },
   };
-}
-
-function customerOf(context: HandlerContext): string {
-  const customerId = context.requestHeader.get(customerIdHeader) ?? "";
-  if (customerId === "") {
-    throw failure(Code.Unauthenticated, "MISSING_CUSTOMER_ID", "missing x-customer-id");
-  }
-  if (!customerIdPattern.test(customerId)) {
-    throw failure(Code.InvalidArgument, "INVALID_CUSTOMER_ID", `x-customer-id must match ${customerIdPattern.source}`);
-  }
-  return customerId;
 }
 
 const channelMessages: Record<Channel, ChannelMessage> = {

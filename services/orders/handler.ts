@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { Code, customerIdHeader, customerIdPattern, failure } from "../../mesh/index.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { callingCustomerId } from "../../mesh/index.js";
 import {
   CancelReason as CancelReasonMessage,
   OrderSchema,
@@ -27,31 +27,20 @@ export function createOrderHandler(domain: OrderDomain): ServiceImpl<typeof Orde
         lines: request.lines.map(({ sku, quantity }) => ({ sku, quantity })),
         cardToken: request.cardToken,
       };
-      const order = await domain.placeOrder(customerOf(context), input, context.signal);
+      const order = await domain.placeOrder(callingCustomerId(context.requestHeader), input, context.signal);
       return { order: toMessage(order) };
     },
     getOrder(request, context) {
-      return { order: toMessage(domain.getOrder(customerOf(context), request.orderId)) };
+      return { order: toMessage(domain.getOrder(callingCustomerId(context.requestHeader), request.orderId)) };
     },
     listOrders(request, context) {
-      const page = domain.listOrders(customerOf(context), request.pageSize, request.pageToken);
+      const page = domain.listOrders(callingCustomerId(context.requestHeader), request.pageSize, request.pageToken);
       return { orders: page.orders.map(toMessage), nextPageToken: page.nextPageToken };
     },
     cancelOrder(request, context) {
-      return { order: toMessage(domain.cancelOrder(customerOf(context), request.orderId)) };
+      return { order: toMessage(domain.cancelOrder(callingCustomerId(context.requestHeader), request.orderId)) };
     },
   };
-}
-
-function customerOf(context: HandlerContext): string {
-  const customerId = context.requestHeader.get(customerIdHeader) ?? "";
-  if (customerId === "") {
-    throw failure(Code.Unauthenticated, "MISSING_CUSTOMER_ID", "missing x-customer-id");
-  }
-  if (!customerIdPattern.test(customerId)) {
-    throw failure(Code.InvalidArgument, "INVALID_CUSTOMER_ID", `x-customer-id must match ${customerIdPattern.source}`);
-  }
-  return customerId;
 }
 
 const stateMessages: Record<OrderState, OrderStateMessage> = {
