@@ -443,12 +443,22 @@ class H2UnaryResponse implements UnaryResponse {
     readonly service: DescService,
     readonly method: DescMethodUnary,
     readonly message: MessageShape<DescMessage>,
-    private readonly rawHeader: http2.IncomingHttpHeaders,
+    private readonly rawHeaders: http2.IncomingHttpHeaders,
     readonly trailer: Headers,
   ) {}
 
   get header(): Headers {
-    return (this.headerCache ??= toWebHeaders(this.rawHeader));
+    return (this.headerCache ??= toWebHeaders(this.rawHeaders));
+  }
+
+  /**
+   * One response header as the server sent it (the first value if repeated),
+   * without building `header`: tracing reads content-type this way on every
+   * call.
+   */
+  rawHeader(name: string): string | undefined {
+    const value = this.rawHeaders[name];
+    return Array.isArray(value) ? value[0] : value === undefined ? undefined : String(value);
   }
 }
 

@@ -9,27 +9,28 @@ import { currentInboundCall, type InboundCall } from "../context/inbound-call.js
 const contexts = new WeakMap<InboundCall, Context>();
 
 /**
- * Runs `fn` with `ctx` as the active trace context of the current inbound
- * call, restoring the previous one when it settles. Outside an inbound-call
+ * Makes `ctx` the active trace context of the current inbound call and
+ * returns what puts the previous one back, for the caller to run when what it
+ * runs under `ctx` settles (`traceServer` does it in the callback that ends
+ * its span: no async frame of its own per call). Outside an inbound-call
  * scope (no `serve`, or `propagateDeadlines: false`) there is nowhere to keep
- * it and `fn` simply runs: outbound calls then start their own traces.
+ * it: nothing is done and it returns undefined; outbound calls then start
+ * their own traces.
  */
-export async function withActiveContext<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+export function enterActiveContext(ctx: Context): (() => void) | undefined {
   const inbound = currentInboundCall();
   if (inbound === undefined) {
-    return fn();
+    return undefined;
   }
   const previous = contexts.get(inbound);
   contexts.set(inbound, ctx);
-  try {
-    return await fn();
-  } finally {
+  return () => {
     if (previous === undefined) {
       contexts.delete(inbound);
     } else {
       contexts.set(inbound, previous);
     }
-  }
+  };
 }
 
 /** The active trace context of the inbound call being served, if one was set. */

@@ -15,12 +15,33 @@ export function rpcSystem(protocolName: string): "grpc" | "connect_rpc" {
   return protocolName === "connect" ? "connect_rpc" : "grpc";
 }
 
+/** What an RPC's span starts with. */
+export interface RpcSpanStart {
+  /** `meshwork.orders.v1.OrderService/GetOrder` */
+  readonly name: string;
+  /** Shared by every span of the method: the tracer copies them, nobody may change them. */
+  readonly attributes: Attributes;
+}
+
+/** Per method and rpc.system, made once: every call's span starts with the same ones. */
+const rpcSpans = new WeakMap<DescMethod, Map<string, RpcSpanStart>>();
+
 /** The span name and attributes of an RPC: `meshwork.orders.v1.OrderService/GetOrder`. */
-export function rpcSpan(method: DescMethod, system: string): { name: string; attributes: Attributes } {
-  return {
-    name: `${method.parent.typeName}/${method.name}`,
-    attributes: { [attrSystem]: system, [attrService]: method.parent.typeName, [attrMethod]: method.name },
-  };
+export function rpcSpan(method: DescMethod, system: string): RpcSpanStart {
+  let bySystem = rpcSpans.get(method);
+  if (bySystem === undefined) {
+    bySystem = new Map();
+    rpcSpans.set(method, bySystem);
+  }
+  let start = bySystem.get(system);
+  if (start === undefined) {
+    start = {
+      name: `${method.parent.typeName}/${method.name}`,
+      attributes: Object.freeze({ [attrSystem]: system, [attrService]: method.parent.typeName, [attrMethod]: method.name }),
+    };
+    bySystem.set(system, start);
+  }
+  return start;
 }
 
 /**

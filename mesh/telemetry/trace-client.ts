@@ -1,4 +1,13 @@
-import { ConnectError, createContextKey, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import {
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  type ContextValues,
+  type Interceptor,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { currentInboundCall, type InboundCall } from "../context/inbound-call.js";
 import type { ResilienceEvents } from "../resilience/resilience-events.js";
@@ -96,8 +105,10 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
     }),
   );
 
-  return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+  // Not an async function itself: a sampled-out call (or a stream) costs no
+  // promise of its own, which every call would pay again once
+  // AsyncLocalStorage has turned on async hooks.
+  return (next) => (req) => {
     const parent = req.contextValues.get(traceContextKey) ?? activeContext() ?? ROOT_CONTEXT;
     if (req.stream) {
       // The response of a stream resolves when its headers arrive, not when
@@ -112,6 +123,11 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
     if (!span.isRecording()) {
       return next(req);
     }
+    return recorded(span, req, next);
+  };
+
+  async function recorded(span: Span, req: UnaryRequest, next: (req: UnaryRequest) => Promise<UnaryResponse | StreamResponse>): Promise<UnaryResponse | StreamResponse> {
+    const method = `${req.service.typeName}/${req.method.name}`;
     const target = targetOf(req.url, method);
     const call: InFlight = { span, method, inbound: currentInboundCall() };
     const calls = inFlight.get(target) ?? [];
@@ -119,13 +135,13 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
     inFlight.set(target, calls);
     try {
       const res = await next(req);
-      const system = systemOf(res.header);
+      const system = systemOf(res);
       span.setAttribute("rpc.system", system);
       endRpcSpan(span, "client", system, undefined);
       return res;
     } catch (e) {
       const err = ConnectError.from(e);
-      const system = systemOf(err.metadata);
+      const system = systemOf({ header: err.metadata });
       span.setAttribute("rpc.system", system);
       endRpcSpan(span, "client", system, err.code, err.rawMessage);
       throw e;
@@ -135,7 +151,7 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
         inFlight.delete(target);
       }
     }
-  };
+  }
 }
 
 /**
@@ -146,7 +162,16 @@ function targetOf(url: string, method: string): string {
   return url.endsWith(`/${method}`) ? url.slice(0, -method.length - 1) : url;
 }
 
-function systemOf(header: Headers): "grpc" | "connect_rpc" {
-  const type = header.get("content-type") ?? "";
+/**
+ * A response that can read one raw header without building `header` (the
+ * h2-grpc transport's, which builds it only when read).
+ */
+interface RawHeaderSource {
+  rawHeader(name: string): string | undefined;
+}
+
+function systemOf(res: { readonly header: Headers }): "grpc" | "connect_rpc" {
+  const raw = res as Partial<RawHeaderSource>;
+  const type = (typeof raw.rawHeader === "function" ? raw.rawHeader("content-type") : res.header.get("content-type")) ?? "";
   return type.startsWith("application/proto") || type.startsWith("application/json") ? "connect_rpc" : "grpc";
 }

@@ -1,9 +1,9 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { ROOT_CONTEXT, SpanKind, trace, type Context, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { existingInboundCall } from "../context/inbound-call.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
-import { withActiveContext } from "./active-context.js";
+import { enterActiveContext } from "./active-context.js";
 import { headersGetter, propagator } from "./propagation.js";
 import { endRpcSpan, rpcSpan, rpcSystem } from "./rpc-attributes.js";
 
@@ -36,16 +36,17 @@ export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): S
     if (untraced(context.service.typeName)) {
       return next(request, context);
     }
+    const system = rpcSystem(context.protocolName);
     const parent = callerContext(context);
-    return inServerSpan(tracer, parent, context.method, rpcSystem(context.protocolName), (ctx) => {
-      const inbound = existingInboundCall(context);
-      if (inbound !== undefined) {
-        const span = trace.getSpanContext(ctx);
-        inbound.traceId = span?.traceId;
-        inbound.spanId = span?.spanId;
-      }
-      return withActiveContext(ctx, () => next(request, context));
-    });
+    const span = startServerSpan(tracer, parent, context.method, system);
+    const inbound = existingInboundCall(context);
+    if (inbound !== undefined) {
+      const ids = span.spanContext();
+      inbound.traceId = ids.traceId;
+      inbound.spanId = ids.spanId;
+    }
+    const restore = enterActiveContext(trace.setSpan(parent, span));
+    return endWhenSettled(span, system, () => next(request, context), restore);
   };
 }
 
@@ -81,22 +82,61 @@ function callerContext(context: HandlerContext): Context {
  * parent of what it calls. Shared by `traceServer` and the gateway, whose
  * edge calls do not go through `serve`.
  */
-export async function inServerSpan<T>(
+export function inServerSpan<T>(
   tracer: Tracer,
   parent: Context,
   method: DescMethod,
   system: string,
   fn: (ctx: Context) => Promise<T>,
 ): Promise<T> {
+  const span = startServerSpan(tracer, parent, method, system);
+  return endWhenSettled(span, system, () => fn(trace.setSpan(parent, span)), undefined);
+}
+
+function startServerSpan(tracer: Tracer, parent: Context, method: DescMethod, system: string): Span {
   const { name, attributes } = rpcSpan(method, system);
-  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+}
+
+/**
+ * The outcome of `run` (a throw becomes a rejection), after `restore` and
+ * ending `span` with it. One `then` per call, not an async frame per step: a
+ * promise and an await cost every call again once AsyncLocalStorage has
+ * turned on async hooks. A span that is not recording (sampled out) records
+ * nothing when it ends, so it is not waited for.
+ */
+function endWhenSettled<T>(span: Span, system: string, run: () => Promise<T>, restore: (() => void) | undefined): Promise<T> {
+  let result: Promise<T>;
   try {
-    const result = await fn(trace.setSpan(parent, span));
-    endRpcSpan(span, "server", system, undefined);
-    return result;
+    result = Promise.resolve(run());
   } catch (e) {
-    const err = ConnectError.from(e);
-    endRpcSpan(span, "server", system, err.code, err.rawMessage);
-    throw e;
+    restore?.();
+    endWithError(span, system, e);
+    return Promise.reject(e);
   }
+  const recording = span.isRecording();
+  if (!recording && restore === undefined) {
+    return result;
+  }
+  return result.then(
+    (value) => {
+      restore?.();
+      if (recording) {
+        endRpcSpan(span, "server", system, undefined);
+      }
+      return value;
+    },
+    (e: unknown) => {
+      restore?.();
+      if (recording) {
+        endWithError(span, system, e);
+      }
+      throw e;
+    },
+  );
+}
+
+function endWithError(span: Span, system: string, e: unknown): void {
+  const err = ConnectError.from(e);
+  endRpcSpan(span, "server", system, err.code, err.rawMessage);
 }
