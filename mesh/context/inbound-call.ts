@@ -71,7 +71,14 @@ class ContextInboundCall implements InboundCall {
 
   get requestId(): string | undefined {
     if (this.header === undefined) {
-      this.header = this.context.requestHeader.get("x-request-id");
+      // Raw on the gRPC fast path: forward-request-id asks on every outbound
+      // call, and building the call's Headers for one header costs more than
+      // the rest of the lookup.
+      const raw = this.context as Partial<RawHeaderSource>;
+      this.header =
+        typeof raw.rawHeader === "function"
+          ? ((raw as RawHeaderSource).rawHeader("x-request-id") ?? null)
+          : this.context.requestHeader.get("x-request-id");
     }
     return this.header ?? undefined;
   }
@@ -79,6 +86,11 @@ class ContextInboundCall implements InboundCall {
   get peer(): string | undefined {
     return this.context.values.get(peerKey);
   }
+}
+
+/** A handler context that reads one raw header without building `requestHeader` (the gRPC fast path's). */
+interface RawHeaderSource {
+  rawHeader(name: string): string | undefined;
 }
 
 const storage = new AsyncLocalStorage<InboundCall>();
