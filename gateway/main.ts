@@ -12,6 +12,7 @@ import {
   envEndpoints,
   envInt,
   envString,
+  evaluateReadiness,
   metricsEndpoint,
   probeRoutes,
   runUntilSignal,
@@ -84,11 +85,20 @@ const caller = new UpstreamCaller({
   logger,
 });
 
+// Readiness beyond serving: neither required upstream looks down (every
+// breaker of it with recent calls open). /readyz and the /mesh page read it.
+const upstreamChecks = [breakersCheck(clients, "inventory"), breakersCheck(clients, "orders")];
+
 const web = await bundleWebApp();
 // The live mesh page at /mesh: every MESH_SERVICES process polled every MESH_POLL_MS.
 const meshStatus = new StatusCollector({
   services: parseMeshServices(envString(env, "MESH_SERVICES", defaultMeshServices)),
-  local: { name: "gateway", events: clients.events, metricsText: () => metrics.metricsText() },
+  local: {
+    name: "gateway",
+    events: clients.events,
+    metricsText: () => metrics.metricsText(),
+    ready: () => evaluateReadiness(upstreamChecks).status === "ready",
+  },
   pollIntervalMs: envInt(env, "MESH_POLL_MS", 1_000, { min: 10 }),
 });
 const meshPage = meshRoutes(meshStatus, await bundleMeshPage());
@@ -111,7 +121,7 @@ const openApi = createOpenApiDocument({
 // upstream looks down; 503 from the start of shutdown.
 let serving = false;
 const probes = probeRoutes({
-  checks: [breakersCheck(clients, "inventory"), breakersCheck(clients, "orders")],
+  checks: upstreamChecks,
   serving: () => serving,
 });
 const server = new GatewayServer({

@@ -20,6 +20,8 @@ export interface LocalProcess {
   readonly events: ClientFactory["events"];
   /** Its metrics in Prometheus text format, when it keeps any. */
   readonly metricsText?: () => Promise<string>;
+  /** Whether it is ready (its /readyz checks pass), when it has readiness checks. */
+  readonly ready?: () => boolean;
 }
 
 export interface StatusCollectorOptions {
@@ -183,7 +185,13 @@ export class StatusCollector {
   private async pollLocal(): Promise<void> {
     const text = await this.config.local.metricsText?.().catch(() => undefined);
     // The collector runs inside this process: it is up and answering.
-    this.local.status = { url: this.local.url, health: "serving", detail: "", ready: null, scraped: text !== undefined };
+    this.local.status = {
+      url: this.local.url,
+      health: "serving",
+      detail: "",
+      ready: this.config.local.ready?.() ?? null,
+      scraped: text !== undefined,
+    };
     this.record(this.local, text, true);
   }
 

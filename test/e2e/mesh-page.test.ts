@@ -97,6 +97,14 @@ describe("the /mesh page in Chromium, real gateway and services", function () {
       ["notifications", "up"],
     ]);
     expect(snapshot?.services.find((s) => s.name === "payments")?.endpoints.map((e) => e.url)).to.deep.equal([mesh!.payments.url]);
+    // Every process reports its readiness, the gateway (read in-process) included.
+    expect(snapshot?.services.flatMap((s) => s.endpoints.map((e) => [s.name, e.ready]))).to.deep.equal([
+      ["gateway", true],
+      ["inventory", true],
+      ["payments", true],
+      ["orders", true],
+      ["notifications", true],
+    ]);
   });
 
   it("shows every service serving and updates live", async () => {
