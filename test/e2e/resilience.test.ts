@@ -165,6 +165,14 @@ describe("resilience across real processes", function () {
       );
       expect(order?.state).to.equal(OrderState.CONFIRMED);
     }
+    // A service writes its rpc line as it answers; the line reaches this
+    // process through a pipe, possibly after the answer did.
+    const linesArrived = async (count: () => number, expected: number): Promise<void> => {
+      for (let i = 0; i < 100 && count() < expected; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await linesArrived(() => rpcs(a!) + rpcs(b!), 24);
     const [ra, rb] = [rpcs(a!), rpcs(b!)];
     // 8 orders x (GetItem, Reserve, Commit) = 24 calls, round-robin.
     expect(ra + rb).to.equal(24);
@@ -178,6 +186,7 @@ describe("resilience across real processes", function () {
       );
       expect(order?.state, order?.cancelDetail).to.equal(OrderState.CONFIRMED);
     }
+    await linesArrived(() => rpcs(a!), ra + 18);
     expect(rpcs(a!)).to.equal(ra + 18);
   });
 });
