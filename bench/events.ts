@@ -47,7 +47,6 @@
 // left in a temporary directory).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,6 +79,7 @@ import { canPin, notPinnedNote, pinSelf } from "./support/pinning.js";
 import { procTreeCpuUs } from "./support/proc-cpu.js";
 import { benchCommand, packageVersion, writeResults } from "./support/results-file.js";
 import { limitRun } from "./support/run-limit.js";
+import { launchNatsServer } from "../test/support/nats-server.js";
 import { freePort } from "./support/server-process.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -350,32 +350,8 @@ class Child {
 /** nats-server with JetStream on a free port, its store in `dir`, pinned to `core` when given. */
 async function startNatsServer(dir: string, core: number | undefined): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
-  const command = [natsServerBinary, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "jetstream")];
-  const [file, ...rest] = core === undefined ? command : ["taskset", "-c", String(core), ...command];
-  // Its log (stderr) is kept, not shown: enough of it to explain a failed start.
-  const child = spawn(file!, rest, { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4_000)));
-  const until = Date.now() + 10_000;
-  while (!(await accepts(port))) {
-    if (child.exitCode !== null || Date.now() > until) {
-      child.kill("SIGKILL");
-      throw new Error(`nats-server did not start on port ${port}:\n${log}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const child = await launchNatsServer(port, join(dir, "jetstream"), core);
   return { url: `nats://127.0.0.1:${port}`, process: child };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /** One bus's processes and databases. */

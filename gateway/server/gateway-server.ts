@@ -165,18 +165,19 @@ export class GatewayServer {
     for (const [name, value] of Object.entries(corsDecision.headers)) {
       res.setHeader(name, value);
     }
+    const url = splitTarget(req.url ?? "/");
+    const passthrough = this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix));
     if (corsDecision.preflight) {
-      this.observe(req, res).route = "cors-preflight";
+      this.observe(req, res, url.pathname, passthrough).route = "cors-preflight";
       res.writeHead(204);
       res.end();
       return;
     }
-    const url = splitTarget(req.url ?? "/");
     const answer = this.traceAndLog(req, res, url, requestId);
-    if (this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix))) {
+    if (passthrough) {
       // A passthrough path names one RPC: it is its own route template.
       answer.setRoute(url.pathname);
-      this.observe(req, res);
+      this.observe(req, res, url.pathname, true);
       if (answer.span !== undefined) {
         this.passthroughTraces.set(req, answer.span.context);
       }
@@ -193,7 +194,7 @@ export class GatewayServer {
       const asset = req.method === "GET" ? this.options.assets?.[url.pathname] : undefined;
       if (asset !== undefined) {
         answer.setRoute(url.pathname);
-        observed = this.observe(req, res);
+        observed = this.observe(req, res, url.pathname, false);
         observed.route = url.pathname;
         send(res, 200, asset.contentType, asset.body);
         return;
@@ -201,10 +202,10 @@ export class GatewayServer {
       if (this.options.httpRoutes?.some((route) => route(req, res)) === true) {
         return;
       }
-      observed = this.observe(req, res);
-      await this.serveRest(req, res, url, requestId, answer);
+      observed = this.observe(req, res, url.pathname, false);
+      await this.serveRest(req, res, url, requestId, answer, observed);
     } catch (err) {
-      (observed ?? this.observe(req, res)).code = ConnectError.from(err).code;
+      (observed ?? this.observe(req, res, url.pathname, false)).code = ConnectError.from(err).code;
       const failure = errorResponse(err);
       for (const [name, value] of Object.entries(failure.headers)) {
         res.setHeader(name, value);
@@ -263,9 +264,7 @@ export class GatewayServer {
    * passthrough call's route is its RPC path when that names a served method.
    * Called once per request, where it is known to be API traffic.
    */
-  private observe(req: Request, res: Response): GatewayRequestObservation {
-    const { pathname } = splitTarget(req.url ?? "/");
-    const passthrough = this.passthroughPrefixes.some((prefix) => pathname.startsWith(prefix));
+  private observe(req: Request, res: Response, pathname: string, passthrough: boolean): GatewayRequestObservation {
     const protocol = passthrough ? passthroughProtocol(req.headers["content-type"]) : "rest";
     const observed = this.options.metrics?.gatewayRequest(protocol, req.method ?? "GET") ?? unobserved();
     if (passthrough) {
@@ -274,8 +273,9 @@ export class GatewayServer {
       } else {
         observed.code = Code.Unimplemented;
       }
+      // For recordPassthroughCode, through the passthrough's context values.
+      this.observations.set(req, observed);
     }
-    this.observations.set(req, observed);
     res.once("close", () => {
       if (res.writableEnded) {
         observed.end(res.statusCode);
@@ -287,7 +287,14 @@ export class GatewayServer {
     return observed;
   }
 
-  private async serveRest(req: Request, res: Response, url: RequestTarget, requestId: string, answer: AnsweredRequest): Promise<void> {
+  private async serveRest(
+    req: Request,
+    res: Response,
+    url: RequestTarget,
+    requestId: string,
+    answer: AnsweredRequest,
+    observed: GatewayRequestObservation,
+  ): Promise<void> {
     const match = this.routes.match(req.method ?? "GET", url.pathname);
     if ("error" in match) {
       if (match.error === "method-not-allowed") {
@@ -298,10 +305,7 @@ export class GatewayServer {
       throw new ConnectError(`no route for ${req.method} ${url.pathname}`, Code.NotFound);
     }
     answer.setRoute(match.route.template.source);
-    const observed = this.observations.get(req);
-    if (observed !== undefined) {
-      observed.route = match.route.template.source;
-    }
+    observed.route = match.route.template.source;
     const timeoutMs = clientTimeoutMs(req.headers, this.maxTimeoutMs);
     const body = await readBody(req, this.maxBodyBytes);
     const request = buildRequest(match.route, match.pathParams, url.searchParams, body);

@@ -32,7 +32,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const ownDir = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(path.join(os.tmpdir(), "meshwork-nats-"));
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port, storeDir);
+  let child: ChildProcess | undefined = await launchNatsServer(port, storeDir);
 
   const stop = async (): Promise<void> => {
     const running = child;
@@ -54,7 +54,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     stop,
     async restart() {
       await stop();
-      child = await launch(port, storeDir);
+      child = await launchNatsServer(port, storeDir);
     },
     async dispose() {
       await stop();
@@ -65,10 +65,15 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   };
 }
 
-async function launch(port: number, storeDir: string): Promise<ChildProcess> {
-  const child = spawn(natsServerBinary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+/**
+ * Spawns nats-server -js on 127.0.0.1:`port` with its store in `storeDir`
+ * (pinned to CPU `core` with taskset when given) and resolves once it
+ * accepts connections; kills it if it has not within 10 s.
+ */
+export async function launchNatsServer(port: number, storeDir: string, core?: number): Promise<ChildProcess> {
+  const command = [natsServerBinary, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+  const [file, ...args] = core === undefined ? command : ["taskset", "-c", String(core), ...command];
+  const child = spawn(file!, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const deadline = Date.now() + 10_000;
