@@ -30,7 +30,6 @@ import {
   startConsumer,
   startOutboxRelay,
   type Delivery,
-  type EmbeddedBus,
   type EventBus,
   type OutboxRelay,
 } from "./index.js";
@@ -68,21 +67,13 @@ interface BusHarness {
   tearDown(): Promise<void>;
 }
 
-class EmbeddedHarness implements BusHarness {
-  readonly producerSurvivesRestart = false;
-  private dir = "";
-  private port = 0;
-  private server: MeshServer | undefined;
-  private bus: EmbeddedBus | undefined;
-  private db: Database.Database | undefined;
-  private currentRelay: OutboxRelay | undefined;
-  private consumers: EventBus[] = [];
-
-  async setUp(dir: string): Promise<void> {
-    this.dir = dir;
-    this.port = await freePort();
-    await this.startProducer();
-  }
+/** What both harnesses keep alike: the producer's bus, database and relay, and the consumer buses to close. */
+abstract class HarnessBase {
+  protected dir = "";
+  protected bus: EventBus | undefined;
+  protected db: Database.Database | undefined;
+  protected currentRelay: OutboxRelay | undefined;
+  protected consumers: EventBus[] = [];
 
   get producer(): EventBus {
     return this.bus!;
@@ -97,15 +88,27 @@ class EmbeddedHarness implements BusHarness {
     return this.currentRelay!;
   }
 
+  startRelay(relayLogger: Logger = logger): OutboxRelay {
+    this.currentRelay = startOutboxRelay({ db: this.db!, bus: this.bus!, logger: relayLogger, pollMs: 50, backoff: fast });
+    return this.currentRelay;
+  }
+}
+
+class EmbeddedHarness extends HarnessBase implements BusHarness {
+  readonly producerSurvivesRestart = false;
+  private port = 0;
+  private server: MeshServer | undefined;
+
+  async setUp(dir: string): Promise<void> {
+    this.dir = dir;
+    this.port = await freePort();
+    await this.startProducer();
+  }
+
   async consumerBus(db: Database.Database, stream: string): Promise<EventBus> {
     const bus = createEmbeddedBus({ db, sources: { [stream]: this.server!.url }, logger, redelivery: fast, reconnect: fast });
     this.consumers.push(bus);
     return bus;
-  }
-
-  startRelay(relayLogger: Logger = logger): OutboxRelay {
-    this.currentRelay = startOutboxRelay({ db: this.db!, bus: this.bus!, logger: relayLogger, pollMs: 50, backoff: fast });
-    return this.currentRelay;
   }
 
   async restart(whileDown?: () => Promise<void>): Promise<void> {
@@ -129,8 +132,9 @@ class EmbeddedHarness implements BusHarness {
 
   private async startProducer(): Promise<void> {
     this.db = openDatabase(this.producerDbPath, { name: "producer", migrations: [outboxMigration, eventLogMigration] });
-    this.bus = createEmbeddedBus({ db: this.db, logger });
-    this.server = await serve({ services: eventBusServices(this.bus), port: this.port, logger });
+    const bus = createEmbeddedBus({ db: this.db, logger });
+    this.bus = bus;
+    this.server = await serve({ services: eventBusServices(bus), port: this.port, logger });
   }
 
   private async stopProducer(): Promise<void> {
@@ -142,15 +146,12 @@ class EmbeddedHarness implements BusHarness {
   }
 }
 
-class NatsHarness implements BusHarness {
+class NatsHarness extends HarnessBase implements BusHarness {
   readonly producerSurvivesRestart = true;
-  private dir = "";
-  private bus: EventBus | undefined;
-  private db: Database.Database | undefined;
-  private currentRelay: OutboxRelay | undefined;
-  private consumers: EventBus[] = [];
 
-  constructor(private readonly server: () => NatsServer) {}
+  constructor(private readonly server: () => NatsServer) {
+    super();
+  }
 
   async setUp(dir: string): Promise<void> {
     this.dir = dir;
@@ -158,28 +159,10 @@ class NatsHarness implements BusHarness {
     this.bus = await this.connect("producer");
   }
 
-  get producer(): EventBus {
-    return this.bus!;
-  }
-  get producerDb(): Database.Database {
-    return this.db!;
-  }
-  get producerDbPath(): string {
-    return path.join(this.dir, "producer.db");
-  }
-  get relay(): OutboxRelay {
-    return this.currentRelay!;
-  }
-
   async consumerBus(): Promise<EventBus> {
     const bus = await this.connect("consumer");
     this.consumers.push(bus);
     return bus;
-  }
-
-  startRelay(relayLogger: Logger = logger): OutboxRelay {
-    this.currentRelay = startOutboxRelay({ db: this.db!, bus: this.bus!, logger: relayLogger, pollMs: 50, backoff: fast });
-    return this.currentRelay;
   }
 
   async restart(whileDown?: () => Promise<void>): Promise<void> {

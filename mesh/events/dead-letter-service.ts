@@ -6,7 +6,7 @@ import { Code, ConnectError } from "../errors.js";
 import { registration, type ServiceRegistration } from "../server/serve.js";
 import { errorText } from "./consumer.js";
 import type { EventHandler } from "./event-handler.js";
-import { deleteDeadLetter, findDeadLetter, isHandled, listDeadLetters } from "./inbox.js";
+import { deleteDeadLetter, findDeadLetter, isHandled, listDeadLetters, recordHandled } from "./inbox.js";
 
 /** What the dead-letter service needs of each consumer: its handlers, by event type. */
 export interface DeadLetterConsumer {
@@ -67,7 +67,7 @@ export function deadLetterService(
           } catch (err) {
             throw new ReplayFailure(errorText(err));
           }
-          db.prepare("INSERT INTO inbox (consumer, event_id, handled_at) VALUES (?, ?, ?)").run(consumer, eventId, Date.now());
+          recordHandled(db, consumer, eventId);
           deleteDeadLetter(db, consumer, eventId);
           return { handled: true };
         }).immediate();

@@ -75,6 +75,11 @@ export function handleOnce(db: Database.Database, consumer: string, envelope: En
   }).immediate();
 }
 
+/** Records that `consumer` has handled the event; call inside the transaction that made its effects. */
+export function recordHandled(db: Database.Database, consumer: string, eventId: string): void {
+  statements(db).record.run(consumer, eventId, Date.now());
+}
+
 export function isHandled(db: Database.Database, consumer: string, eventId: string): boolean {
   return statements(db).handled.get(consumer, eventId) !== undefined;
 }

@@ -71,9 +71,11 @@ export class SqliteInventoryStore implements InventoryStore {
     this.statements = {
       findItem: db.prepare<[string], ItemRow>("SELECT * FROM items WHERE sku = ?"),
       listItems: db.prepare<[string, number], ItemRow>("SELECT * FROM items WHERE sku > ? ORDER BY sku LIMIT ?"),
-      changeStock: db.prepare<[number, number, number, string]>(
-        "UPDATE items SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE sku = ?",
+      // RETURNING gives the levels after the change for its event, without reading the row again.
+      changeStock: db.prepare<[number, number, number, string], ItemRow>(
+        "UPDATE items SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE sku = ? RETURNING *",
       ),
+      ping: db.prepare("SELECT 1"),
       findReservation: db.prepare<[string], ReservationRow>("SELECT * FROM reservations WHERE order_id = ?"),
       reservationLines: db.prepare<[string], ReservationLine>(
         "SELECT sku, quantity FROM reservation_lines WHERE order_id = ? ORDER BY position",
@@ -121,8 +123,7 @@ export class SqliteInventoryStore implements InventoryStore {
   }
 
   changeStock(sku: string, delta: Stock, change: StockChange): void {
-    this.statements.changeStock.run(delta.available, delta.reserved, delta.sold, sku);
-    const after = this.statements.findItem.get(sku);
+    const after = this.statements.changeStock.get(delta.available, delta.reserved, delta.sold, sku);
     if (after !== undefined) {
       appendToOutbox(this.db, inventoryStream, stockLevelChangedEnvelope(sku, toItem(after).stock, change));
       this.eventsRecorded = true;
@@ -170,7 +171,7 @@ export class SqliteInventoryStore implements InventoryStore {
 
   /** A trivial query, for readiness: throws once the database is closed or unusable. */
   ping(): void {
-    this.db.prepare("SELECT 1").get();
+    this.statements.ping.get();
   }
 
   close(): void {

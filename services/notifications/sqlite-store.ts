@@ -68,6 +68,7 @@ export function openSqliteNotificationStore(path: string, options: SqliteNotific
      VALUES (@notification_id, @order_id, @customer_id, @channel, @event_type, @event_id, @message, @created_at)
      ON CONFLICT (event_id) DO NOTHING`,
   );
+  const ping = db.prepare("SELECT 1");
   const page = db.prepare<[string, string, number, number], NotificationRow>(
     `SELECT * FROM notifications WHERE order_id = ? AND customer_id = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
   );
@@ -92,7 +93,7 @@ export function openSqliteNotificationStore(path: string, options: SqliteNotific
       return page.all(orderId, customerId, cursor?.sequence ?? 0, limit).map(toNotification);
     },
     ping() {
-      db.prepare("SELECT 1").get();
+      ping.get();
     },
     close() {
       db.close();

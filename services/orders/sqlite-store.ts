@@ -114,40 +114,34 @@ export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOpti
     `UPDATE orders SET cancel_requested = 1, updated_at = ? WHERE order_id = ? AND state = 'PENDING'`,
   );
 
-  /** Records `events` about `order` (as it is being written) for the outbox relay; call inside the write's transaction. */
-  const record = (order: Order, events: readonly OrderEvent[]): void => {
+  const ping = db.prepare("SELECT 1");
+
+  /**
+   * Runs `write` and, when it changed the row, records `events` about `order`
+   * (as written) in the outbox, in one transaction; once that has committed,
+   * wakes the relay if there were events. Returns whether the row changed.
+   */
+  const writeInTransaction = db.transaction((write: () => boolean, order: Order, events: readonly OrderEvent[]): boolean => {
+    if (!write()) {
+      return false;
+    }
     for (const event of events) {
       appendToOutbox(db, ordersStream, orderEventEnvelope(event, order));
     }
-  };
-  const committed = (events: readonly OrderEvent[]): void => {
-    if (events.length > 0) {
+    return true;
+  });
+  const writeWithEvents = (write: () => boolean, order: Order, events: readonly OrderEvent[]): boolean => {
+    const changed = writeInTransaction(write, order, events);
+    if (changed && events.length > 0) {
       options.onEventsCommitted?.();
     }
+    return changed;
   };
-  const insertWithEvents = db.transaction((order: Order, events: readonly OrderEvent[]): boolean => {
-    if (insert.run(toRow(order)).changes === 0) {
-      return false;
-    }
-    record(order, events);
-    return true;
-  });
-  const updateWithEvents = db.transaction((order: Order, expectedStep: SagaStep, events: readonly OrderEvent[]): boolean => {
-    if (update.run({ ...toRow(order), expected_step: expectedStep }).changes === 0) {
-      return false;
-    }
-    record(order, events);
-    return true;
-  });
 
   return {
     db,
     insert(order, events = []) {
-      const stored = insertWithEvents(order, events);
-      if (stored) {
-        committed(events);
-      }
-      return stored;
+      return writeWithEvents(() => insert.run(toRow(order)).changes === 1, order, events);
     },
     get(orderId) {
       return fromRow(get.get(orderId));
@@ -167,17 +161,17 @@ export function openSqliteOrderStore(path: string, options: SqliteOrderStoreOpti
     },
     update(order, expectedStep, events = []) {
       // The statement leaves cancel_requested alone: CancelOrder owns it.
-      if (!updateWithEvents(order, expectedStep, events)) {
+      const write = (): boolean => update.run({ ...toRow(order), expected_step: expectedStep }).changes === 1;
+      if (!writeWithEvents(write, order, events)) {
         return undefined;
       }
-      committed(events);
       return fromRow(get.get(order.orderId));
     },
     requestCancel(orderId, at) {
       requestCancel.run(at.getTime(), orderId);
     },
     ping() {
-      db.prepare("SELECT 1").get();
+      ping.get();
     },
     close() {
       db.close();
