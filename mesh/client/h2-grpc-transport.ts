@@ -32,6 +32,7 @@ import {
 } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
 import { setMaxListeners } from "node:events";
+import type { RawHeaderSource } from "../context/raw-header.js";
 
 export interface H2GrpcTransportOptions {
   /** The endpoint, e.g. "http://127.0.0.1:50051"; cleartext HTTP/2 (or https). */
@@ -435,7 +436,7 @@ function finish(
 }
 
 /** The response, with its headers converted to Headers only if read. */
-class H2UnaryResponse implements UnaryResponse {
+class H2UnaryResponse implements UnaryResponse, RawHeaderSource {
   readonly stream = false as const;
   private headerCache: Headers | undefined;
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { ServerInterceptor } from "../server/unary-call.js";
+import { requestHeaderValue } from "./raw-header.js";
 
 /**
  * The call a handler is serving, as what runs while serving it needs to see
@@ -70,15 +71,11 @@ class ContextInboundCall implements InboundCall {
   }
 
   get requestId(): string | undefined {
+    // Raw on the gRPC fast path: forward-request-id asks on every outbound
+    // call, and building the call's Headers for one header costs more than
+    // the rest of the lookup.
     if (this.header === undefined) {
-      // Raw on the gRPC fast path: forward-request-id asks on every outbound
-      // call, and building the call's Headers for one header costs more than
-      // the rest of the lookup.
-      const raw = this.context as Partial<RawHeaderSource>;
-      this.header =
-        typeof raw.rawHeader === "function"
-          ? ((raw as RawHeaderSource).rawHeader("x-request-id") ?? null)
-          : this.context.requestHeader.get("x-request-id");
+      this.header = requestHeaderValue(this.context, "x-request-id") ?? null;
     }
     return this.header ?? undefined;
   }
@@ -86,11 +83,6 @@ class ContextInboundCall implements InboundCall {
   get peer(): string | undefined {
     return this.context.values.get(peerKey);
   }
-}
-
-/** A handler context that reads one raw header without building `requestHeader` (the gRPC fast path's). */
-interface RawHeaderSource {
-  rawHeader(name: string): string | undefined;
 }
 
 const storage = new AsyncLocalStorage<InboundCall>();

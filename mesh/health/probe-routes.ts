@@ -1,4 +1,4 @@
-import type { HttpRoute } from "../metrics/metrics-endpoint.js";
+import { requestPath, type HttpRoute } from "../metrics/metrics-endpoint.js";
 import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";
 
 /** Kubernetes' liveness probe path: the process answers HTTP. */
@@ -34,9 +34,7 @@ export function probeRoutes(options: ProbeRoutesOptions): HttpRoute {
     ...options.checks,
   ];
   return (req, res) => {
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    const path = q < 0 ? url : url.slice(0, q);
+    const path = requestPath(req);
     if (path !== livenessPath && path !== readinessPath) {
       return false;
     }

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import { codeName } from "../contracts/code-name.js";
 import type { BreakerSnapshot } from "../resilience/circuit-breaker.js";
 import type { BreakerState, ResilienceEvents } from "../resilience/resilience-events.js";
+import { settled } from "../interceptors/settled.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 
 export interface MeshMetricsOptions {
@@ -397,30 +398,6 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
       return registry.metrics();
     },
   };
-}
-
-/**
- * The outcome of `run` (a throw becomes a rejection), after `onOk` or
- * `onError` has seen it.
- */
-function settled<T>(run: () => Promise<T>, onOk: () => void, onError: (err: unknown) => void): Promise<T> {
-  let result: Promise<T>;
-  try {
-    result = run();
-  } catch (err) {
-    onError(err);
-    return Promise.reject(err);
-  }
-  return Promise.resolve(result).then(
-    (value) => {
-      onOk();
-      return value;
-    },
-    (err: unknown) => {
-      onError(err);
-      throw err;
-    },
-  );
 }
 
 /**

@@ -12,6 +12,13 @@ export type HttpRoute = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => boolean;
 
+/** The path of an HttpRoute's request, without the query. */
+export function requestPath(req: { readonly url?: string | undefined }): string {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}
+
 /** Where Prometheus scrapes. */
 export const metricsPath = "/metrics";
 
@@ -22,9 +29,7 @@ export const metricsPath = "/metrics";
  */
 export function metricsEndpoint(metrics: Pick<MeshMetrics, "metricsText" | "contentType">): HttpRoute {
   return (req, res) => {
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    if ((q < 0 ? url : url.slice(0, q)) !== metricsPath) {
+    if (requestPath(req) !== metricsPath) {
       return false;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {

@@ -2,6 +2,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { IncomingHttpHeaders } from "node:http2";
 import { peerKey } from "../context/inbound-call.js";
+import { firstHeader, type RawHeaderSource } from "../context/raw-header.js";
 
 /**
  * A HandlerContext for the fast gRPC path. Connect's createHandlerContext
@@ -10,7 +11,7 @@ import { peerKey } from "../context/inbound-call.js";
  * each of them on first use, and keeps the call's abort reason so that a
  * signal first read after the call was cancelled is already aborted.
  */
-export class GrpcHandlerContext implements HandlerContext {
+export class GrpcHandlerContext implements HandlerContext, RawHeaderSource {
   readonly requestMethod = "POST";
   readonly protocolName = "grpc";
   private controller: AbortController | undefined;
@@ -50,8 +51,7 @@ export class GrpcHandlerContext implements HandlerContext {
    * every call.
    */
   rawHeader(name: string): string | undefined {
-    const value = this.rawHeaders[name];
-    return Array.isArray(value) ? value[0] : value;
+    return firstHeader(this.rawHeaders[name]);
   }
 
   get requestHeader(): Headers {

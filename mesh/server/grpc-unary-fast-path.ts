@@ -2,6 +2,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMethodUnary, type Des
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { firstHeader } from "../context/raw-header.js";
 import { GrpcHandlerContext } from "./grpc-handler-context.js";
 import type { UnaryCall } from "./unary-call.js";
 
@@ -193,8 +194,4 @@ function copyHeaders(from: Headers | undefined, to: OutgoingHttpHeaders): void {
   from?.forEach((value, name) => {
     to[name] = value;
   });
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -4,16 +4,7 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 /** W3C traceparent/tracestate, the one propagation format of the mesh. */
 export const propagator = new W3CTraceContextPropagator();
 
-/** Reads and writes fetch Headers, as Connect's request and handler contexts carry them. */
-export const headersGetter: TextMapGetter<Headers> = {
-  get: (carrier, key) => carrier.get(key) ?? undefined,
-  keys: (carrier) => {
-    const keys: string[] = [];
-    carrier.forEach((_, key) => keys.push(key));
-    return keys;
-  },
-};
-
+/** Writes fetch Headers, as Connect's request contexts carry them. */
 export const headersSetter: TextMapSetter<Headers> = {
   set: (carrier, key, value) => carrier.set(key, value),
 };

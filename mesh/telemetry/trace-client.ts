@@ -10,6 +10,7 @@ import {
 } from "@connectrpc/connect";
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { currentInboundCall, type InboundCall } from "../context/inbound-call.js";
+import { responseHeaderValue } from "../context/raw-header.js";
 import type { ResilienceEvents } from "../resilience/resilience-events.js";
 import { activeContext } from "./active-context.js";
 import { headersSetter, propagator } from "./propagation.js";
@@ -162,16 +163,7 @@ function targetOf(url: string, method: string): string {
   return url.endsWith(`/${method}`) ? url.slice(0, -method.length - 1) : url;
 }
 
-/**
- * A response that can read one raw header without building `header` (the
- * h2-grpc transport's, which builds it only when read).
- */
-interface RawHeaderSource {
-  rawHeader(name: string): string | undefined;
-}
-
 function systemOf(res: { readonly header: Headers }): "grpc" | "connect_rpc" {
-  const raw = res as Partial<RawHeaderSource>;
-  const type = (typeof raw.rawHeader === "function" ? raw.rawHeader("content-type") : res.header.get("content-type")) ?? "";
+  const type = responseHeaderValue(res, "content-type") ?? "";
   return type.startsWith("application/proto") || type.startsWith("application/json") ? "connect_rpc" : "grpc";
 }

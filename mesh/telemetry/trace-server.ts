@@ -2,9 +2,11 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { existingInboundCall } from "../context/inbound-call.js";
+import { requestHeaderValue } from "../context/raw-header.js";
+import { settled } from "../interceptors/settled.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 import { enterActiveContext } from "./active-context.js";
-import { headersGetter, propagator } from "./propagation.js";
+import { propagator } from "./propagation.js";
 import { endRpcSpan, rpcSpan, rpcSystem } from "./rpc-attributes.js";
 
 export interface TraceServerOptions {
@@ -50,13 +52,9 @@ export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): S
   };
 }
 
-/** A handler context that can read one raw header without building all of them (the gRPC fast path's). */
-interface RawHeaderSource {
-  rawHeader(name: string): string | undefined;
-}
-
-const rawHeaderGetter: TextMapGetter<RawHeaderSource> = {
-  get: (carrier, key) => carrier.rawHeader(key.toLowerCase()),
+/** Reads traceparent/tracestate of a call, raw on the gRPC fast path. */
+const handlerContextGetter: TextMapGetter<HandlerContext> = {
+  get: (carrier, key) => requestHeaderValue(carrier, key.toLowerCase()),
   keys: () => ["traceparent", "tracestate"],
 };
 
@@ -66,21 +64,16 @@ const rawHeaderGetter: TextMapGetter<RawHeaderSource> = {
  * headers are read raw, so a call pays for no Headers object it does not use.
  */
 function callerContext(context: HandlerContext): Context {
-  const raw = context as Partial<RawHeaderSource>;
-  if (typeof raw.rawHeader === "function") {
-    const source = raw as RawHeaderSource;
-    return source.rawHeader("traceparent") === undefined
-      ? ROOT_CONTEXT
-      : propagator.extract(ROOT_CONTEXT, source, rawHeaderGetter);
-  }
-  return propagator.extract(ROOT_CONTEXT, context.requestHeader, headersGetter);
+  return requestHeaderValue(context, "traceparent") === undefined
+    ? ROOT_CONTEXT
+    : propagator.extract(ROOT_CONTEXT, context, handlerContextGetter);
 }
 
 /**
  * Runs `fn` in a SERVER span for `method`, child of `parent`, and ends the
  * span with the call's outcome. `fn` gets the span's context to make it the
- * parent of what it calls. Shared by `traceServer` and the gateway, whose
- * edge calls do not go through `serve`.
+ * parent of what it calls. For code that serves calls outside `serve`
+ * (the gateway now uses `startHttpServerSpan`; the tracing tests use this).
  */
 export function inServerSpan<T>(
   tracer: Tracer,
@@ -100,38 +93,31 @@ function startServerSpan(tracer: Tracer, parent: Context, method: DescMethod, sy
 
 /**
  * The outcome of `run` (a throw becomes a rejection), after `restore` and
- * ending `span` with it. One `then` per call, not an async frame per step: a
- * promise and an await cost every call again once AsyncLocalStorage has
- * turned on async hooks. A span that is not recording (sampled out) records
- * nothing when it ends, so it is not waited for.
+ * ending `span` with it (see `settled`). A span that is not recording
+ * (sampled out) records nothing when it ends, so it is not waited for.
  */
 function endWhenSettled<T>(span: Span, system: string, run: () => Promise<T>, restore: (() => void) | undefined): Promise<T> {
-  let result: Promise<T>;
-  try {
-    result = Promise.resolve(run());
-  } catch (e) {
-    restore?.();
-    endWithError(span, system, e);
-    return Promise.reject(e);
-  }
   const recording = span.isRecording();
   if (!recording && restore === undefined) {
-    return result;
+    try {
+      return Promise.resolve(run());
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
-  return result.then(
-    (value) => {
+  return settled(
+    run,
+    () => {
       restore?.();
       if (recording) {
         endRpcSpan(span, "server", system, undefined);
       }
-      return value;
     },
-    (e: unknown) => {
+    (e) => {
       restore?.();
       if (recording) {
         endWithError(span, system, e);
       }
-      throw e;
     },
   );
 }
