@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps run test bench generate proto-check release-api typecheck unit token clean
+.PHONY: help deps system-test system-bench run test bench generate proto-check release-api typecheck unit token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,15 @@ run: deps ## Start the whole mesh on this machine (embedded default); Ctrl-C sto
 	@mkdir -p .data && $(BUF) build proto --exclude-imports -o .data/api.binpb
 	node --import tsx scripts/run-mesh.ts
 
-test: deps proto-check typecheck unit ## Every check and test CI runs
+# Debian packages the tests and benchmarks start (scripts/system-packages.txt),
+# installed when missing, before anything runs.
+system-test:
+	@./scripts/system-packages.sh test
+
+system-bench:
+	@./scripts/system-packages.sh bench
+
+test: deps system-test proto-check typecheck unit ## Every check and test CI runs (installs the Debian packages it needs)
 
 generate: deps ## Regenerate gen/ from proto/ (buf generate)
 	$(BUF) generate
@@ -42,13 +50,11 @@ typecheck: deps ## TypeScript, strict
 unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
 	./scripts/mocha.sh
 
-bench: deps ## Benchmarks (ratios within one run, never timed tests)
-	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests)
 	node --import tsx bench/grpc-serving.ts
 	node --import tsx bench/client-stack.ts
 	node --import tsx bench/gateway.ts
 	node --import tsx bench/observability.ts
-	@test -x /usr/sbin/nats-server || apt-get install -y -qq nats-server >/dev/null
 	node --import tsx bench/events.ts
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
