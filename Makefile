@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench run test bench generate proto-check release-api typecheck unit token clean
+.PHONY: help deps system-test system-bench run test bench generate proto-check release-api typecheck unit token catalogue clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
+
+catalogue: deps ## The service catalogue (services/*/service.yaml), checked against the code: owners, calls, data, SLOs
+	@node --import tsx scripts/catalogue.ts
 
 clean: ## Remove local data (.data/) and test output
 	rm -rf .data test-output

@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
-import { inboxMigration } from "../../mesh/events/index.js";
 import { openDatabase } from "../../mesh/index.js";
 import type { Channel, Notification } from "./notification.js";
 import type { NotificationCursor, NotificationStore, StoredNotification } from "./notification-store.js";
+import { migrations } from "./migrations.js";
 
 export interface SqliteNotificationStoreOptions {
   /**
@@ -22,28 +22,6 @@ export interface SqliteNotificationStore extends NotificationStore {
   ping(): void;
   close(): void;
 }
-
-/**
- * The notifications schema, applied in order; PRAGMA user_version counts the
- * steps applied. Append only: never edit a step that has shipped.
- */
-const migrations: readonly string[] = [
-  `CREATE TABLE notifications (
-     sequence        INTEGER PRIMARY KEY AUTOINCREMENT,
-     notification_id TEXT NOT NULL UNIQUE,
-     order_id        TEXT NOT NULL,
-     customer_id     TEXT NOT NULL,
-     channel         TEXT NOT NULL CHECK (channel IN ('EMAIL', 'PUSH')),
-     event_type      TEXT NOT NULL,
-     event_id        TEXT NOT NULL,
-     message         TEXT NOT NULL,
-     created_at      INTEGER NOT NULL, -- ms since the epoch
-     UNIQUE (event_id)
-   ) STRICT;
-   CREATE INDEX notifications_by_order ON notifications (order_id, customer_id, sequence);`,
-  // The event consumer's record of handled events and its dead letters.
-  inboxMigration,
-];
 
 interface NotificationRow {
   sequence: number;

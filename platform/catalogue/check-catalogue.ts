@@ -1,0 +1,61 @@
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { latencyBuckets } from "../../mesh/metrics/mesh-metrics.js";
+import { foreignDatabaseUses, mainTargets, migrationTables } from "./code-facts.js";
+import { httpRoutesOf } from "./contract-services.js";
+import { manifestFileName, type Catalogue } from "./load-catalogue.js";
+
+/**
+ * Checks every catalogue entry against the code and the contracts, and
+ * returns what disagrees (empty when all agree), each naming the file:
+ * - declared dependencies equal the targets its main builds;
+ * - declared data equals the tables its migrations create;
+ * - it opens no other service's database and reaches into no other service's folder;
+ * - each SLO's method is one the contracts declare in the service's own
+ *   package (meshwork.<name>.<version>), each gateway route one of the
+ *   contracts' HTTP rules, and each latency threshold a bucket bound.
+ */
+export async function checkCatalogue(root: string, catalogue: Catalogue, services: readonly DescService[]): Promise<string[]> {
+  const problems: string[] = [];
+  const names = catalogue.services.map((s) => s.manifest.name);
+  const methods = new Map<string, DescMethod>(services.flatMap((s) => s.methods.map((m) => [`${s.typeName}/${m.name}`, m] as const)));
+  const routes = new Set([...methods.values()].flatMap(httpRoutesOf));
+  for (const { manifest, folder } of catalogue.services) {
+    const file = `${folder}/${manifestFileName}`;
+    const targets = mainTargets(root, folder);
+    if (!sameSet(manifest.dependencies, targets)) {
+      problems.push(`${file}: dependencies [${[...manifest.dependencies].sort().join(", ")}] but ${folder}/main.ts builds targets [${targets.join(", ")}]`);
+    }
+    const tables = await migrationTables(root, folder);
+    if (!sameSet(manifest.data, tables)) {
+      problems.push(`${file}: data [${[...manifest.data].sort().join(", ")}] but its migrations create [${tables.join(", ")}]`);
+    }
+    problems.push(...foreignDatabaseUses(root, folder, manifest.name, names.filter((n) => n !== manifest.name)));
+    for (const slo of manifest.slos) {
+      const at = `${file}: slo ${slo.name}`;
+      const subject = slo.sli.subject;
+      if ("method" in subject) {
+        const [service = ""] = subject.method.split("/");
+        if (!methods.has(subject.method)) {
+          problems.push(`${at}: no method ${subject.method} in the contracts`);
+        } else if (!service.startsWith(`meshwork.${manifest.name}.`)) {
+          problems.push(`${at}: ${subject.method} is not in ${manifest.name}'s own package meshwork.${manifest.name}.*`);
+        }
+      } else {
+        const route = `${subject.route.httpMethod} ${subject.route.template}`;
+        if (manifest.name !== "gateway") {
+          problems.push(`${at}: only the gateway has routes; a service's SLO names a method`);
+        } else if (!routes.has(route)) {
+          problems.push(`${at}: no HTTP rule "${route}" in the contracts`);
+        }
+      }
+      if (slo.sli.kind === "latency" && !latencyBuckets.includes(slo.sli.belowSeconds)) {
+        problems.push(`${at}: below_seconds ${slo.sli.belowSeconds} is not a latency bucket bound (${latencyBuckets.join(", ")})`);
+      }
+    }
+  }
+  return problems;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
