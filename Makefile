@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench run test bench generate proto-check release-api typecheck unit token catalogue clean
+.PHONY: help deps system-test system-bench run test bench generate proto-check release-api typecheck unit token catalogue slo-rules clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=
 
 catalogue: deps ## The service catalogue (services/*/service.yaml), checked against the code: owners, calls, data, SLOs
 	@node --import tsx scripts/catalogue.ts
+
+slo-rules: deps ## Regenerate prometheus/slo-rules.yml (recording rules and burn-rate alerts) from the catalogue's SLOs
+	node --import tsx scripts/slo-rules.ts
 
 clean: ## Remove local data (.data/) and test output
 	rm -rf .data test-output

@@ -1,114 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { expect } from "chai";
 import { OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { ClientFactory } from "../../mesh/index.js";
 import { bareTarget } from "../support/bare-target.js";
-import { freePort } from "../support/free-port.js";
 import { DevTokens, httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
-
-/** The Debian package's binary (.ci/run installs it). */
-const prometheusBin = "/usr/bin/prometheus";
-
-/** One sample of an instant vector, as /api/v1/query returns it. */
-interface Sample {
-  readonly metric: Record<string, string>;
-  readonly value: [number, string];
-}
-
-/** A real Prometheus server scraping every process of a running mesh, each as its own job. */
-class PrometheusServer {
-  private constructor(
-    readonly url: string,
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-    private readonly output: () => string,
-  ) {}
-
-  static async start(targets: Record<string, string>): Promise<PrometheusServer> {
-    if (!existsSync(prometheusBin)) {
-      throw new Error(`${prometheusBin} is missing: apt-get install -y prometheus (.ci/run installs it)`);
-    }
-    const dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-prometheus-"));
-    const scrapeConfigs = Object.entries(targets)
-      .map(([job, address]) => `  - job_name: ${job}\n    static_configs:\n      - targets: ["${address}"]\n`)
-      .join("");
-    writeFileSync(
-      path.join(dir, "prometheus.yml"),
-      `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${scrapeConfigs}`,
-    );
-    const port = await freePort();
-    const child = spawn(
-      prometheusBin,
-      [
-        `--config.file=${path.join(dir, "prometheus.yml")}`,
-        `--storage.tsdb.path=${path.join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const server = new PrometheusServer(`http://127.0.0.1:${port}`, child, dir, () => output);
-    const ready = await eventually(
-      async () => {
-        if (child.exitCode !== null) {
-          throw new Error(`prometheus exited with ${child.exitCode}: ${output}`);
-        }
-        return fetch(`${server.url}/-/ready`).then(
-          (res) => res.status,
-          () => 0,
-        );
-      },
-      (status) => status === 200,
-    );
-    expect(ready, output).to.equal(200);
-    return server;
-  }
-
-  /** The instant vector of a PromQL expression, now. */
-  async query(expr: string): Promise<Sample[]> {
-    const res = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: Sample[] } };
-    expect(body.status, `${expr}: ${body.error ?? ""}`).to.equal("success");
-    expect(body.data?.resultType).to.equal("vector");
-    return body.data!.result;
-  }
-
-  /** Queries until `done` holds for the result (or a minute has passed), and returns the last result. */
-  until(expr: string, done: (result: Sample[]) => boolean): Promise<Sample[]> {
-    return eventually(() => this.query(expr), done, 60_000);
-  }
-
-  /** Stops the server by its PID and removes its configuration and data. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((resolve) => this.child.once("exit", resolve));
-      process.kill(this.child.pid!, "SIGTERM");
-      await exited;
-    }
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  get log(): string {
-    return this.output();
-  }
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > giveUp) {
-      return value;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+import { PrometheusServer, type Sample } from "../support/prometheus-server.js";
 
 const value = (samples: Sample[]): number[] => samples.map((s) => Number(s.value[1]));
 
@@ -126,10 +22,12 @@ describe("a real Prometheus server scraping the mesh", function () {
     });
     clients = new ClientFactory();
     prometheus = await PrometheusServer.start({
-      inventory: mesh.inventory.address,
-      payments: mesh.payments.address,
-      orders: mesh.orders.address,
-      gateway: mesh.gateway!.address,
+      targets: {
+        inventory: mesh.inventory.address,
+        payments: mesh.payments.address,
+        orders: mesh.orders.address,
+        gateway: mesh.gateway!.address,
+      },
     });
   });
   after(async () => {
