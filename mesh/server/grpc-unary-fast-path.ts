@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { firstHeader } from "../context/raw-header.js";
+import { encodeGrpcFrame } from "../wire/grpc-frame.js";
 import { GrpcHandlerContext } from "./grpc-handler-context.js";
 import type { UnaryCall } from "./unary-call.js";
 
@@ -158,7 +159,7 @@ function serveCall(
     route.call(request, context).then(
       (response) => {
         const message = isMessage(response, route.method.output) ? response : create(route.method.output, response);
-        finish(frame(toBinary(route.method.output, message)), undefined);
+        finish(encodeGrpcFrame(toBinary(route.method.output, message)), undefined);
       },
       fail,
     );
@@ -180,14 +181,6 @@ function unwrapSingleFrame(body: Buffer): Uint8Array {
     throw new ConnectError("protocol error: a unary request needs exactly one message", Code.Unimplemented);
   }
   return body.subarray(5);
-}
-
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(message.length + 5);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
 }
 
 function copyHeaders(from: Headers | undefined, to: OutgoingHttpHeaders): void {
