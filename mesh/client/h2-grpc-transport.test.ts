@@ -248,7 +248,7 @@ describe("createH2GrpcTransport", () => {
   });
 
   it("takes the deadline from a grpc-timeout header an interceptor sets", async () => {
-    const deadline = [deadlineInterceptor({ defaultTimeoutMs: 150 })];
+    const deadline = [deadlineInterceptor({ defaultTimeoutMs: 1_000 })];
     const [connect, fast] = await both(
       (transport) => failureOf(createClient(PaymentService, transport).authorizePayment(authorize("tok_slow_3000"))),
       deadline,
@@ -322,14 +322,14 @@ describe("createH2GrpcTransport", () => {
       resolver: staticEndpoints([url]),
       makeTransport: (baseUrl) => h2([], Number(new URL(baseUrl).port)),
     });
-    const transport = withInterceptors(balancer, [deadlineInterceptor({ defaultTimeoutMs: 150 })], url);
+    const transport = withInterceptors(balancer, [deadlineInterceptor({ defaultTimeoutMs: 1_000 })], url);
     const client = createClient(PaymentService, transport);
     try {
       let header: Headers | undefined;
       const res = await client.authorizePayment(authorize("tok_visa"), { onHeader: (h) => (header = h) });
       expect(res.payment?.paymentId).to.equal("pay_k1");
-      expect(header?.get("x-timeout")).to.equal("150m");
-      const slow = await failureOf(client.authorizePayment(authorize("tok_slow_3000")));
+      expect(header?.get("x-timeout")).to.equal("1000m");
+      const slow = await failureOf(client.authorizePayment(authorize("tok_slow_5000")));
       expect(slow.code).to.equal(Code.DeadlineExceeded);
       const declined = await failureOf(client.authorizePayment(authorize("tok_declined")));
       expect(declined.code).to.equal(Code.FailedPrecondition);
