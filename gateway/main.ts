@@ -30,6 +30,7 @@ import {
 import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
 import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
+import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { GatewayServer } from "./server/gateway-server.js";
 import { UpstreamCaller, type Upstream } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
@@ -134,7 +135,7 @@ const server = new GatewayServer({
       .map((origin) => origin.trim())
       .filter((origin) => origin !== "") },
   maxTimeoutMs,
-  metrics,
+  metrics: createGatewayMetrics({ registry: metrics.registry }),
   httpRoutes: [probes, metricsEndpoint(metrics), meshPage.route],
   onFailure: (failure) => meshStatus.recordFailure(failure),
   assets: {

@@ -2,7 +2,7 @@ import { createContextValues, Code, ConnectError } from "@connectrpc/connect";
 import type http from "node:http";
 import type { Context, Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { DualProtocolListener, type GatewayRequestObservation, type HttpRoute } from "../../mesh/index.js";
+import { DualProtocolListener, type HttpRoute } from "../../mesh/index.js";
 import type { HttpServerSpan } from "../../mesh/telemetry/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
 import { requestIdOf } from "../http/request-id.js";
@@ -12,7 +12,8 @@ import type { GatewayRequest, GatewayResponse } from "./gateway-request.js";
 import { answerHttp1ClientError } from "./http1-client-error.js";
 import { createPassthrough, edgeRequestInfo, type ContextValuesOf } from "./passthrough.js";
 import { observationKey, recordPassthroughCode } from "./passthrough-code.js";
-import { observeRequest, type GatewayRequestMetrics } from "./request-metrics.js";
+import type { GatewayMetrics, GatewayRequestObservation } from "../metrics/gateway-metrics.js";
+import { observeRequest } from "./request-metrics.js";
 import { startRequestSpan } from "./request-span.js";
 import { splitTarget } from "./request-target.js";
 import { serveRest, type RestCallOptions } from "./rest-call.js";
@@ -57,7 +58,7 @@ export interface GatewayServerOptions {
    * except those an httpRoute answers: probes, scrapes and pages are not API
    * traffic. Default: none.
    */
-  readonly metrics?: GatewayRequestMetrics;
+  readonly metrics?: GatewayMetrics;
 }
 
 /** One error response of the gateway, as the client received it. */

@@ -1,5 +1,5 @@
 import { createContextKey, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { GatewayRequestObservation } from "../../mesh/index.js";
+import type { GatewayRequestObservation } from "../metrics/gateway-metrics.js";
 
 /** Where a passthrough call's observation is, for the interceptor that tells it the call's code. */
 export const observationKey = createContextKey<GatewayRequestObservation | undefined>(undefined, { description: "gateway request metrics" });

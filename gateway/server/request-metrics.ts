@@ -1,9 +1,6 @@
 import { Code } from "@connectrpc/connect";
-import type { GatewayProtocol, GatewayRequestObservation, MeshMetrics } from "../../mesh/index.js";
+import type { GatewayMetrics, GatewayProtocol, GatewayRequestObservation } from "../metrics/gateway-metrics.js";
 import type { GatewayRequest, GatewayResponse } from "./gateway-request.js";
-
-/** What the gateway's request metrics are recorded in. */
-export type GatewayRequestMetrics = Pick<MeshMetrics, "gatewayRequest">;
 
 /**
  * Starts a request's metrics: in flight from now, recorded once the response
@@ -13,14 +10,14 @@ export type GatewayRequestMetrics = Pick<MeshMetrics, "gatewayRequest">;
  * request, where it is known to be API traffic.
  */
 export function observeRequest(
-  metrics: GatewayRequestMetrics | undefined,
+  metrics: GatewayMetrics | undefined,
   req: GatewayRequest,
   res: GatewayResponse,
   pathname: string,
   passthroughMethods: ReadonlySet<string> | undefined,
 ): GatewayRequestObservation {
   const protocol = passthroughMethods !== undefined ? passthroughProtocol(req.headers["content-type"]) : "rest";
-  const observed = metrics?.gatewayRequest(protocol, req.method ?? "GET") ?? unobserved();
+  const observed = metrics?.request(protocol, req.method ?? "GET") ?? unobserved();
   if (passthroughMethods !== undefined) {
     if (passthroughMethods.has(pathname)) {
       observed.route = pathname;

@@ -3,7 +3,7 @@ import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { reasonOf } from "../errors.js";
-import { codeName } from "./code-name.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Contract, Expectation, Interaction, JsonObject, JsonValue, SetupCall } from "./contract.js";
 import { jsonTypeOf, type Expected } from "./field-matcher.js";
 import { stringLeaves, valuesAt } from "./json-path.js";
@@ -135,7 +135,7 @@ export class ContractRecorder {
     const steps = calls.map((call, i) => withReferences(call, calls.slice(0, i)));
     const setup: SetupCall[] = calls.slice(0, -1).map((call, i) => {
       if (call.error !== undefined) {
-        throw new Error(`interaction "${name}": setup call ${call.method} failed (${codeName(call.error.code)}); setup must succeed`);
+        throw new Error(`interaction "${name}": setup call ${call.method} failed (${codeToString(call.error.code)}); setup must succeed`);
       }
       return {
         method: call.method,
@@ -158,7 +158,7 @@ export class ContractRecorder {
   private expectation(name: string, call: RecordedCall): Expectation {
     if (call.error !== undefined) {
       const reason = reasonOf(call.error);
-      return { ok: false, code: codeName(call.error.code), ...(reason === undefined ? {} : { reason }) };
+      return { ok: false, code: codeToString(call.error.code), ...(reason === undefined ? {} : { reason }) };
     }
     const fields: Record<string, Expected> = {};
     for (const [path, use] of Object.entries(this.options.reads?.[call.method] ?? {})) {

@@ -3,7 +3,7 @@ import { ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { reasonOf } from "../errors.js";
-import { codeName } from "./code-name.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Contract, Expectation, Interaction, JsonObject, JsonValue } from "./contract.js";
 import { mismatch } from "./field-matcher.js";
 import { valuesAt } from "./json-path.js";
@@ -126,7 +126,7 @@ function judge(expect: Expectation, outcome: Outcome): string | undefined {
     if (!("error" in outcome)) {
       return `expected ${wanted}, got ok`;
     }
-    const sameCode = codeName(outcome.error.code) === expect.code;
+    const sameCode = codeToString(outcome.error.code) === expect.code;
     const sameReason = expect.reason === undefined || reasonOf(outcome.error) === expect.reason;
     return sameCode && sameReason ? undefined : `expected ${wanted}, got ${describeError(outcome.error)}`;
   }
@@ -142,7 +142,7 @@ function judge(expect: Expectation, outcome: Outcome): string | undefined {
 
 function describeError(err: ConnectError): string {
   const reason = reasonOf(err);
-  return `${codeName(err.code)}${reason === undefined ? "" : ` ${reason}`} (${JSON.stringify(err.rawMessage)})`;
+  return `${codeToString(err.code)}${reason === undefined ? "" : ` ${reason}`} (${JSON.stringify(err.rawMessage)})`;
 }
 
 /** The request with each `{"$from": path}` replaced by the value a setup response holds there. */

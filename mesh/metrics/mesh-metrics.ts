@@ -1,9 +1,9 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { codeName } from "../contracts/code-name.js";
 import type { BreakerSnapshot } from "../resilience/circuit-breaker.js";
 import type { BreakerState, ResilienceEvents } from "../resilience/resilience-events.js";
 import { settled } from "../interceptors/settled.js";
+import { codeLabel } from "./code-label.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 
 export interface MeshMetricsOptions {
@@ -40,8 +40,9 @@ const breakerStateValue: Record<BreakerState, number> = { closed: 0, "half-open"
  * The mesh's metrics, in one registry, with the interceptors and event
  * subscriptions that feed them. Labels are bounded by construction: services,
  * methods and codes come from descriptors and the closed code enum, targets
- * from configuration, gateway routes from the contracts' HttpRule templates.
- * No request, user, endpoint-instance or trace id is ever a label.
+ * from configuration. No request, user, endpoint-instance or trace id is ever
+ * a label. The gateway adds its own series to the same registry
+ * (gateway/metrics/gateway-metrics.ts): the runtime does not know the edge.
  */
 export interface MeshMetrics {
   readonly registry: Registry;
@@ -70,39 +71,9 @@ export interface MeshMetrics {
    * changed state, and never misses a change made before the subscription.
    */
   observeBreakers(source: { breakerStates(): BreakerSnapshot[] }): void;
-  /**
-   * Starts observing one request the gateway answers: in flight from now,
-   * counted and timed when `end` is called (once). `method` is the HTTP
-   * method; one outside the standard set is labelled "other".
-   */
-  gatewayRequest(protocol: GatewayProtocol, method: string): GatewayRequestObservation;
   /** The registry in Prometheus text format. */
   metricsText(): Promise<string>;
 }
-
-/** How a request reached the gateway: REST/JSON, or passthrough in one of the RPC protocols. */
-export type GatewayProtocol = "rest" | "connect" | "grpc-web" | "grpc";
-
-/** One gateway request being answered. */
-export interface GatewayRequestObservation {
-  /**
-   * A bounded name of what the request matched, never the raw path: the
-   * HttpRule template ("/v1/orders/{order_id}"), the RPC path of a
-   * passthrough call ("/meshwork.orders.v1.OrderService/PlaceOrder"), a
-   * fixed document's path, "cors-preflight", or "unmatched" (the default).
-   */
-  route: string;
-  /**
-   * The outcome's code, when the gateway knows it. Left undefined, it is
-   * "ok" below status 400 and "unknown" from there.
-   */
-  code: Code | undefined;
-  /** Records the request with the HTTP status sent (499: the client went away first). */
-  end(status: number): void;
-}
-
-/** HTTP methods labelled as themselves; any other is "other", so a client cannot mint series. */
-const httpMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 /** The label children of one method, bound once, so a call builds no label objects. */
 interface MethodSeries {
@@ -117,13 +88,6 @@ interface MethodSeries {
 
 /** A successful call's code: Connect's Code enum has no OK, gRPC's 0 is it. */
 const ok = 0 as Code;
-
-/** The code as a label value ("ok", "unavailable", ...), computed once per code. */
-const codeLabels: readonly string[] = Array.from({ length: 17 }, (_, code) => (code === 0 ? "ok" : codeName(code as Code)));
-
-function codeLabel(code: Code): string {
-  return codeLabels[code] ?? codeName(code);
-}
 
 export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics {
   const registry = options.registry ?? new Registry();
@@ -245,34 +209,6 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     registers,
   });
 
-  const gatewayRequests = new Counter({
-    name: `${prefix}gateway_requests_total`,
-    help:
-      "Requests the gateway answered, by protocol (rest, connect, grpc-web, grpc), route (HttpRule template, " +
-      "RPC path of a passthrough call, or unmatched), HTTP method, HTTP status and code.",
-    labelNames: ["protocol", "route", "method", "status", "code"] as const,
-    registers,
-  });
-  const gatewayDuration = new Histogram({
-    name: `${prefix}gateway_request_duration_seconds`,
-    help: "Gateway request time, from the request's headers to the end of its response, upstream call included.",
-    labelNames: ["protocol", "route", "method"] as const,
-    buckets: [...latencyBuckets],
-    registers,
-  });
-  const gatewayInFlight = new Map<GatewayProtocol, number>();
-  new Gauge({
-    name: `${prefix}gateway_in_flight`,
-    help: "Requests the gateway is answering now, by protocol.",
-    labelNames: ["protocol"] as const,
-    registers,
-    collect() {
-      for (const [protocol, n] of gatewayInFlight) {
-        this.set({ protocol }, n);
-      }
-    },
-  });
-
   function serverSeriesFor(service: string, method: string, key: object): MethodSeries {
     let s = serverSeries.get(key);
     if (s === undefined) {
@@ -371,27 +307,6 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
 
     observeBreakers(source) {
       breakerSources.push(source);
-    },
-
-    gatewayRequest(protocol, method) {
-      const start = performance.now();
-      const methodLabel = httpMethods.has(method) ? method : "other";
-      gatewayInFlight.set(protocol, (gatewayInFlight.get(protocol) ?? 0) + 1);
-      let open = true;
-      return {
-        route: "unmatched",
-        code: undefined,
-        end(status) {
-          if (!open) {
-            return;
-          }
-          open = false;
-          gatewayInFlight.set(protocol, (gatewayInFlight.get(protocol) ?? 1) - 1);
-          const code = this.code === undefined ? (status < 400 ? "ok" : "unknown") : codeLabel(this.code);
-          gatewayRequests.labels(protocol, this.route, methodLabel, String(status), code).inc();
-          gatewayDuration.labels(protocol, this.route, methodLabel).observe((performance.now() - start) / 1000);
-        },
-      };
     },
 
     metricsText() {
