@@ -22,7 +22,6 @@ proto-deps/.copied: node_modules/.installed scripts/proto-deps.sh
 deps: proto-deps/.copied
 
 run: deps ## Start the whole mesh on this machine (embedded default); Ctrl-C stops it
-	@mkdir -p .data && $(BUF) build proto --exclude-imports -o .data/api.binpb
 	node --import tsx scripts/run-mesh.ts
 
 # Debian packages the tests and benchmarks start (scripts/system-packages.txt),

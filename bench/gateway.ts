@@ -34,6 +34,7 @@ import { clockTicksPerSecond, procTreeCpuUs } from "./support/proc-cpu.js";
 import { limitRun } from "./support/run-limit.js";
 import { freePort, ServerProcess } from "./support/server-process.js";
 import { runWrk, wrkCommand, wrkVersion, type WrkResult } from "./support/wrk.js";
+import { buildApiImage } from "../scripts/support/api-image.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = join(root, "bench", "results");
@@ -145,6 +146,8 @@ try {
     INVENTORY_URL: `http://127.0.0.1:${inventoryPort}`,
     // Not called by this bench; a closed port.
     ORDERS_URL: `http://127.0.0.1:${await freePort()}`,
+    // The descriptors gateway/gateway.yaml names.
+    API_IMAGE: await buildApiImage(join(tmp, "api.binpb")),
     RATE_LIMIT_PER_SECOND: String(settings.rateLimitPerSecond),
     RATE_LIMIT_BURST: String(settings.rateLimitBurst),
   };

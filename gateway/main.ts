@@ -1,15 +1,11 @@
-// Wiring only: configuration from the environment, the token verifier and
-// access policy, protected clients of the public services, the web page and
-// the OpenAPI document, and the edge server.
-import { existsSync, readFileSync } from "node:fs";
+// Wiring only: configuration from the environment and the gateway config
+// file (what it fronts, where, and their descriptors), the token verifier and
+// access policy, protected clients of the fronted services, the web page and
+// the OpenAPI document, and the edge server. No service is named here.
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
-import { InventoryService as InventoryServiceV2alpha1 } from "../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
-import { NotificationService } from "../gen/meshwork/notifications/v1/notifications_pb.js";
-import { OrderService } from "../gen/meshwork/orders/v1/orders_pb.js";
 import {
   breakersCheck,
-  envEndpoints,
   envInt,
   envString,
   evaluateReadiness,
@@ -20,19 +16,19 @@ import {
 } from "../mesh/index.js";
 import {
   createTokenVerifier,
-  defaultAccessPolicyFile,
   devAudience,
   devAuthDirName,
   devIssuer,
   ensureDevKeys,
   loadAccessPolicy,
 } from "./auth/index.js";
+import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig } from "./config/index.js";
 import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
 import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { GatewayServer } from "./server/gateway-server.js";
-import { UpstreamCaller, type Upstream } from "./server/upstream-call.js";
+import { UpstreamCaller } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
 import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, StatusCollector } from "./mesh-page/index.js";
 
@@ -52,26 +48,13 @@ const verifier = await createTokenVerifier({
   audience: envString(env, "AUTH_AUDIENCE", devAudience),
 });
 
-const inventory = { name: "inventory", endpoints: envEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051") };
-const upstreams: Upstream[] = [
-  { service: InventoryService, target: inventory },
-  // The inventory service serves both versions; each has its own routes (/v1/..., /v2alpha1/...).
-  { service: InventoryServiceV2alpha1, target: inventory },
-  {
-    service: OrderService,
-    target: {
-      name: "orders",
-      endpoints: envEndpoints(env, "ORDERS_URL", "http://127.0.0.1:50053"),
-      // PlaceOrder runs a whole saga; the client's own deadline still caps it.
-      timeouts: { defaultTimeoutMs: maxTimeoutMs },
-    },
-  },
-  {
-    service: NotificationService,
-    target: { name: "notifications", endpoints: envEndpoints(env, "NOTIFICATIONS_URL", "http://127.0.0.1:50054") },
-  },
-];
-const policy = loadAccessPolicy(defaultAccessPolicyFile, upstreams.map((u) => u.service));
+// What it fronts: GATEWAY_CONFIG (default gateway/gateway.yaml). Start-up
+// stops, naming them, at services missing from the descriptors or lacking
+// HTTP rules or access-policy lines.
+const config = loadGatewayConfig(envString(env, "GATEWAY_CONFIG", defaultGatewayConfigFile), env);
+const upstreams = frontedServices(config);
+const policy = loadAccessPolicy(config.accessPolicyFile, upstreams.map((u) => u.service));
+checkFrontable(config, upstreams.map((u) => u.service), policy);
 const clients = runtime.clients();
 const caller = new UpstreamCaller({
   upstreams,
@@ -86,9 +69,9 @@ const caller = new UpstreamCaller({
   logger,
 });
 
-// Readiness beyond serving: neither required upstream looks down (every
-// breaker of it with recent calls open). /readyz and the /mesh page read it.
-const upstreamChecks = [breakersCheck(clients, "inventory"), breakersCheck(clients, "orders")];
+// Readiness beyond serving: no upstream the config marks `readiness` looks
+// down (every breaker of it with recent calls open). /readyz and the /mesh page read it.
+const upstreamChecks = config.upstreams.filter((u) => u.readiness).map((u) => breakersCheck(clients, u.name));
 
 const web = await bundleWebApp();
 // The live mesh page at /mesh: every MESH_SERVICES process polled every MESH_POLL_MS.
@@ -103,12 +86,9 @@ const meshStatus = new StatusCollector({
   pollIntervalMs: envInt(env, "MESH_POLL_MS", 1_000, { min: 10 }),
 });
 const meshPage = meshRoutes(meshStatus, await bundleMeshPage());
-// Proto comments for the OpenAPI descriptions come from a buf image made at
-// build time (`make run` builds it); without it the document has no prose.
-const apiImage = envString(env, "API_IMAGE", path.join(dataDir, "api.binpb"));
-const comments = existsSync(apiImage) ? protoCommentsFromImage(readFileSync(apiImage)) : undefined;
+// Proto comments for the OpenAPI descriptions come from the same descriptors.
 const openApi = createOpenApiDocument({
-  ...(comments === undefined ? {} : { comments }),
+  comments: protoCommentsFromImage(readFileSync(config.descriptorsFile)),
   services: upstreams.map((u) => u.service),
   title: "Meshwork shop API",
   version: "v1",
@@ -118,7 +98,7 @@ const openApi = createOpenApiDocument({
     return requirement === "deny" ? "customer" : requirement;
   },
 });
-// GET /healthz (live) and /readyz: ready while serving and neither required
+// GET /healthz (live) and /readyz: ready while serving and no readiness
 // upstream looks down; 503 from the start of shutdown.
 let serving = false;
 const probes = probeRoutes({

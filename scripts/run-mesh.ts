@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { ClientFactory, envInt, envString } from "../mesh/index.js";
+import { buildApiImage } from "./support/api-image.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const host = envString(process.env, "MESH_HOST", "127.0.0.1");
@@ -29,6 +30,8 @@ interface Process {
 }
 
 mkdirSync(dataDir, { recursive: true });
+// The gateway reads its services' descriptors from this image (gateway/gateway.yaml).
+const apiImage = await buildApiImage(path.join(dataDir, "api.binpb"));
 const mains = {
   inventory: "services/inventory/main.ts",
   payments: "services/payments/main.ts",
@@ -53,6 +56,7 @@ const processes: Process[] = (["inventory", "payments", "orders", "notifications
       // Also the embedded bus's source of order events for notifications (NATS_URL, when set, passes through to all).
       ORDERS_URL: url(ports.orders),
       NOTIFICATIONS_URL: url(ports.notifications),
+      API_IMAGE: apiImage,
       // What the gateway's /mesh page polls.
       MESH_SERVICES: `inventory=${url(ports.inventory)},payments=${url(ports.payments)},orders=${url(ports.orders)},notifications=${url(ports.notifications)}`,
     },

@@ -9,16 +9,14 @@ import type { DescriptorProto, EnumDescriptorProto, FileDescriptorSet } from "@b
  * `pkg.Enum.VALUE`, `pkg.Service`, `pkg.Service.Method`.
  *
  * Why a separate map: protoc-gen-es embeds descriptors without source code
- * info, so gen/ carries the structure (types, options, HTTP rules, validation
- * rules) but not the comments. The comments come from a Buf image built at
- * build time with source info, which `buf build` includes by default:
+ * info. The comments come from the Buf image the gateway config names (its
+ * descriptors), built with source info, which `buf build` includes by default:
  *
- *     buf build proto --exclude-imports -o .data/api.binpb
+ *     buf build proto -o .data/api.binpb
  *
  * An image is wire-compatible with google.protobuf.FileDescriptorSet, so
  * reading it needs only @bufbuild/protobuf: buf is never a run-time
- * dependency, and the structure still comes from gen/, so a stale image can
- * at worst leave a description out, never misdescribe a route.
+ * dependency.
  */
 export type ProtoComments = ReadonlyMap<string, string>;
 

@@ -1,13 +1,14 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { latencyBuckets } from "../../mesh/metrics/mesh-metrics.js";
-import { foreignDatabaseUses, mainTargets, migrationTables } from "./code-facts.js";
+import { configTargets, foreignDatabaseUses, mainTargets, migrationTables } from "./code-facts.js";
 import { httpRoutesOf } from "./contract-services.js";
 import { manifestFileName, type Catalogue } from "./load-catalogue.js";
 
 /**
  * Checks every catalogue entry against the code and the contracts, and
  * returns what disagrees (empty when all agree), each naming the file:
- * - declared dependencies equal the targets its main builds;
+ * - declared dependencies equal the targets its main builds (the gateway's:
+ *   the upstreams of its config file, gateway/gateway.yaml);
  * - declared data equals the tables its migrations create;
  * - it opens no other service's database and reaches into no other service's folder;
  * - each SLO's method is one the contracts declare in the service's own
@@ -21,7 +22,7 @@ export async function checkCatalogue(root: string, catalogue: Catalogue, service
   const routes = new Set([...methods.values()].flatMap(httpRoutesOf));
   for (const { manifest, folder } of catalogue.services) {
     const file = `${folder}/${manifestFileName}`;
-    const targets = mainTargets(root, folder);
+    const targets = [...new Set([...mainTargets(root, folder), ...configTargets(root, folder)])].sort();
     if (!sameSet(manifest.dependencies, targets)) {
       problems.push(`${file}: dependencies [${[...manifest.dependencies].sort().join(", ")}] but ${folder}/main.ts builds targets [${targets.join(", ")}]`);
     }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import ts from "typescript";
+import { parse } from "yaml";
 import { openDatabase } from "../../mesh/index.js";
 
 /**
@@ -40,6 +41,19 @@ export function mainTargets(root: string, folder: string): string[] {
   };
   visit(source);
   return [...found].sort();
+}
+
+/**
+ * The upstreams a gateway config beside the main names (`<folder>/gateway.yaml`,
+ * the gateway's: it builds its targets from that file, not in code).
+ */
+export function configTargets(root: string, folder: string): string[] {
+  const file = path.join(root, folder, "gateway.yaml");
+  if (!existsSync(file)) {
+    return [];
+  }
+  const config = parse(readFileSync(file, "utf8")) as { upstreams?: { name?: unknown }[] } | null;
+  return (config?.upstreams ?? []).map((u) => String(u.name)).sort();
 }
 
 /**

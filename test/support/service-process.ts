@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { buildApiImage } from "../../scripts/support/api-image.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -38,8 +41,17 @@ export interface ServiceExit {
  * Starts services/<name>/main.ts (or gateway/main.ts) on an ephemeral port with the given
  * environment and resolves once it logs that it is serving.
  */
-export function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  return launch(name, env, {});
+export async function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  // The gateway reads its services' descriptors from a buf image (gateway/gateway.yaml).
+  return launch(name, name === "gateway" && env.API_IMAGE === undefined ? { API_IMAGE: await testApiImage(), ...env } : env, {});
+}
+
+let apiImage: Promise<string> | undefined;
+
+/** The contracts' buf image, built once per test process into a temporary folder. */
+export function testApiImage(): Promise<string> {
+  apiImage ??= buildApiImage(path.join(mkdtempSync(path.join(os.tmpdir(), "meshwork-api-image-")), "api.binpb"));
+  return apiImage;
 }
 
 function launch(name: string, env: Record<string, string>, overrides: Record<string, string>): Promise<ServiceProcess> {
