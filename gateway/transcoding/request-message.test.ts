@@ -6,7 +6,7 @@ import { LibraryService } from "../../gen/meshwork/library/v1/library_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { buildRequest } from "./request-message.js";
 import { buildRouteTable, type RouteTable } from "./route-table.js";
-import { syntheticService } from "./test-support.js";
+import { syntheticService } from "./synthetic-services.fixture.js";
 
 const table = buildRouteTable([InventoryService, OrderService, LibraryService]);
 const probe = buildRouteTable([

@@ -11,7 +11,7 @@ import {
 import { renderResponse } from "./response-body.js";
 import { buildRouteTable } from "./route-table.js";
 import type { Route } from "./route.js";
-import { syntheticService } from "./test-support.js";
+import { syntheticService } from "./synthetic-services.fixture.js";
 
 describe("renderResponse", () => {
   const table = buildRouteTable([LibraryService]);

@@ -5,7 +5,7 @@ import { LibraryService } from "../../gen/meshwork/library/v1/library_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { buildRouteTable } from "./route-table.js";
-import { syntheticService } from "./test-support.js";
+import { syntheticService } from "./synthetic-services.fixture.js";
 
 describe("buildRouteTable", () => {
   const table = buildRouteTable([InventoryService, OrderService, PaymentService, LibraryService]);

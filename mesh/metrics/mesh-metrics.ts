@@ -2,7 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BreakerSnapshot } from "../resilience/circuit-breaker.js";
 import type { BreakerState, ResilienceEvents } from "../resilience/resilience-events.js";
-import { settled } from "../interceptors/settled.js";
+import { settled } from "../async/settled.js";
 import { codeLabel } from "./code-label.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 

@@ -3,7 +3,7 @@ import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { existingInboundCall } from "../context/inbound-call.js";
 import { requestHeaderValue } from "../context/raw-header.js";
-import { settled } from "../interceptors/settled.js";
+import { settled } from "../async/settled.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
 import { enterActiveContext } from "./active-context.js";
 import { propagator } from "./propagation.js";

@@ -3,7 +3,7 @@ import { Code, ConnectError, reasonOf, reasonMetadataOf } from "../../mesh/error
 import { createOrderDomain } from "./domain.js";
 import type { Order, SagaStep } from "./order.js";
 import { authorizationKey } from "./saga.js";
-import { ordersFixture } from "./test-support.js";
+import { ordersFixture } from "./orders.fixture.js";
 
 const request = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }, { sku: "TEE-002", quantity: 1 }], cardToken: "tok_visa" };
 

@@ -5,7 +5,7 @@ import { EnvelopeSchema, type Envelope } from "../../gen/meshwork/events/v1/enve
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "../../gen/meshwork/orders/v1/events_pb.js";
 import { CancelReason } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { unpackEnvelope } from "../../mesh/events/index.js";
-import { ordersFixture } from "./test-support.js";
+import { ordersFixture } from "./orders.fixture.js";
 
 const request = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }], cardToken: "tok_visa" };
 

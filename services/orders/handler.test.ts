@@ -4,7 +4,7 @@ import { createClient, createRouterTransport, type Client } from "@connectrpc/co
 import { Code, ConnectError, reasonOf } from "../../mesh/errors.js";
 import { CancelReason, OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { createOrderHandler } from "./handler.js";
-import { ordersFixture } from "./test-support.js";
+import { ordersFixture } from "./orders.fixture.js";
 
 const request = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }], cardToken: "tok_visa" };
 

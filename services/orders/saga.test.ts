@@ -3,7 +3,7 @@ import { Code, ConnectError, failure } from "../../mesh/errors.js";
 import { createOrderDomain } from "./domain.js";
 import type { Order, SagaStep } from "./order.js";
 import { authorizationKey } from "./saga.js";
-import { ordersFixture } from "./test-support.js";
+import { ordersFixture } from "./orders.fixture.js";
 
 const mugs = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }, { sku: "TEE-002", quantity: 1 }], cardToken: "tok_visa" };
 

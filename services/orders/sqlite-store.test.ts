@@ -2,7 +2,7 @@ import { expect } from "chai";
 import Database from "better-sqlite3";
 import type { Order } from "./order.js";
 import { openSqliteOrderStore } from "./sqlite-store.js";
-import { openTempStore } from "./test-support.js";
+import { openTempStore } from "./orders.fixture.js";
 
 function order(orderId: string, extra: Partial<Order> = {}): Order {
   const at = new Date(Date.UTC(2025, 0, 1));

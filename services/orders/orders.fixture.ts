@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createOrderDomain, type OrderDomainOptions } from "./domain.js";
-import { FakeUpstreams } from "./fake-upstreams.js";
+import { FakeUpstreams } from "./fake-upstreams.fixture.js";
 import type { ItemQuote } from "./ports.js";
 import { openSqliteOrderStore, type SqliteOrderStore } from "./sqlite-store.js";
 
