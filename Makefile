@@ -34,8 +34,9 @@ system-bench:
 
 test: deps system-test proto-check typecheck unit ## Every check and test CI runs (installs the Debian packages it needs)
 
-generate: deps ## Regenerate gen/ from proto/ (buf generate)
+generate: deps ## Regenerate gen/ from proto/ and test/gen/ from test/proto/ (buf generate)
 	$(BUF) generate
+	$(BUF) generate --template buf.gen.test.yaml
 
 proto-check: deps ## buf format, lint, breaking against api/released.binpb, and gen/ is fresh
 	./scripts/proto-check.sh

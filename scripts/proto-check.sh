@@ -2,12 +2,12 @@
 # `make proto-check`: the contract gate CI runs first. Steps, in order (all of
 # them run, so one run reports every problem; the exit status is non-zero if
 # any failed):
-#   format     buf format leaves proto/ and third_party/ unchanged
+#   format     buf format leaves proto/, test/proto/ and third_party/ unchanged
 #   lint       buf lint (STANDARD + COMMENTS)
 #   breaking   buf breaking, FILE category, against the released baseline
 #              api/released.binpb (moved only by `make release-api`); unstable
 #              packages (v1alpha1, v2beta1, ...) are ignored, see buf.yaml
-#   generated  gen/ is what `make generate` makes (scripts/check-generated.sh)
+#   generated  gen/ and test/gen/ are what `make generate` makes (scripts/check-generated.sh)
 # Arguments name a subset of the steps (the contract tests run
 # `format lint breaking` in a copy of the repository). Lint and breaking
 # violations print as `file:line:col: RULE_ID message`.
@@ -39,6 +39,7 @@ step_format() {
   local ok=0
   "$buf" format --diff --exit-code proto || ok=1
   "$buf" format --diff --exit-code third_party || ok=1
+  "$buf" format --diff --exit-code test/proto || ok=1
   return $ok
 }
 

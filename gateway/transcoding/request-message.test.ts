@@ -2,7 +2,7 @@ import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
-import { LibraryService } from "../../gen/meshwork/library/v1/library_pb.js";
+import { LibraryService } from "../../test/gen/meshwork/library/v1/library_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { buildRequest } from "./request-message.js";
 import { buildRouteTable, type RouteTable } from "./route-table.js";

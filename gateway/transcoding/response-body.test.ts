@@ -7,7 +7,7 @@ import {
   LibraryService,
   ListBooksResponseSchema,
   LookupBookResponseSchema,
-} from "../../gen/meshwork/library/v1/library_pb.js";
+} from "../../test/gen/meshwork/library/v1/library_pb.js";
 import { renderResponse } from "./response-body.js";
 import { buildRouteTable } from "./route-table.js";
 import type { Route } from "./route.js";

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
-import { LibraryService } from "../../gen/meshwork/library/v1/library_pb.js";
+import { LibraryService } from "../../test/gen/meshwork/library/v1/library_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { buildRouteTable } from "./route-table.js";

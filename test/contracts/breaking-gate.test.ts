@@ -240,7 +240,7 @@ describe("contract gate: buf breaking against the released API", function () {
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "meshwork-gate-"));
-    for (const entry of ["buf.yaml", "third_party", "proto-deps"]) {
+    for (const entry of ["buf.yaml", "third_party", "proto-deps", "test/proto"]) {
       await cp(path.join(root, entry), path.join(dir, entry), { recursive: true });
     }
     await cp(path.join(root, "proto"), path.join(dir, "pristine"), { recursive: true });

@@ -30,7 +30,7 @@ import {
   LookupBookRequestSchema,
   UpdateBookRequestSchema,
   type ListBooksRequest,
-} from "../../gen/meshwork/library/v1/library_pb.js";
+} from "../gen/meshwork/library/v1/library_pb.js";
 import { ClientFactory, createLogger, registration, serve, type MeshServer } from "../../mesh/index.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 
