@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench run test bench generate proto-check release-api typecheck unit token catalogue slo-rules clean
+.PHONY: help deps system-test system-bench run build test bench generate proto-check release-api typecheck unit token catalogue slo-rules clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ deps: proto-deps/.copied
 
 run: deps ## Start the whole mesh on this machine (embedded default); Ctrl-C stops it
 	node --import tsx scripts/run-mesh.ts
+
+build: deps ## Production build in dist/: node dist/services/<name>/main.js runs with npm ci --omit=dev
+	node --import tsx scripts/build.ts
 
 # Debian packages the tests and benchmarks start (scripts/system-packages.txt),
 # installed when missing, before anything runs.
@@ -66,5 +69,5 @@ catalogue: deps ## The service catalogue (services/*/service.yaml), checked agai
 slo-rules: deps ## Regenerate prometheus/slo-rules.yml (recording rules and burn-rate alerts) from the catalogue's SLOs
 	node --import tsx scripts/slo-rules.ts
 
-clean: ## Remove local data (.data/) and test output
-	rm -rf .data test-output
+clean: ## Remove local data (.data/), test output and the build (dist/)
+	rm -rf .data test-output dist

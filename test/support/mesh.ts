@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startService, type ServiceProcess } from "./service-process.js";
+import { startBuiltService, startService as startSource, type ServiceProcess } from "./service-process.js";
 
 /** The demo shop's services, each its own process, on ephemeral ports. */
 export interface TestMesh {
@@ -22,10 +22,14 @@ export interface StartMeshOptions {
   readonly env?: Record<string, string>;
   /** Also start the gateway (its dev keys go under the data directory), with this extra environment. */
   readonly gateway?: Record<string, string>;
+  /** Run the built mains of this `make build` output folder with plain node, instead of the sources under tsx. */
+  readonly dist?: string;
 }
 
 export async function startMesh(options: StartMeshOptions | Record<string, string> = {}): Promise<TestMesh> {
-  const { env: extraEnv = {}, gateway: gatewayEnv } = isOptions(options) ? options : { env: options };
+  const { env: extraEnv = {}, gateway: gatewayEnv, dist } = isOptions(options) ? options : { env: options };
+  const startService = (name: string, env: Record<string, string>): Promise<ServiceProcess> =>
+    dist === undefined ? startSource(name, env) : startBuiltService(dist, name, env);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-e2e-"));
   const env = { DATA_DIR: dataDir, ...extraEnv };
   const [inventory, payments] = await Promise.all([startService("inventory", env), startService("payments", env)]);
@@ -58,5 +62,5 @@ export async function startMesh(options: StartMeshOptions | Record<string, strin
 }
 
 function isOptions(value: StartMeshOptions | Record<string, string>): value is StartMeshOptions {
-  return "env" in value || "gateway" in value;
+  return "env" in value || "gateway" in value || "dist" in value;
 }

@@ -54,10 +54,20 @@ export function testApiImage(): Promise<string> {
   return apiImage;
 }
 
-function launch(name: string, env: Record<string, string>, overrides: Record<string, string>): Promise<ServiceProcess> {
-  const main = name === "gateway" ? path.join(root, "gateway", "main.ts") : path.join(root, "services", name, "main.ts");
-  const child = spawn(process.execPath, ["--import", "tsx", main], {
-    cwd: root,
+/**
+ * Starts the built main of `name` from a `make build` output folder (its
+ * dist/), with plain node and no tsx, as a deployment runs it; otherwise as
+ * `startService`.
+ */
+export function startBuiltService(dist: string, name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  return launch(name, env, {}, dist);
+}
+
+function launch(name: string, env: Record<string, string>, overrides: Record<string, string>, dist?: string): Promise<ServiceProcess> {
+  const relative = name === "gateway" ? path.join("gateway", "main") : path.join("services", name, "main");
+  const args = dist === undefined ? ["--import", "tsx", path.join(root, `${relative}.ts`)] : [path.join(dist, `${relative}.js`)];
+  const child = spawn(process.execPath, args, {
+    cwd: dist === undefined ? root : path.dirname(dist),
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, ...overrides },
   });
@@ -113,7 +123,7 @@ function launch(name: string, env: Record<string, string>, overrides: Record<str
               child.kill("SIGTERM");
             }
             await exited;
-            return launch(name, env, { ...more, PORT: new URL(url).port });
+            return launch(name, env, { ...more, PORT: new URL(url).port }, dist);
           },
         });
       }
