@@ -35,7 +35,7 @@ import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, Sta
 // Metrics at GET /metrics on the gateway's port: its requests, its upstream
 // calls and their resilience events, and the process.
 const runtime = serviceRuntime("gateway", process.env, { defaultPort: 8080 });
-const { env, logger, tracing, metrics, dataDir, port, host } = runtime;
+const { env, logger, tracing, metrics, dataDir, port, host, limits } = runtime;
 const maxTimeoutMs = envInt(env, "GATEWAY_MAX_TIMEOUT_MS", 30_000, { min: 1 });
 
 const jwksUrl = envString(env, "AUTH_JWKS_URL", "");
@@ -115,6 +115,7 @@ const server = new GatewayServer({
       .map((origin) => origin.trim())
       .filter((origin) => origin !== "") },
   maxTimeoutMs,
+  limits,
   metrics: createGatewayMetrics({ registry: metrics.registry }),
   httpRoutes: [probes, metricsEndpoint(metrics), meshPage.route],
   onFailure: (failure) => meshStatus.recordFailure(failure),

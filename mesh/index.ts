@@ -16,6 +16,8 @@ export { openDatabase } from "./sqlite/open-database.js";
 export type { OpenDatabaseOptions } from "./sqlite/open-database.js";
 export { DualProtocolListener } from "./server/dual-protocol-listener.js";
 export type { DualProtocolListenerOptions, RequestListener } from "./server/dual-protocol-listener.js";
+export { capForFileLimit, connectionLimits, defaultConnectionLimits } from "./server/connection-limits.js";
+export type { ConnectionLimits } from "./server/connection-limits.js";
 export { createMeshMetrics, latencyBuckets } from "./metrics/mesh-metrics.js";
 export type { MeshMetrics, MeshMetricsOptions } from "./metrics/mesh-metrics.js";
 export { codeLabel } from "./metrics/code-label.js";

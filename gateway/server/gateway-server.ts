@@ -2,7 +2,7 @@ import { createContextValues, Code, ConnectError } from "@connectrpc/connect";
 import type http from "node:http";
 import type { Context, Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { DualProtocolListener, type HttpRoute } from "../../mesh/index.js";
+import { DualProtocolListener, type ConnectionLimits, type HttpRoute } from "../../mesh/index.js";
 import type { HttpServerSpan } from "../../mesh/telemetry/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
 import { requestIdOf } from "../http/request-id.js";
@@ -34,8 +34,8 @@ export interface GatewayServerOptions {
   readonly cors: CorsOptions;
   /** Largest request body, in bytes. Default: 1 MiB. */
   readonly maxBodyBytes?: number;
-  /** Largest HTTP/1.1 header block, in bytes. Default: 16 KiB. */
-  readonly maxHeaderBytes?: number;
+  /** Timeouts and caps of every connection (header size included). Default: `defaultConnectionLimits`. */
+  readonly limits?: Partial<ConnectionLimits>;
   /** Longest upstream deadline; a client's own is capped by it. Default: 30 s. */
   readonly maxTimeoutMs?: number;
   /** Documents served at fixed GET paths: "/", "/app.js", "/openapi.json". */
@@ -115,9 +115,8 @@ export class GatewayServer {
       [recordPassthroughCode],
     );
     this.listener = new DualProtocolListener((req, res) => this.handleSafely(req, res), {
-      maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
-    this.listener.http1Server.requestTimeout = maxTimeoutMs + 5_000;
     // Node would answer an HTTP/1.1 request without Host with an empty 400
     // of its own; the gateway refuses it itself, on the one JSON error path.
     (this.listener.http1Server as http.Server & { requireHostHeader: boolean }).requireHostHeader = false;

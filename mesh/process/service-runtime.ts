@@ -9,7 +9,10 @@ import { envInt, envString, type Env } from "../env.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../metrics/mesh-metrics.js";
 import { metricsEndpoint } from "../metrics/metrics-endpoint.js";
+import type { ConnectionLimits } from "../server/connection-limits.js";
 import { serve, type MeshServer, type ServeOptions } from "../server/serve.js";
+import { connectionLimitsFromEnv } from "./connection-limits-from-env.js";
+import { openFileLimit } from "./open-file-limit.js";
 import { tracingFromEnv, type Tracing } from "../telemetry/index.js";
 
 export interface ServiceRuntimeOptions {
@@ -18,7 +21,7 @@ export interface ServiceRuntimeOptions {
 }
 
 /** What `serve` takes from the main; the runtime fills in the rest (see `ServiceRuntime.serve`). */
-export type ServiceServeOptions = Omit<ServeOptions, "logger" | "tracer" | "shutdownDelayMs" | "port" | "host">;
+export type ServiceServeOptions = Omit<ServeOptions, "logger" | "tracer" | "shutdownDelayMs" | "port" | "host" | "limits">;
 
 export interface ServiceClientsOptions {
   /**
@@ -42,12 +45,19 @@ export interface ServiceRuntime {
   /** PORT (default: the process's own, 0 picks a free one) and HOST (default 127.0.0.1). */
   readonly port: number;
   readonly host: string;
+  /**
+   * Timeouts and caps of the process's port, from CONN_FIRST_BYTE_TIMEOUT_MS,
+   * HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEPALIVE_TIMEOUT_MS,
+   * HTTP2_IDLE_TIMEOUT_MS, HTTP2_MAX_CONCURRENT_STREAMS, MAX_CONNECTIONS and
+   * MAX_HEADER_BYTES; the connection cap fits under the open-file limit.
+   */
+  readonly limits: ConnectionLimits;
   /** `name` inside DATA_DIR, which it makes if missing (e.g. a store's database file). */
   dataFile(name: string): string;
   /** A client factory traced with this process's tracer (and metered, by default). Close it on shutdown. */
   clients(options?: ServiceClientsOptions): ClientFactory;
   /**
-   * serve() with this process's logger, tracer, PORT, HOST and
+   * serve() with this process's logger, tracer, PORT, HOST, connection limits and
    * SHUTDOWN_DELAY_MS (default 0), the metrics interceptor outermost of
    * `options.interceptors` and GET /metrics first of `options.httpRoutes`;
    * then logs {"url": ...} "serving", the line scripts and tests wait for.
@@ -65,6 +75,14 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
   const dataDir = envString(env, "DATA_DIR", ".data");
   const port = envInt(env, "PORT", defaultPort, { min: 0, max: 65535 });
   const host = envString(env, "HOST", "127.0.0.1");
+  const openFiles = openFileLimit();
+  const { limits, capped } = connectionLimitsFromEnv(env, openFiles);
+  if (capped) {
+    logger.warn(
+      { max_connections: limits.maxConnections, open_file_limit: openFiles },
+      "MAX_CONNECTIONS lowered to fit under the open-file limit (ulimit -n); raise that limit to accept more connections",
+    );
+  }
   return {
     env,
     logger,
@@ -73,6 +91,7 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     dataDir,
     port,
     host,
+    limits,
     dataFile(file) {
       mkdirSync(dataDir, { recursive: true });
       return path.join(dataDir, file);
@@ -96,6 +115,7 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
         shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
         port,
         host,
+        limits,
       });
       logger.info({ url: server.url }, "serving");
       return server;

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { connectionLimits, type ConnectionLimits } from "./connection-limits.js";
 
 export type RequestListener = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -13,8 +14,15 @@ export interface DualProtocolListenerOptions {
    * e.g. for a fast path; returns false to let `listener` have it.
    */
   readonly takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
-  /** The largest HTTP/1.1 header block accepted. Default: Node's (16 KiB). */
-  readonly maxHeaderBytes?: number;
+  /** Timeouts and caps of every connection (see ConnectionLimits). Default: `defaultConnectionLimits`. */
+  readonly limits?: Partial<ConnectionLimits>;
+}
+
+/** An HTTP/2 session's open streams, and since when it has had none. */
+interface SessionActivity {
+  open: number;
+  idleSince: number;
+  closing: boolean;
 }
 
 /**
@@ -22,40 +30,77 @@ export interface DualProtocolListenerOptions {
  * use) and HTTP/1.1 (curl, browsers' Connect and gRPC-Web calls, wrk). Node's
  * h2c server refuses HTTP/1.1, so each new connection is sorted by its first
  * bytes: the HTTP/2 connection preface starts with "PRI", no HTTP/1.1 method
- * does.
+ * does; a first chunk of "P" or "PR" waits for the next byte.
+ *
+ * It enforces `ConnectionLimits` itself, because it owns the sockets: Node's
+ * HTTP/1.1 server starts its headers and request timeouts only when it
+ * listens, which http1Server never does, and Node's HTTP/2 server has no idle
+ * timeout and allows 2^32-1 streams per session. One sweep per listener
+ * (every quarter of the shortest timeout, at most every second) closes what
+ * has run out of time, instead of a timer per connection or stream.
  */
 export class DualProtocolListener {
   readonly http2Server: http2.Http2Server;
   readonly http1Server: http.Server;
+  readonly limits: ConnectionLimits;
   private readonly tcp: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Connections not yet sorted by protocol, and when they were accepted. */
+  private readonly unsorted = new Map<net.Socket, number>();
+  private readonly sessions = new Map<http2.Http2Session, SessionActivity>();
+  /** HTTP/2 streams whose request body is still arriving, and by when it must have. */
+  private readonly pendingBodies = new Map<http2.ServerHttp2Stream, number>();
   /**
    * HTTP/1.1 connections and how many requests each is serving. Node's own
    * idle tracking (closeIdleConnections) is set up only by a server that
    * listens itself, which http1Server never does, so drain() uses this.
    */
   private readonly http1Requests = new Map<net.Socket, Set<http.ServerResponse>>();
+  private readonly sweepMs: number;
+  private sweeper: NodeJS.Timeout | undefined;
   private draining = false;
 
   constructor(listener: RequestListener, options: DualProtocolListenerOptions = {}) {
+    const limits = connectionLimits(options.limits);
+    this.limits = limits;
+    this.sweepMs = Math.max(
+      50,
+      Math.min(1_000, Math.floor(Math.min(limits.firstByteTimeoutMs, limits.headersTimeoutMs, limits.http2IdleTimeoutMs) / 4)),
+    );
     const takeStream = options.takeStream ?? (() => false);
     // Streams that takeStream declines get Node's compatibility API from a
     // server that never listens: emitting "stream" on it builds req and res.
     const compat = http2.createServer({}, listener);
-    this.http2Server = http2.createServer({});
+    this.http2Server = http2.createServer({
+      settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+    });
     this.http2Server.on(
       "stream",
       (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+        this.track(stream, flags);
         if (!takeStream(stream, headers)) {
           compat.emit("stream", stream, headers, flags, rawHeaders);
         }
       },
     );
+    // A peer's protocol error ends its session (nghttp2 sends GOAWAY) and
+    // errors its streams; it must never reach the process as an unhandled
+    // 'error'.
+    this.http2Server.on("sessionError", ignore);
     this.http1Server = http.createServer(
-      options.maxHeaderBytes === undefined ? {} : { maxHeaderSize: options.maxHeaderBytes },
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        connectionsCheckingInterval: this.sweepMs,
+      },
       listener,
     );
+    // What a listening server does on "listening": start tracking its
+    // connections, which is what enforces headersTimeout and requestTimeout
+    // (and makes closeIdleConnections work). http1Server never listens.
+    this.http1Server.emit("listening");
     this.http1Server.on("connection", (socket: net.Socket) => {
       this.http1Requests.set(socket, new Set());
       socket.once("close", () => this.http1Requests.delete(socket));
@@ -75,25 +120,17 @@ export class DualProtocolListener {
         }
       });
     });
-    this.http2Server.on("session", (session) => {
-      this.sessions.add(session);
+    this.http2Server.on("session", (session: http2.Http2Session) => {
+      this.sessions.set(session, { open: 0, idleSince: performance.now(), closing: false });
       session.once("close", () => this.sessions.delete(session));
     });
-    this.tcp = net.createServer({ noDelay: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-      socket.once("data", (chunk: Buffer) => {
-        socket.pause();
-        socket.unshift(chunk);
-        if (isHttp2Preface(chunk)) {
-          // The HTTP/2 session reads what is buffered on the socket itself.
-          this.http2Server.emit("connection", socket);
-        } else {
-          this.http1Server.emit("connection", socket);
-          socket.resume();
-        }
-      });
-    });
+    this.tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.tcp.maxConnections = limits.maxConnections;
+  }
+
+  /** Connections open now, of either protocol. */
+  get connectionCount(): number {
+    return this.sockets.size;
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -101,6 +138,7 @@ export class DualProtocolListener {
       this.tcp.once("error", reject);
       this.tcp.listen(port, host, () => {
         this.tcp.off("error", reject);
+        this.sweeper ??= setInterval(() => this.sweep(), this.sweepMs).unref();
         resolve((this.tcp.address() as net.AddressInfo).port);
       });
     });
@@ -109,12 +147,16 @@ export class DualProtocolListener {
   /**
    * Stops accepting connections and asks open ones to finish: HTTP/2 sessions
    * get GOAWAY and close once their streams end; HTTP/1.1 connections close
-   * as soon as they are idle. Resolves when every connection is closed.
+   * as soon as they are idle, connections not yet sorted at once. Resolves
+   * when every connection is closed.
    */
   drain(): Promise<void> {
     this.draining = true;
     this.tcp.close();
-    for (const session of this.sessions) {
+    for (const socket of this.unsorted.keys()) {
+      socket.destroy();
+    }
+    for (const session of this.sessions.keys()) {
       session.close();
     }
     for (const [socket, responses] of this.http1Requests) {
@@ -127,6 +169,7 @@ export class DualProtocolListener {
       const check = (): void => {
         if (this.sockets.size === 0) {
           clearInterval(timer);
+          this.stopSweeping();
           resolve();
         }
       };
@@ -137,12 +180,93 @@ export class DualProtocolListener {
 
   /** Ends every connection at once. */
   destroy(): void {
-    for (const session of this.sessions) {
+    this.stopSweeping();
+    for (const session of this.sessions.keys()) {
       session.destroy();
     }
     for (const socket of this.sockets) {
       socket.destroy();
     }
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    this.unsorted.set(socket, performance.now());
+    // Before a protocol owns the socket nothing else listens for its errors
+    // (a reset from the client); after, this listener is one of several.
+    socket.on("error", ignore);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      this.unsorted.delete(socket);
+    });
+    let received: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      received = received === undefined ? chunk : Buffer.concat([received, chunk]);
+      const protocol = sniff(received);
+      if (protocol === undefined) {
+        return;
+      }
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(received);
+      this.unsorted.delete(socket);
+      if (protocol === "h2") {
+        // The HTTP/2 session reads what is buffered on the socket itself.
+        this.http2Server.emit("connection", socket);
+      } else {
+        this.http1Server.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+  }
+
+  /** Counts a new HTTP/2 stream against its session's idleness, and times its request body. */
+  private track(stream: http2.ServerHttp2Stream, flags: number): void {
+    stream.on("error", ignore);
+    const session = stream.session === undefined ? undefined : this.sessions.get(stream.session);
+    if (session !== undefined) {
+      session.open++;
+    }
+    if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) === 0) {
+      this.pendingBodies.set(stream, performance.now() + this.limits.requestTimeoutMs);
+    }
+    stream.once("close", () => {
+      this.pendingBodies.delete(stream);
+      if (session !== undefined && --session.open === 0) {
+        session.idleSince = performance.now();
+      }
+    });
+  }
+
+  /** Closes what has run out of time; see the class comment. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const [socket, acceptedAt] of this.unsorted) {
+      if (now - acceptedAt >= this.limits.firstByteTimeoutMs) {
+        socket.destroy();
+      }
+    }
+    for (const [stream, due] of this.pendingBodies) {
+      if (stream.readableEnded || stream.closed) {
+        this.pendingBodies.delete(stream);
+      } else if (now >= due) {
+        this.pendingBodies.delete(stream);
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }
+    }
+    for (const [session, activity] of this.sessions) {
+      if (activity.open === 0 && !activity.closing && now - activity.idleSince >= this.limits.http2IdleTimeoutMs) {
+        activity.closing = true;
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+        session.close();
+      }
+    }
+  }
+
+  private stopSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }
 
@@ -157,9 +281,19 @@ function closeAfter(res: http.ServerResponse): void {
   }
 }
 
+function ignore(): void {}
+
 const preface = Buffer.from("PRI");
 
-function isHttp2Preface(chunk: Buffer): boolean {
-  const n = Math.min(chunk.length, preface.length);
-  return chunk.subarray(0, n).equals(preface.subarray(0, n));
+/**
+ * The protocol of a connection from its first bytes: "h2" for the HTTP/2
+ * preface ("PRI * HTTP/2.0..."), "http1" for anything else, undefined while
+ * the bytes so far ("P", "PR") could still be either.
+ */
+export function sniff(bytes: Buffer): "h2" | "http1" | undefined {
+  const n = Math.min(bytes.length, preface.length);
+  if (!bytes.subarray(0, n).equals(preface.subarray(0, n))) {
+    return "http1";
+  }
+  return n === preface.length ? "h2" : undefined;
 }

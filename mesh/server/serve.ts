@@ -16,6 +16,7 @@ import { validateRequest } from "../interceptors/validate-request.js";
 import type { HttpRoute } from "../metrics/metrics-endpoint.js";
 import { probeRoutes } from "../health/probe-routes.js";
 import type { ReadinessCheck } from "../health/readiness.js";
+import type { ConnectionLimits } from "./connection-limits.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
 import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
@@ -91,6 +92,12 @@ export interface ServeOptions {
   readonly gracePeriodMs?: number;
   /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
   readonly readMaxBytes?: number;
+  /**
+   * Timeouts and caps of every connection to the port: first byte, headers,
+   * request body, keep-alive and HTTP/2 idle timeouts, concurrent HTTP/2
+   * streams, connections, header size. Default: `defaultConnectionLimits`.
+   */
+  readonly limits?: Partial<ConnectionLimits>;
 }
 
 /** A running server. */
@@ -180,7 +187,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
       }
       connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
     },
-    { takeStream: fastPath },
+    { takeStream: fastPath, ...(options.limits === undefined ? {} : { limits: options.limits }) },
   );
   const port = await listener.listen(options.port, host);
 
