@@ -45,3 +45,5 @@ export const methodNotAllowedStatus = 405;
 export const payloadTooLargeStatus = 413;
 /** The status of a request whose headers are larger than the gateway accepts. */
 export const headersTooLargeStatus = 431;
+/** The status of a request whose headers or body did not arrive within the connection's timeouts. */
+export const requestTimeoutStatus = 408;

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { buildApiImage } from "../../scripts/support/api-image.js";
+import { withFileLimit } from "./file-limit.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -37,13 +38,18 @@ export interface ServiceExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+export interface StartServiceOptions {
+  /** Run it with this open-file limit (ulimit -n), or the hard limit when that is lower: for tests that open thousands of connections. */
+  readonly fileLimit?: number;
+}
+
 /**
  * Starts services/<name>/main.ts (or gateway/main.ts) on an ephemeral port with the given
  * environment and resolves once it logs that it is serving.
  */
-export async function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+export async function startService(name: string, env: Record<string, string>, options: StartServiceOptions = {}): Promise<ServiceProcess> {
   // The gateway reads its services' descriptors from a buf image (gateway/gateway.yaml).
-  return launch(name, name === "gateway" && env.API_IMAGE === undefined ? { API_IMAGE: await testApiImage(), ...env } : env, {});
+  return launch(name, name === "gateway" && env.API_IMAGE === undefined ? { API_IMAGE: await testApiImage(), ...env } : env, {}, options);
 }
 
 let apiImage: Promise<string> | undefined;
@@ -60,13 +66,21 @@ export function testApiImage(): Promise<string> {
  * `startService`.
  */
 export function startBuiltService(dist: string, name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  return launch(name, env, {}, dist);
+  return launch(name, env, {}, { dist });
 }
 
-function launch(name: string, env: Record<string, string>, overrides: Record<string, string>, dist?: string): Promise<ServiceProcess> {
+function launch(
+  name: string,
+  env: Record<string, string>,
+  overrides: Record<string, string>,
+  options: StartServiceOptions & { readonly dist?: string },
+): Promise<ServiceProcess> {
+  const { dist } = options;
   const relative = name === "gateway" ? path.join("gateway", "main") : path.join("services", name, "main");
   const args = dist === undefined ? ["--import", "tsx", path.join(root, `${relative}.ts`)] : [path.join(dist, `${relative}.js`)];
-  const child = spawn(process.execPath, args, {
+  const command =
+    options.fileLimit === undefined ? { command: process.execPath, args } : withFileLimit(options.fileLimit, process.execPath, args);
+  const child = spawn(command.command, command.args, {
     cwd: dist === undefined ? root : path.dirname(dist),
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, ...overrides },
@@ -123,7 +137,7 @@ function launch(name: string, env: Record<string, string>, overrides: Record<str
               child.kill("SIGTERM");
             }
             await exited;
-            return launch(name, env, { ...more, PORT: new URL(url).port }, dist);
+            return launch(name, env, { ...more, PORT: new URL(url).port }, options);
           },
         });
       }

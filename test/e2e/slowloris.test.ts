@@ -1,0 +1,189 @@
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { ClientFactory, defaultConnectionLimits } from "../../mesh/index.js";
+import { reachableFileLimit, withFileLimit } from "../support/file-limit.js";
+import { startService, type ServiceProcess } from "../support/service-process.js";
+
+const idle = 5_000;
+const dribbling = 500;
+/** Descriptors each side needs: the held connections plus the process's own. */
+const fileLimit = idle + dribbling + 1_024;
+
+interface DriverCount {
+  readonly open: number;
+  readonly closedByServer: number;
+  readonly answered408: number;
+}
+
+/** The slowloris driver child (test/support/slowloris-driver.ts), with a raised open-file limit. */
+class SlowlorisDriver {
+  private readonly child: ChildProcess;
+  private readonly replies: ((message: { type: string } & Record<string, unknown>) => void)[] = [];
+
+  constructor() {
+    const script = path.resolve(import.meta.dirname, "../support/slowloris-driver.ts");
+    const { command, args } = withFileLimit(fileLimit, process.execPath, ["--import", "tsx", script]);
+    this.child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.child.on("message", (message: { type: string } & Record<string, unknown>) => this.replies.shift()?.(message));
+  }
+
+  private ask(command: object): Promise<{ type: string } & Record<string, unknown>> {
+    return new Promise((resolve) => {
+      this.replies.push(resolve);
+      this.child.send(command);
+    });
+  }
+
+  async open(port: number): Promise<void> {
+    const reply = await this.ask({ type: "open", port, idle, dribbling, dribbleEveryMs: 500 });
+    if (reply.type !== "opened") {
+      throw new Error(`the driver could not open its connections: ${String(reply.message)}`);
+    }
+  }
+
+  async count(): Promise<DriverCount> {
+    return (await this.ask({ type: "count" })) as unknown as DriverCount;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null) {
+        resolve();
+        return;
+      }
+      this.child.once("exit", () => resolve());
+      this.child.send({ type: "stop" });
+    });
+  }
+}
+
+function openDescriptors(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean, what: string, timeoutMs = 90_000): Promise<T> {
+  const giveUp = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) {
+      return value;
+    }
+    if (Date.now() > giveUp) {
+      throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Slowloris against a real gateway and a real service, at their default
+ * timeouts: 5,000 connections that never send a byte and 500 that dribble
+ * HTTP/1.1 headers forever. Fresh requests are still answered while all of
+ * them are held; the idle ones are closed by the first-byte timeout, the
+ * dribbling ones by the headers timeout (408); descriptors come back.
+ */
+describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", function () {
+  this.timeout(240_000);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-slowloris-"));
+  let inventory: ServiceProcess;
+  let gateway: ServiceProcess;
+
+  before(async function () {
+    const reachable = reachableFileLimit(fileLimit);
+    if (reachable < fileLimit) {
+      throw new Error(
+        `this test needs an open-file limit of ${fileLimit} for its child processes; the hard limit here is ${reachable} (raise it with ulimit -Hn as root)`,
+      );
+    }
+    inventory = await startService("inventory", { DATA_DIR: dataDir }, { fileLimit });
+    gateway = await startService(
+      "gateway",
+      { DATA_DIR: dataDir, INVENTORY_URL: inventory.url, MESH_SERVICES: `inventory=${inventory.url}` },
+      { fileLimit },
+    );
+  });
+  after(async () => {
+    await Promise.all([gateway?.stop(), inventory?.stop()]);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const targets = [
+    {
+      name: "the gateway",
+      process: () => gateway,
+      /** A REST call through the gateway to inventory. */
+      rpc: async (url: string) => {
+        const res = await fetch(`${url}/v1/inventory/items/MUG-001`, { signal: AbortSignal.timeout(30_000) });
+        expect(res.status).to.equal(200);
+      },
+    },
+    {
+      name: "a service (inventory)",
+      process: () => inventory,
+      /** A gRPC call on a new HTTP/2 session. */
+      rpc: async (url: string) => {
+        const fresh = new ClientFactory();
+        try {
+          const item = await fresh.client(InventoryService, url).getItem({ sku: "MUG-001" }, { timeoutMs: 30_000 });
+          expect(item.item?.sku).to.equal("MUG-001");
+        } finally {
+          fresh.close();
+        }
+      },
+    },
+  ];
+
+  /** One target under attack: what it answered while held, and what was left after. */
+  const attack = async (target: (typeof targets)[number]): Promise<string> => {
+    const p = target.process();
+    const port = Number(new URL(p.url).port);
+    const pid = p.child.pid!;
+    // Warm: the probe and the RPC path open what they keep open (sessions, database).
+    await target.rpc(p.url);
+    const baseline = openDescriptors(pid);
+
+    const driver = new SlowlorisDriver();
+    try {
+      await driver.open(port);
+      const started = performance.now();
+      const health = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(30_000) });
+      const healthMs = performance.now() - started;
+      expect(health.status, `${target.name} /healthz`).to.equal(200);
+      const rpcStarted = performance.now();
+      await target.rpc(p.url);
+      const rpcMs = performance.now() - rpcStarted;
+      const held = await driver.count();
+      // Answered while every abusive connection was still open: the server
+      // was not waiting for them to go away.
+      expect(held, `${target.name}: every held connection still open when the fresh requests were answered`).to.deep.include({
+        open: idle + dribbling,
+        closedByServer: 0,
+      });
+      expect(openDescriptors(pid)).to.be.at.least(baseline + idle + dribbling);
+
+      const closed = await until(
+        () => driver.count(),
+        (count) => count.open === 0,
+        `${target.name}: held connections still open`,
+        defaultConnectionLimits.headersTimeoutMs + 60_000,
+      );
+      expect(closed.closedByServer, `${target.name}: every one closed by the server`).to.equal(idle + dribbling);
+      expect(closed.answered408, `${target.name}: each dribbling one told 408`).to.equal(dribbling);
+      await until(() => openDescriptors(pid), (n) => n <= baseline + 2, `${target.name}: descriptors above baseline ${baseline}`, 30_000);
+      return `${target.name}: /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with ${idle + dribbling} connections held`;
+    } finally {
+      await driver.stop();
+    }
+  };
+
+  it("the gateway and a service answer fresh requests while held, close every held connection by its timeout, descriptors back to baseline", async () => {
+    // Both at once: the timeouts are the test's length, and they run in parallel.
+    for (const line of await Promise.all(targets.map(attack))) {
+      console.log(`      ${line}`);
+    }
+  });
+});
