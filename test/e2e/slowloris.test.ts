@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
-import { ClientFactory, defaultConnectionLimits } from "../../mesh/index.js";
+import { ClientFactory } from "../../mesh/index.js";
 import { reachableFileLimit, withFileLimit } from "../support/file-limit.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 
@@ -12,6 +12,17 @@ const idle = 5_000;
 const dribbling = 500;
 /** Descriptors each side needs: the held connections plus the process's own. */
 const fileLimit = idle + dribbling + 1_024;
+/**
+ * The first-byte and headers timeouts of the processes under attack: longer
+ * than the defaults (10 s) so that the fresh requests are answered before the
+ * first held connections time out even when opening 5,500 connections is slow
+ * (15 s seen on a machine shared by many test runs; about 1 s on idle cores).
+ */
+const attackTimeoutMs = 20_000;
+const attackEnv = {
+  CONN_FIRST_BYTE_TIMEOUT_MS: String(attackTimeoutMs),
+  HTTP_HEADERS_TIMEOUT_MS: String(attackTimeoutMs),
+};
 
 interface DriverCount {
   readonly open: number;
@@ -80,8 +91,7 @@ async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean,
 }
 
 /**
- * Slowloris against a real gateway and a real service, at their default
- * timeouts: 5,000 connections that never send a byte and 500 that dribble
+ * Slowloris against a real gateway and a real service: 5,000 connections that never send a byte and 500 that dribble
  * HTTP/1.1 headers forever. Fresh requests are still answered while all of
  * them are held; the idle ones are closed by the first-byte timeout, the
  * dribbling ones by the headers timeout (408); descriptors come back.
@@ -99,10 +109,10 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
         `this test needs an open-file limit of ${fileLimit} for its child processes; the hard limit here is ${reachable} (raise it with ulimit -Hn as root)`,
       );
     }
-    inventory = await startService("inventory", { DATA_DIR: dataDir }, { fileLimit });
+    inventory = await startService("inventory", { DATA_DIR: dataDir, ...attackEnv }, { fileLimit });
     gateway = await startService(
       "gateway",
-      { DATA_DIR: dataDir, INVENTORY_URL: inventory.url, MESH_SERVICES: `inventory=${inventory.url}` },
+      { DATA_DIR: dataDir, INVENTORY_URL: inventory.url, MESH_SERVICES: `inventory=${inventory.url}`, ...attackEnv },
       { fileLimit },
     );
   });
@@ -148,7 +158,9 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
 
     const driver = new SlowlorisDriver();
     try {
+      const opening = performance.now();
       await driver.open(port);
+      const openMs = performance.now() - opening;
       const started = performance.now();
       const health = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(30_000) });
       const healthMs = performance.now() - started;
@@ -169,12 +181,12 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
         () => driver.count(),
         (count) => count.open === 0,
         `${target.name}: held connections still open`,
-        defaultConnectionLimits.headersTimeoutMs + 60_000,
+        attackTimeoutMs + 60_000,
       );
       expect(closed.closedByServer, `${target.name}: every one closed by the server`).to.equal(idle + dribbling);
       expect(closed.answered408, `${target.name}: each dribbling one told 408`).to.equal(dribbling);
       await until(() => openDescriptors(pid), (n) => n <= baseline + 2, `${target.name}: descriptors above baseline ${baseline}`, 30_000);
-      return `${target.name}: /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with ${idle + dribbling} connections held`;
+      return `${target.name}: ${idle + dribbling} connections opened in ${openMs.toFixed(0)} ms; /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with ${idle + dribbling} connections held`;
     } finally {
       await driver.stop();
     }
