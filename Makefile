@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench run build test bench generate proto-check release-api typecheck unit token catalogue slo-rules clean
+.PHONY: help deps system-test system-bench run build test bench generate proto-check release-api typecheck unit token catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
+
+service: deps ## Scaffold a new service: make service NAME=shipping [PUBLIC=1] (routed by the gateway)
+	@node --import tsx scripts/new-service.ts --name "$(NAME)" $(if $(PUBLIC),--public)
 
 catalogue: deps ## The service catalogue (services/*/service.yaml), checked against the code: owners, calls, data, SLOs
 	@node --import tsx scripts/catalogue.ts

@@ -22,6 +22,7 @@ import {
   ensureDevKeys,
   loadAccessPolicy,
 } from "./auth/index.js";
+import { loadCatalogue } from "../platform/catalogue/index.js";
 import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig } from "./config/index.js";
 import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
@@ -75,8 +76,12 @@ const upstreamChecks = config.upstreams.filter((u) => u.readiness).map((u) => br
 
 const web = await bundleWebApp();
 // The live mesh page at /mesh: every MESH_SERVICES process polled every MESH_POLL_MS.
+// The service catalogue beside the code (CATALOGUE_DIR: a repository root
+// with services/*/service.yaml): owners, tiers and SLOs on the /mesh page.
+const catalogue = loadCatalogue(envString(env, "CATALOGUE_DIR", path.resolve(import.meta.dirname, ".."))).services.map((s) => s.manifest);
 const meshStatus = new StatusCollector({
   services: parseMeshServices(envString(env, "MESH_SERVICES", defaultMeshServices)),
+  catalogue,
   local: {
     name: "gateway",
     events: clients.events,
@@ -84,6 +89,9 @@ const meshStatus = new StatusCollector({
     ready: () => evaluateReadiness(upstreamChecks).status === "ready",
   },
   pollIntervalMs: envInt(env, "MESH_POLL_MS", 1_000, { min: 10 }),
+  // SLOs over 30 days and burn-rate alerts from a Prometheus loading prometheus/slo-rules.yml;
+  // without it, SLOs from the processes' counters since they started.
+  ...(envString(env, "MESH_PROMETHEUS_URL", "") === "" ? {} : { prometheusUrl: envString(env, "MESH_PROMETHEUS_URL", "").replace(/\/+$/, "") }),
 });
 const meshPage = meshRoutes(meshStatus, await bundleMeshPage());
 // Proto comments for the OpenAPI descriptions come from the same descriptors.

@@ -8,20 +8,27 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { ClientFactory, envInt, envString } from "../mesh/index.js";
+import { loadCatalogue } from "../platform/catalogue/index.js";
 import { buildApiImage } from "./support/api-image.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const host = envString(process.env, "MESH_HOST", "127.0.0.1");
 const dataDir = path.resolve(root, envString(process.env, "MESH_DATA_DIR", ".data"));
 const logLevel = envString(process.env, "LOG_LEVEL", "info");
-const ports = {
-  inventory: envInt(process.env, "INVENTORY_PORT", 50051, { min: 1, max: 65535 }),
-  payments: envInt(process.env, "PAYMENTS_PORT", 50052, { min: 1, max: 65535 }),
-  orders: envInt(process.env, "ORDERS_PORT", 50053, { min: 1, max: 65535 }),
-  notifications: envInt(process.env, "NOTIFICATIONS_PORT", 50054, { min: 1, max: 65535 }),
-  gateway: envInt(process.env, "GATEWAY_PORT", 8080, { min: 1, max: 65535 }),
-};
+// Every service of the catalogue (services/*/service.yaml) and the gateway,
+// each on its catalogue port unless <NAME>_PORT says otherwise.
+const manifests = loadCatalogue(root).services.map((s) => s.manifest);
+const services = manifests.filter((m) => m.name !== "gateway").sort((a, b) => a.port - b.port);
+const gateway = manifests.find((m) => m.name === "gateway");
+if (gateway === undefined) {
+  throw new Error("the catalogue has no gateway (gateway/service.yaml)");
+}
+const envPrefix = (name: string): string => name.toUpperCase().replaceAll("-", "_");
+const ports = new Map(
+  [...services, gateway].map((m) => [m.name, envInt(process.env, `${envPrefix(m.name)}_PORT`, m.port, { min: 1, max: 65535 })]),
+);
 const url = (port: number): string => `http://${host}:${port}`;
+const serviceUrl = (name: string): string => url(ports.get(name)!);
 
 interface Process {
   readonly name: string;
@@ -32,33 +39,25 @@ interface Process {
 mkdirSync(dataDir, { recursive: true });
 // The gateway reads its services' descriptors from this image (gateway/gateway.yaml).
 const apiImage = await buildApiImage(path.join(dataDir, "api.binpb"));
-const mains = {
-  inventory: "services/inventory/main.ts",
-  payments: "services/payments/main.ts",
-  orders: "services/orders/main.ts",
-  notifications: "services/notifications/main.ts",
-  gateway: "gateway/main.ts",
-} as const;
-const processes: Process[] = (["inventory", "payments", "orders", "notifications", "gateway"] as const).map((name) => ({
+const processes: Process[] = [...services, gateway].map(({ name }) => ({
   name,
-  port: ports[name],
-  child: spawn(process.execPath, ["--import", "tsx", path.join(root, mains[name])], {
+  port: ports.get(name)!,
+  child: spawn(process.execPath, ["--import", "tsx", path.join(root, name === "gateway" ? "gateway" : `services/${name}`, "main.ts")], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
       HOST: host,
-      PORT: String(ports[name]),
+      PORT: String(ports.get(name)),
       DATA_DIR: dataDir,
       LOG_LEVEL: logLevel,
-      INVENTORY_URL: url(ports.inventory),
-      PAYMENTS_URL: url(ports.payments),
-      // Also the embedded bus's source of order events for notifications (NATS_URL, when set, passes through to all).
-      ORDERS_URL: url(ports.orders),
-      NOTIFICATIONS_URL: url(ports.notifications),
+      // Where every service is: <NAME>_URL (ORDERS_URL is also the embedded
+      // bus's source of order events for notifications; NATS_URL, when set,
+      // passes through to all).
+      ...Object.fromEntries(services.map((m) => [`${envPrefix(m.name)}_URL`, serviceUrl(m.name)])),
       API_IMAGE: apiImage,
       // What the gateway's /mesh page polls.
-      MESH_SERVICES: `inventory=${url(ports.inventory)},payments=${url(ports.payments)},orders=${url(ports.orders)},notifications=${url(ports.notifications)}`,
+      MESH_SERVICES: services.map((m) => `${m.name}=${serviceUrl(m.name)}`).join(","),
     },
   }),
 }));
@@ -83,7 +82,7 @@ console.log(
     processes.map((p, i) => [p.name, String(p.child.pid), url(p.port), statuses[i] ?? "?"]),
   ),
 );
-console.log(`Live mesh page: ${url(ports.gateway)}/mesh`);
+console.log(`Live mesh page: ${serviceUrl("gateway")}/mesh`);
 console.log("Mesh is up. Ctrl-C stops it.");
 
 async function waitServing(p: Process): Promise<string> {

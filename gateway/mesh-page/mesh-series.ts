@@ -124,8 +124,8 @@ export function addWindow(into: Map<string, MethodWindow>, current: ProcessReadi
   }
 }
 
-/** A window's row of the method table. */
-export function methodStats(process: string, w: MethodWindow): MethodStats {
+/** A window's row of the method table, without its history (the collector keeps that). */
+export function methodStats(process: string, w: MethodWindow): Omit<MethodStats, "history"> {
   let total = 0;
   let failed = 0;
   const errorsByCode: Record<string, number> = {};

@@ -18,6 +18,10 @@ export interface EndpointStatus {
 
 export interface ServiceStatus {
   readonly name: string;
+  /** The owning team, from the service catalogue; null when the catalogue has no entry for it. */
+  readonly owner: string | null;
+  /** Its tier in the catalogue (1 most critical); null without an entry. */
+  readonly tier: number | null;
   /** up: every endpoint serving; degraded: some; down: none. */
   readonly state: "up" | "degraded" | "down";
   readonly endpoints: readonly EndpointStatus[];
@@ -45,6 +49,69 @@ export interface MethodStats {
   readonly p99Ms: number | null;
   /** Failed calls in the window by code (or HTTP status), e.g. {"unavailable": 12}. */
   readonly errorsByCode: Readonly<Record<string, number>>;
+  /** The last polls' rate and p99, oldest first (one point a poll, up to `historyPoints`): the sparklines. */
+  readonly history: { readonly ratePerSecond: readonly number[]; readonly p99Ms: readonly (number | null)[] };
+}
+
+/**
+ * A call edge of the mesh graph, caller -> callee: traffic from the caller's
+ * client metrics over the window; null figures when no call was seen (a
+ * dependency the catalogue declares, or one the caller does not meter).
+ */
+export interface MeshEdge {
+  readonly from: string;
+  readonly to: string;
+  /** The catalogue lists `to` among `from`'s dependencies. */
+  readonly declared: boolean;
+  readonly ratePerSecond: number | null;
+  /** Share of calls in the window not ending ok. */
+  readonly errorRate: number | null;
+  readonly p99Ms: number | null;
+}
+
+/** One SLO of the catalogue, measured. */
+export interface SloStatus {
+  readonly service: string;
+  readonly owner: string;
+  readonly slo: string;
+  readonly description: string;
+  readonly kind: "availability" | "latency";
+  /** The method's full name or the route. */
+  readonly subject: string;
+  /** Percent, e.g. 99.9. */
+  readonly objective: number;
+  /** Share of good calls over the period (0..1); null when there were no calls. */
+  readonly attainment: number | null;
+  /** Share of the error budget left (1: untouched; 0 or below: spent); null when there were no calls. */
+  readonly budgetRemaining: number | null;
+  /**
+   * "prometheus": over the 30-day period, from the generated recording rules;
+   * "counters": since the processes started, from their own counters (no Prometheus configured).
+   */
+  readonly source: "prometheus" | "counters";
+}
+
+/** A burn-rate alert of the generated rules, pending or firing in Prometheus. */
+export interface FiringAlert {
+  /** SLOErrorBudgetBurnFast or SLOErrorBudgetBurnSlow. */
+  readonly name: string;
+  /** "page" or "ticket". */
+  readonly severity: string;
+  readonly service: string;
+  readonly slo: string;
+  readonly owner: string;
+  readonly state: "pending" | "firing";
+  /** When it became active, ms since the epoch. */
+  readonly since: number;
+}
+
+/** Where SLOs and alerts come from, and whether the last reading worked. */
+export interface SloSource {
+  readonly kind: "prometheus" | "counters";
+  /** The Prometheus server, when configured. */
+  readonly url: string;
+  /** Why the last reading failed, or "". */
+  readonly error: string;
 }
 
 export type BreakerState = "closed" | "half-open" | "open";
@@ -87,6 +154,12 @@ export interface MeshSnapshot {
   readonly windowMs: number;
   readonly services: readonly ServiceStatus[];
   readonly methods: readonly MethodStats[];
+  /** The mesh graph's edges (its nodes are `services`). */
+  readonly edges: readonly MeshEdge[];
+  readonly slos: readonly SloStatus[];
+  /** Burn-rate alerts pending or firing (Prometheus only). */
+  readonly alerts: readonly FiringAlert[];
+  readonly sloSource: SloSource;
   readonly breakers: readonly BreakerStatus[];
   /** Newest first. */
   readonly errors: readonly RecentError[];

@@ -1,9 +1,23 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ClientFactory } from "../../mesh/index.js";
+import type { ServiceManifest } from "../../platform/catalogue/index.js";
 import type { GatewayFailure } from "../server/gateway-server.js";
 import { addWindow, methodStats, readProcess, shortMethod, type MethodWindow, type ProcessReading } from "./mesh-series.js";
-import type { BreakerState, BreakerStatus, EndpointHealth, EndpointStatus, MeshSnapshot, ServiceStatus } from "./mesh-snapshot.js";
+import { meshEdges } from "./mesh-edges.js";
+import type {
+  BreakerState,
+  BreakerStatus,
+  EndpointHealth,
+  EndpointStatus,
+  FiringAlert,
+  MeshSnapshot,
+  MethodStats,
+  ServiceStatus,
+  SloStatus,
+} from "./mesh-snapshot.js";
+import { readPrometheusSlos } from "./prometheus-slos.js";
+import { slosFromCounters } from "./slo-status.js";
 import { parsePrometheusText } from "./prometheus-text.js";
 import { RecentErrors } from "./recent-errors.js";
 
@@ -26,6 +40,11 @@ export interface LocalProcess {
 
 export interface StatusCollectorOptions {
   readonly services: readonly MeshService[];
+  /**
+   * The service catalogue's entries (platform/catalogue): owners, tiers,
+   * dependencies and SLOs shown beside the live status. Default: none.
+   */
+  readonly catalogue?: readonly ServiceManifest[];
   readonly local: LocalProcess;
   /** Time between polls. Default: 1 s, so the page follows an outage as it happens. */
   readonly pollIntervalMs?: number;
@@ -41,6 +60,14 @@ export interface StatusCollectorOptions {
   readonly recentErrors?: number;
   /** Prefix of the mesh's series. Default: "meshwork_", as createMeshMetrics. */
   readonly metricsPrefix?: string;
+  /**
+   * A Prometheus server loading the generated SLO rules: SLOs over their
+   * 30-day period and the burn-rate alerts come from it. Default: none, and
+   * SLOs are measured from the processes' counters since they started.
+   */
+  readonly prometheusUrl?: string;
+  /** Points of each method's sparkline (one a poll). Default: 120 (two minutes at the default poll). */
+  readonly historyPoints?: number;
 }
 
 interface BreakerRecord {
@@ -72,7 +99,9 @@ const breakerStates: readonly BreakerState[] = ["closed", "half-open", "open"];
  * the processes report, and a ring of recent errors.
  */
 export class StatusCollector {
-  private readonly options: Required<Omit<StatusCollectorOptions, "services" | "local">>;
+  private readonly options: Required<Omit<StatusCollectorOptions, "services" | "local" | "catalogue" | "prometheusUrl">>;
+  private readonly history = new Map<string, { ratePerSecond: number[]; p99Ms: (number | null)[] }>();
+  private prometheus: { slos: SloStatus[]; alerts: FiringAlert[]; error: string } = { slos: [], alerts: [], error: "not read yet" };
   private readonly endpoints: Endpoint[];
   private readonly local: Endpoint;
   private readonly localBreakers = new Map<string, { target: string; method: string; state: BreakerState; at: number }>();
@@ -93,6 +122,7 @@ export class StatusCollector {
       probeTimeoutMs: config.probeTimeoutMs ?? 800,
       recentErrors: config.recentErrors ?? 50,
       metricsPrefix: config.metricsPrefix ?? "meshwork_",
+      historyPoints: config.historyPoints ?? 120,
     };
     if (!(this.options.pollIntervalMs >= 10) || !(this.options.windowMs >= this.options.pollIntervalMs) || !(this.options.probeTimeoutMs >= 1)) {
       throw new Error("StatusCollector: need pollIntervalMs >= 10, windowMs >= pollIntervalMs and probeTimeoutMs >= 1");
@@ -114,7 +144,7 @@ export class StatusCollector {
     };
     config.local.events.on("breakerStateChange", onBreaker);
     this.unsubscribe = () => config.local.events.off("breakerStateChange", onBreaker);
-    this.snapshot = this.buildSnapshot(Date.now());
+    this.snapshot = this.buildSnapshot(Date.now(), false);
   }
 
   /**
@@ -166,13 +196,27 @@ export class StatusCollector {
   }
 
   private async poll(): Promise<void> {
-    await Promise.all([...this.endpoints.map((e) => this.pollRemote(e)), this.pollLocal()]);
+    await Promise.all([...this.endpoints.map((e) => this.pollRemote(e)), this.pollLocal(), this.pollPrometheus()]);
     if (this.stopping.signal.aborted) {
       return;
     }
-    this.snapshot = this.buildSnapshot(Date.now());
+    this.snapshot = this.buildSnapshot(Date.now(), true);
     for (const listener of this.listeners) {
       listener(this.snapshot);
+    }
+  }
+
+  private async pollPrometheus(): Promise<void> {
+    const url = this.config.prometheusUrl;
+    if (url === undefined || (this.config.catalogue ?? []).length === 0) {
+      return;
+    }
+    try {
+      const read = await readPrometheusSlos(url, this.config.catalogue ?? [], this.probeSignal());
+      this.prometheus = { ...read, error: "" };
+    } catch (err) {
+      // Keep the last reading, saying why it is not fresh.
+      this.prometheus = { ...this.prometheus, error: err instanceof Error ? err.message : String(err) };
     }
   }
 
@@ -286,13 +330,20 @@ export class StatusCollector {
     return AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.probeTimeoutMs)]);
   }
 
-  private buildSnapshot(at: number): MeshSnapshot {
+  private buildSnapshot(at: number, polled: boolean): MeshSnapshot {
     const all = [this.local, ...this.endpoints];
     const services: ServiceStatus[] = [];
     for (const name of [this.local.service, ...this.config.services.map((s) => s.name)]) {
       const endpoints = all.filter((e) => e.service === name).map((e) => e.status);
       const serving = endpoints.filter((s) => s.health === "serving").length;
-      services.push({ name, state: serving === endpoints.length ? "up" : serving === 0 ? "down" : "degraded", endpoints });
+      const entry = this.config.catalogue?.find((m) => m.name === name);
+      services.push({
+        name,
+        owner: entry?.owner ?? null,
+        tier: entry?.tier ?? null,
+        state: serving === endpoints.length ? "up" : serving === 0 ? "down" : "degraded",
+        endpoints,
+      });
     }
 
     const windows = new Map<string, Map<string, MethodWindow>>();
@@ -309,7 +360,31 @@ export class StatusCollector {
       }
       addWindow(byMethod, current.reading, baseline.reading, (current.at - baseline.at) / 1000);
     }
-    const methods = [...windows].flatMap(([process, byMethod]) => [...byMethod.values()].map((w) => methodStats(process, w)));
+    const methods: MethodStats[] = [...windows].flatMap(([process, byMethod]) =>
+      [...byMethod.values()].map((w) => {
+        const stats = methodStats(process, w);
+        const key = `${process}\u0000${stats.kind}\u0000${stats.target}\u0000${stats.method}`;
+        let history = this.history.get(key);
+        if (history === undefined) {
+          history = { ratePerSecond: [], p99Ms: [] };
+          this.history.set(key, history);
+        }
+        if (polled) {
+          history.ratePerSecond.push(stats.ratePerSecond);
+          history.p99Ms.push(stats.p99Ms);
+          history.ratePerSecond.splice(0, Math.max(0, history.ratePerSecond.length - this.options.historyPoints));
+          history.p99Ms.splice(0, Math.max(0, history.p99Ms.length - this.options.historyPoints));
+        }
+        return { ...stats, history: { ratePerSecond: [...history.ratePerSecond], p99Ms: [...history.p99Ms] } };
+      }),
+    );
+    const catalogue = this.config.catalogue ?? [];
+    const readings = new Map<string, ProcessReading[]>();
+    for (const e of all) {
+      const latest = e.history.at(-1);
+      if (latest !== undefined) readings.set(e.service, [...(readings.get(e.service) ?? []), latest.reading]);
+    }
+    const fromPrometheus = this.config.prometheusUrl !== undefined;
 
     const breakers: BreakerStatus[] = [...this.localBreakers.values()].map((b) => ({
       process: this.local.service,
@@ -342,6 +417,12 @@ export class StatusCollector {
       windowMs: this.options.windowMs,
       services,
       methods,
+      edges: meshEdges(windows, catalogue),
+      slos: fromPrometheus ? this.prometheus.slos : slosFromCounters(catalogue, readings),
+      alerts: fromPrometheus ? this.prometheus.alerts : [],
+      sloSource: fromPrometheus
+        ? { kind: "prometheus", url: this.config.prometheusUrl ?? "", error: this.prometheus.error }
+        : { kind: "counters", url: "", error: "" },
       breakers,
       errors: this.errors.list(),
     };

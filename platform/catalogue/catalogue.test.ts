@@ -5,7 +5,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { expect } from "chai";
 import { checkCatalogue } from "./check-catalogue.js";
 import { contractServices } from "./contract-services.js";
-import { loadCatalogue, ManifestError, parseServiceManifest } from "./index.js";
+import { loadCatalogue, ManifestError, nextFreePort, parseServiceManifest } from "./index.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -19,7 +19,8 @@ describe("the service catalogue", function () {
 
   it("has an entry for the gateway and every service folder, and agrees with the code and the contracts", async () => {
     const catalogue = loadCatalogue(root);
-    expect(catalogue.services.map((s) => s.folder)).to.deep.equal([
+    // (A scaffolded service adds its own folder: the demo's are a subset.)
+    expect(catalogue.services.map((s) => s.folder)).to.include.members([
       "gateway",
       "services/inventory",
       "services/notifications",
@@ -40,15 +41,16 @@ describe("the service catalogue", function () {
         mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
         writeFileSync(path.join(dir, file), text);
       };
-      const manifest = (name: string, extra: string): string =>
-        `name: ${name}\nowner: ${name} team\ndescription: A test service.\ntier: 2\n${extra}`;
-      write("services/beta/service.yaml", manifest("beta", "dependencies: []\ndata: [beta_things]\n"));
-      write("services/beta/main.ts", "export {};\n");
+      const manifest = (name: string, port: number, extra: string): string =>
+        `name: ${name}\nowner: ${name} team\ndescription: A test service.\ntier: 2\nport: ${port}\n${extra}`;
+      write("services/beta/service.yaml", manifest("beta", 50062, "dependencies: []\ndata: [beta_things]\n"));
+      write("services/beta/main.ts", 'const runtime = serviceRuntime("beta", process.env, { defaultPort: 50062 });\n');
       write("services/beta/migrations.ts", 'export const migrations = ["CREATE TABLE beta_things (id TEXT PRIMARY KEY)"];\n');
       write(
         "services/alpha/service.yaml",
         manifest(
           "alpha",
+          50061,
           [
             "dependencies: [beta]",
             "data: [alpha_rows, forgotten]",
@@ -70,7 +72,10 @@ describe("the service catalogue", function () {
         ),
       );
       // Builds a client of gamma (not declared), not of beta (declared).
-      write("services/alpha/main.ts", 'const gamma = { name: "gamma", endpoints: "http://127.0.0.1:1" };\nexport { gamma };\n');
+      write(
+        "services/alpha/main.ts",
+        'const runtime = serviceRuntime("alpha", process.env, { defaultPort: 50_071 });\nconst gamma = { name: "gamma", endpoints: "http://127.0.0.1:1" };\n',
+      );
       write(
         "services/alpha/migrations.ts",
         'export const migrations = ["CREATE TABLE alpha_rows (id TEXT PRIMARY KEY)", "CREATE TABLE extra (id TEXT)"];\n',
@@ -86,6 +91,7 @@ describe("the service catalogue", function () {
       const problems = await checkCatalogue(dir, loadCatalogue(dir), services);
       expect(problems).to.deep.equal([
         "services/alpha/service.yaml: dependencies [beta] but services/alpha/main.ts builds targets [gamma]",
+        "services/alpha/service.yaml: port 50061 but services/alpha/main.ts listens on 50071 when PORT is unset",
         "services/alpha/service.yaml: data [alpha_rows, forgotten] but its migrations create [alpha_rows, extra]",
         'services/alpha/store.ts: opens data file "beta.db", not alpha.db',
         'services/alpha/store.ts: opens the database of "beta"',
@@ -101,16 +107,24 @@ describe("the service catalogue", function () {
     it("refuses a dependency on a service the catalogue does not hold", () => {
       writeFileSync(
         path.join(dir, "services/beta/service.yaml"),
-        "name: beta\nowner: beta team\ndescription: d\ntier: 2\ndependencies: [zeta]\ndata: [beta_things]\n",
+        "name: beta\nowner: beta team\ndescription: d\ntier: 2\nport: 50062\ndependencies: [zeta]\ndata: [beta_things]\n",
       );
       expect(() => loadCatalogue(dir)).to.throw(ManifestError, 'services/beta/service.yaml: dependencies: no service "zeta" in the catalogue');
+    });
+
+    it("refuses two services on one port, and gives a new one the next free port", () => {
+      writeFileSync(path.join(dir, "services/beta/service.yaml"), "name: beta\nowner: b\ndescription: d\ntier: 2\nport: 50062\n");
+      expect(nextFreePort(loadCatalogue(dir))).to.equal(50051);
+      writeFileSync(path.join(dir, "services/beta/service.yaml"), "name: beta\nowner: b\ndescription: d\ntier: 2\nport: 50061\n");
+      expect(() => loadCatalogue(dir)).to.throw(ManifestError, "services/beta/service.yaml: port 50061 is alpha's already");
     });
   });
 
   describe("a manifest that does not follow the schema", () => {
-    const base = "name: x\nowner: x team\ndescription: d\ntier: 1\n";
+    const base = "name: x\nowner: x team\ndescription: d\ntier: 1\nport: 50099\n";
     const cases: [string, string, string][] = [
       ["an unknown field", `${base}owners: [a]\n`, "x.yaml: owners: unknown field"],
+      ["a port out of range", base.replace("port: 50099", "port: 70000"), "x.yaml: port: expected a port number, got 70000"],
       ["a tier out of range", base.replace("tier: 1", "tier: 4"), "x.yaml: tier: expected 1, 2 or 3, got 4"],
       ["a missing owner", base.replace("owner: x team\n", ""), "x.yaml: owner: expected a non-empty string"],
       ["a name that is not kebab-case", base.replace("name: x", "name: X_y"), 'x.yaml: name: "X_y" is not kebab-case'],

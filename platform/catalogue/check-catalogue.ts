@@ -1,6 +1,6 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { latencyBuckets } from "../../mesh/metrics/mesh-metrics.js";
-import { configTargets, foreignDatabaseUses, mainTargets, migrationTables } from "./code-facts.js";
+import { configTargets, foreignDatabaseUses, mainDefaultPort, mainTargets, migrationTables } from "./code-facts.js";
 import { httpRoutesOf } from "./contract-services.js";
 import { manifestFileName, type Catalogue } from "./load-catalogue.js";
 
@@ -9,6 +9,7 @@ import { manifestFileName, type Catalogue } from "./load-catalogue.js";
  * returns what disagrees (empty when all agree), each naming the file:
  * - declared dependencies equal the targets its main builds (the gateway's:
  *   the upstreams of its config file, gateway/gateway.yaml);
+ * - its port is its main's default port;
  * - declared data equals the tables its migrations create;
  * - it opens no other service's database and reaches into no other service's folder;
  * - each SLO's method is one the contracts declare in the service's own
@@ -25,6 +26,10 @@ export async function checkCatalogue(root: string, catalogue: Catalogue, service
     const targets = [...new Set([...mainTargets(root, folder), ...configTargets(root, folder)])].sort();
     if (!sameSet(manifest.dependencies, targets)) {
       problems.push(`${file}: dependencies [${[...manifest.dependencies].sort().join(", ")}] but ${folder}/main.ts builds targets [${targets.join(", ")}]`);
+    }
+    const defaultPort = mainDefaultPort(root, folder);
+    if (defaultPort !== manifest.port) {
+      problems.push(`${file}: port ${manifest.port} but ${folder}/main.ts listens on ${defaultPort ?? "no default port"} when PORT is unset`);
     }
     const tables = await migrationTables(root, folder);
     if (!sameSet(manifest.data, tables)) {

@@ -44,6 +44,16 @@ export function mainTargets(root: string, folder: string): string[] {
 }
 
 /**
+ * The port a main listens on when PORT is unset: the `defaultPort` it gives
+ * serviceRuntime. Undefined when it gives none.
+ */
+export function mainDefaultPort(root: string, folder: string): number | undefined {
+  const text = readFileSync(path.join(root, folder, "main.ts"), "utf8");
+  const m = /serviceRuntime\([^)]*\bdefaultPort:\s*([0-9_]+)/s.exec(text);
+  return m === null ? undefined : Number(m[1]!.replaceAll("_", ""));
+}
+
+/**
  * The upstreams a gateway config beside the main names (`<folder>/gateway.yaml`,
  * the gateway's: it builds its targets from that file, not in code).
  */

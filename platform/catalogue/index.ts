@@ -1,5 +1,5 @@
 // The service catalogue: one service.yaml per service, read and validated.
-export { catalogueFolders, loadCatalogue, manifestFileName } from "./load-catalogue.js";
+export { catalogueFolders, firstServicePort, loadCatalogue, manifestFileName, nextFreePort } from "./load-catalogue.js";
 export type { Catalogue, CatalogueEntry } from "./load-catalogue.js";
 export { ManifestError, parseServiceManifest } from "./service-manifest.js";
 export type { ServiceManifest, Sli, SliSubject, Slo } from "./service-manifest.js";

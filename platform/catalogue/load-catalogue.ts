@@ -16,6 +16,17 @@ export interface CatalogueEntry {
 /** The file name of a catalogue entry, in its service's folder. */
 export const manifestFileName = "service.yaml";
 
+/** The lowest port a new service may take; `make service` gives the next free one from here. */
+export const firstServicePort = 50051;
+
+/** The next port no catalogue entry has, from firstServicePort up. */
+export function nextFreePort(catalogue: Catalogue): number {
+  const taken = new Set(catalogue.services.map((s) => s.manifest.port));
+  let port = firstServicePort;
+  while (taken.has(port)) port++;
+  return port;
+}
+
 /**
  * The folders that hold catalogue entries: each folder under services/ with a
  * service.yaml, and the gateway's own.
@@ -33,8 +44,8 @@ export function catalogueFolders(root: string): string[] {
 
 /**
  * Reads and validates every entry under `root`. Refuses (ManifestError,
- * naming the file) an entry whose name is not its folder's, or a dependency
- * on a service the catalogue does not hold.
+ * naming the file) an entry whose name is not its folder's, a port another
+ * entry has, or a dependency on a service the catalogue does not hold.
  */
 export function loadCatalogue(root: string): Catalogue {
   const services = catalogueFolders(root).map((folder) => {
@@ -46,6 +57,12 @@ export function loadCatalogue(root: string): Catalogue {
     return { manifest, folder };
   });
   const known = new Set(services.map((s) => s.manifest.name));
+  for (const [i, { manifest, folder }] of services.entries()) {
+    const other = services.findIndex((s) => s.manifest.port === manifest.port);
+    if (other !== i) {
+      throw new ManifestError(`${folder}/${manifestFileName}: port ${manifest.port} is ${services[other]!.manifest.name}'s already`);
+    }
+  }
   for (const { manifest, folder } of services) {
     for (const dependency of manifest.dependencies) {
       if (!known.has(dependency)) {

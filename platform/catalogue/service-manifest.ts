@@ -14,6 +14,12 @@ export interface ServiceManifest {
   readonly description: string;
   /** 1: customers notice at once when it fails; 2: they notice later; 3: internal only. */
   readonly tier: 1 | 2 | 3;
+  /**
+   * Its port on one machine: what its main listens on when PORT is unset,
+   * and where `make run` starts it (`<NAME>_PORT` overrides). Unique in the
+   * catalogue.
+   */
+  readonly port: number;
   /** The services its main builds clients of (RPC targets, and event streams it pulls from a producer's port). */
   readonly dependencies: readonly string[];
   /** The tables its own database holds (what its migrations create). Nobody else opens that database. */
@@ -78,11 +84,13 @@ export function parseServiceManifest(text: string, source: string): ServiceManif
     return fail(err instanceof YAMLParseError ? err.message : String(err));
   }
   const top = object(document, "the document", fail);
-  allowOnly(top, ["name", "owner", "description", "tier", "dependencies", "data", "slos"], "", fail);
+  allowOnly(top, ["name", "owner", "description", "tier", "port", "dependencies", "data", "slos"], "", fail);
   const name = string(top.name, "name", fail);
   if (!kebab.test(name)) fail(`name: "${name}" is not kebab-case`);
   const tier = top.tier;
   if (tier !== 1 && tier !== 2 && tier !== 3) fail(`tier: expected 1, 2 or 3, got ${JSON.stringify(tier)}`);
+  const port = top.port;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) fail(`port: expected a port number, got ${JSON.stringify(port)}`);
   const dependencies = names(top.dependencies, "dependencies", fail);
   if (dependencies.includes(name)) fail(`dependencies: a service does not depend on itself`);
   const data = names(top.data, "data", fail, /^[a-z_][a-z0-9_]*$/);
@@ -97,6 +105,7 @@ export function parseServiceManifest(text: string, source: string): ServiceManif
     owner: string(top.owner, "owner", fail),
     description: string(top.description, "description", fail),
     tier: tier as 1 | 2 | 3,
+    port: port as number,
     dependencies,
     data,
     slos,
