@@ -24,7 +24,8 @@ const outArg = outFlag === -1 ? "dist" : process.argv[outFlag + 1];
 if (outArg === undefined || outArg === "" || outArg.startsWith("-")) throw new Error("usage: build.ts [--out DIR]");
 const dist = path.resolve(root, outArg);
 if (dist === root || !path.basename(dist)) throw new Error(`refusing to build into ${dist}`);
-const sourceDirs = ["gen", "mesh", "services", "gateway"];
+// platform/: the gateway reads the service catalogue and the SLO definitions.
+const sourceDirs = ["gen", "mesh", "platform", "services", "gateway"];
 const pages: PageSource[] = [webAppSource, meshPageSource];
 // Files the processes read at run time besides their modules.
 const assetPattern = /\.(json|html|yaml)$/;
