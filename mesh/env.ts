@@ -23,6 +23,15 @@ export function envInt(env: Env, name: string, fallback: number, range: { min?: 
   return value;
 }
 
+/** One of `choices`, or `fallback` when unset; any other value stops the process naming the variable. */
+export function envChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T | ""): T | "" {
+  const raw = envString(env, name, fallback);
+  if (raw !== "" && !(choices as readonly string[]).includes(raw)) {
+    throw new Error(`${name}=${raw}: expected one of ${choices.join(", ")}`);
+  }
+  return raw as T | "";
+}
+
 /**
  * A target's endpoints: a comma-separated list of base URLs
  * ("http://127.0.0.1:50051,http://127.0.0.1:50061"), or "dns:<host>:<port>"

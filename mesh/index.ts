@@ -10,7 +10,7 @@ export type { ClientFactoryOptions, TransportKind, ClientTarget } from "./client
 export { Code, ConnectError, failure, reasonOf, reasonMetadataOf, errorDomain } from "./errors.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
-export { envEndpoints, envInt, envString } from "./env.js";
+export { envChoice, envEndpoints, envInt, envString } from "./env.js";
 export type { Env } from "./env.js";
 export { openDatabase } from "./sqlite/open-database.js";
 export type { OpenDatabaseOptions } from "./sqlite/open-database.js";

@@ -427,7 +427,6 @@ function busContract(
         DB_PATH: harness.producerDbPath,
         STREAM: stream,
         EVENT_ID: eventId,
-        MESH_TEST_CRASH: "outbox-before-publish",
         ...harness.childEnv(),
       });
       expect(exit).to.equal("SIGKILL");

@@ -1,5 +1,5 @@
 // A producer process for the outbox crash test: it commits one outbox row,
-// starts a relay under MESH_TEST_CRASH=outbox-before-publish and so dies by
+// starts a relay armed to crash before its first publish and so dies by
 // SIGKILL between the commit and the publish. Run by outbox tests only.
 import { create } from "@bufbuild/protobuf";
 import { OrderConfirmedSchema } from "../../gen/meshwork/orders/v1/events_pb.js";
@@ -24,5 +24,5 @@ const bus: EventBus =
   env["NATS_URL"] === undefined
     ? createEmbeddedBus({ db, logger })
     : await connectNatsBus({ servers: env["NATS_URL"], name: "outbox-crash-child", logger });
-startOutboxRelay({ db, bus, logger });
+startOutboxRelay({ db, bus, logger, testCrashBeforeFirstPublish: true });
 setTimeout(() => process.exit(3), 10_000);

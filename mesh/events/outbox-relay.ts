@@ -24,6 +24,14 @@ export interface OutboxRelayOptions {
   readonly backoff?: BackoffOptions;
   /** Told of every event once the bus has acknowledged it (metrics, tests). */
   readonly onPublished?: (stream: string, envelope: Envelope) => void;
+  /**
+   * Test only: the relay SIGKILLs its own process just before it publishes
+   * its first row, i.e. after the row's transaction committed and before the
+   * bus saw the event, to prove that a crash there loses nothing. Set by test
+   * wiring (the orders main sets it from OUTBOX_TEST_CRASH=before-publish,
+   * with a warning); never from the environment here. Default: false.
+   */
+  readonly testCrashBeforeFirstPublish?: boolean;
 }
 
 export interface OutboxRelay {
@@ -34,15 +42,6 @@ export interface OutboxRelay {
   /** How many rows are not published yet. */
   pending(): number;
 }
-
-/**
- * The crash point for tests of the outbox guarantee, from the environment
- * variable MESH_TEST_CRASH (read once, when the relay starts): with
- * "outbox-before-publish" the relay SIGKILLs its own process just before it
- * publishes its first row, i.e. after the row's transaction committed and
- * before the bus saw the event. It exists only for tests.
- */
-const crashBeforePublish = "outbox-before-publish";
 
 /**
  * How many rows the relay reads at a time and marks published in one
@@ -65,7 +64,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, bus, logger, onPublished } = options;
   const pollMs = options.pollMs ?? 200;
   const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 };
-  let crashArmed = process.env["MESH_TEST_CRASH"] === crashBeforePublish;
+  let crashArmed = options.testCrashBeforeFirstPublish === true;
   const stopping = new AbortController();
   let draining: Promise<void> | undefined;
   let again = false;

@@ -18,6 +18,9 @@ const domain = createNotificationDomain(store);
 // Test only: NOTIFICATIONS_TEST_FAIL_CUSTOMER=<customer id> makes every event
 // about that customer's orders fail, to drive the dead-letter tests.
 const failForCustomer = envString(env, "NOTIFICATIONS_TEST_FAIL_CUSTOMER", "");
+if (failForCustomer !== "") {
+  logger.warn({ NOTIFICATIONS_TEST_FAIL_CUSTOMER: failForCustomer }, "test fault armed: every event about this customer's orders fails");
+}
 const handlers = orderEventHandlers(domain, failForCustomer === "" ? {} : { failForCustomer });
 
 // Only the embedded bus calls out (pulling from orders); those calls are not metered.

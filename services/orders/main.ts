@@ -7,6 +7,7 @@ import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import {
   breakersCheck,
+  envChoice,
   envEndpoints,
   envInt,
   envString,
@@ -31,7 +32,13 @@ let relay: OutboxRelay | undefined;
 const store = openSqliteOrderStore(runtime.dataFile("orders.db"), { onEventsCommitted: () => relay?.wake() });
 // NATS JetStream when NATS_URL is set, else the embedded bus (served below).
 const bus = await eventBusFromEnv(env, { name: "orders", db: store.db, logger, streams: [ordersStream] });
-relay = startOutboxRelay({ db: store.db, bus, logger });
+// Test only: OUTBOX_TEST_CRASH=before-publish makes the relay SIGKILL this
+// process before its first publish (test/e2e/events.test.ts).
+const outboxCrash = envChoice(env, "OUTBOX_TEST_CRASH", ["before-publish"], "") === "before-publish";
+if (outboxCrash) {
+  logger.warn({ OUTBOX_TEST_CRASH: "before-publish" }, "test fault armed: the outbox relay kills this process before its first publish");
+}
+relay = startOutboxRelay({ db: store.db, bus, logger, testCrashBeforeFirstPublish: outboxCrash });
 const clients = runtime.clients();
 const breaker = {
   volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
@@ -57,6 +64,9 @@ const payments = clients.client(PaymentService, {
 // saga reaches that point (saga.ts lists them), for the crash-recovery tests.
 const crashAt = envString(env, "SAGA_TEST_CRASH_AT", "");
 const testCrashAt = crashAt === "" ? undefined : parseSagaCrashPoint(crashAt);
+if (testCrashAt !== undefined) {
+  logger.warn({ SAGA_TEST_CRASH_AT: testCrashAt }, "test fault armed: this process kills itself when a saga reaches this point");
+}
 const domain = createOrderDomain(
   { store, inventory: inventoryPort(inventory), payments: paymentsPort(payments) },
   { logger, testCrashAt },

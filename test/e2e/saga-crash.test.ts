@@ -115,6 +115,7 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
     await meanwhile?.(orderClient);
     expect(await dying.exited).to.deep.equal({ code: null, signal: "SIGKILL" });
     expect(await outcome).to.equal("failed");
+    expect(dying.logs.find((l) => l["SAGA_TEST_CRASH_AT"] === point), "the armed fault's warning").to.include({ level: 40 });
     const stored = storedOrder(customer);
     expect(stored, "the order was stored before the crash").to.not.equal(undefined);
     return { orderId: stored!.order_id, step: stored!.saga_step, undo: JSON.parse(stored!.undo) as string[] };
