@@ -32,7 +32,7 @@ export interface CircuitBreakerOptions {
 /**
  * The codes that say the upstream is unwell. Client mistakes (InvalidArgument,
  * NotFound, FailedPrecondition, ...) are answers from a healthy server and
- * never open a breaker (DESIGN.md, "Error model"). Neither does a local
+ * never open a breaker (docs/architecture.md, "Error model"). Neither does a local
  * bulkhead's ResourceExhausted: it is not the upstream's answer.
  */
 const serverFailureCodes: ReadonlySet<Code> = new Set([
@@ -67,8 +67,8 @@ export interface CircuitBreakers {
 }
 
 /**
- * A circuit breaker per method of one target (STYLE.md 12): a method that
- * keeps failing on the server side fails fast with Unavailable until, after
+ * A circuit breaker per method of one target (docs/architecture.md, "Error
+ * model"): a method that keeps failing on the server side fails fast with Unavailable until, after
  * `resetTimeoutMs`, a single probe call is let through (opossum's half-open
  * state admits exactly one call); its success closes the breaker, its failure
  * opens it again. Breakers are created on a method's first call.

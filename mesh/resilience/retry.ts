@@ -40,8 +40,9 @@ export interface RetryOptions {
 /**
  * Retries a unary call that failed with Unavailable, when the method's
  * contract says a retry is safe: its proto `idempotency_level` is
- * NO_SIDE_EFFECTS or IDEMPOTENT (STYLE.md 7; read from the descriptor, so the
- * .proto is the one place it is decided). Unavailable means the call was not
+ * NO_SIDE_EFFECTS or IDEMPOTENT (docs/architecture.md, "The contract carries
+ * the rules": read from the descriptor, so the .proto is the one place it is
+ * decided). Unavailable means the call was not
  * processed or the server is unreachable; any other code is an answer and is
  * returned as is.
  *
