@@ -4,11 +4,14 @@
 // the OpenAPI document, and the edge server. No service is named here.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { createRouterTransport } from "@connectrpc/connect";
+import { FaultService } from "../gen/meshwork/faults/v1/faults_pb.js";
 import {
   breakersCheck,
   envInt,
   envString,
   evaluateReadiness,
+  faultService,
   metricsEndpoint,
   probeRoutes,
   runUntilSignal,
@@ -29,7 +32,7 @@ import { RateLimiter } from "./limits/rate-limiter.js";
 import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { GatewayServer } from "./server/gateway-server.js";
-import { UpstreamCaller } from "./server/upstream-call.js";
+import { UpstreamCaller, type FrontedService } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
 import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, StatusCollector } from "./mesh-page/index.js";
 
@@ -53,9 +56,17 @@ const verifier = await createTokenVerifier({
 // stops, naming them, at services missing from the descriptors or lacking
 // HTTP rules or access-policy lines.
 const config = loadGatewayConfig(envString(env, "GATEWAY_CONFIG", defaultGatewayConfigFile), env);
-const upstreams = frontedServices(config);
-const policy = loadAccessPolicy(config.accessPolicyFile, upstreams.map((u) => u.service));
+const upstreams: FrontedService[] = frontedServices(config);
+// The policy may name FaultService whether or not it is served here.
+const policy = loadAccessPolicy(config.accessPolicyFile, [...upstreams.map((u) => u.service), FaultService]);
 checkFrontable(config, upstreams.map((u) => u.service), policy);
+// With MESH_FAULTS set, the faults of the gateway's own upstream calls are an
+// admin's to read and change at GET/PUT /v1/faults (the access policy); without
+// it the routes do not exist. Served in this process, not by an upstream.
+if (runtime.faults !== undefined) {
+  const faults = runtime.faults;
+  upstreams.push({ service: FaultService, local: createRouterTransport(({ service }) => service(FaultService, faultService(faults))) });
+}
 const clients = runtime.clients();
 const caller = new UpstreamCaller({
   upstreams,

@@ -32,6 +32,8 @@ export type { PingableStore } from "./health/store-check.js";
 export { breakersCheck } from "./health/breakers-check.js";
 export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
 export { callingCustomerId, customerIdHeader, customerIdPattern } from "./customer-identity.js";
+export { FaultInjector, faultConfigFromSetting, faultService, faultInjectedReason } from "./faults/index.js";
+export type { InjectedFault } from "./faults/index.js";
 export { serviceRuntime } from "./process/service-runtime.js";
 export type { ServiceClientsOptions, ServiceRuntime, ServiceRuntimeOptions, ServiceServeOptions } from "./process/service-runtime.js";
 export {

@@ -7,6 +7,7 @@ import { InventoryService as InventoryServiceV2alpha1 } from "../../gen/meshwork
 import { NotificationService } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
+import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { createAccessPolicy, defaultAccessPolicyFile, loadAccessPolicy } from "./access-policy.js";
 
 const services = [InventoryService, OrderService];
@@ -19,7 +20,14 @@ describe("access policy", () => {
       InventoryServiceV2alpha1,
       OrderService,
       NotificationService,
+      FaultService,
     ]);
+
+    it("gives fault injection (GetFaults, SetFaults) to admins only", () => {
+      for (const method of FaultService.methods) {
+        expect(policy.requirementFor(`${FaultService.typeName}/${method.name}`), method.name).to.equal("admin");
+      }
+    });
 
     it("makes inventory reads public and stock adjustment admin-only", () => {
       expect(policy.requirementFor("meshwork.inventory.v1.InventoryService/GetItem")).to.equal("public");

@@ -18,7 +18,7 @@ import { startRequestSpan } from "./request-span.js";
 import { splitTarget } from "./request-target.js";
 import { serveRest, type RestCallOptions } from "./rest-call.js";
 import { sendResponse } from "./send-response.js";
-import type { Upstream, UpstreamCaller } from "./upstream-call.js";
+import type { FrontedService, UpstreamCaller } from "./upstream-call.js";
 import { writeError, writeInternalError } from "./write-error.js";
 
 /** A fixed document the gateway serves as is (the web page, OpenAPI). */
@@ -28,7 +28,7 @@ export interface StaticAsset {
 }
 
 export interface GatewayServerOptions {
-  readonly upstreams: readonly Upstream[];
+  readonly upstreams: readonly FrontedService[];
   readonly caller: UpstreamCaller;
   readonly logger: Logger;
   readonly cors: CorsOptions;

@@ -3,7 +3,7 @@ import { createContextKey, type ConnectRouter, type HandlerContext, type Interce
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
-import type { UpstreamCaller, Upstream } from "./upstream-call.js";
+import type { FrontedService, UpstreamCaller } from "./upstream-call.js";
 
 /** Builds a request's context values from the Node request (Connect's hook). */
 export type ContextValuesOf = NonNullable<ConnectNodeAdapterOptions["contextValues"]>;
@@ -25,7 +25,7 @@ export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: ""
  * rate limit, one protected client. Validation happens in the service.
  */
 export function createPassthrough(
-  upstreams: readonly Upstream[],
+  upstreams: readonly FrontedService[],
   caller: UpstreamCaller,
   maxTimeoutMs: number,
   contextValues: ContextValuesOf,

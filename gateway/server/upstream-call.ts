@@ -18,8 +18,20 @@ export interface Upstream {
   readonly target: ClientTarget;
 }
 
+/**
+ * A service the gateway answers in its own process (its FaultService),
+ * through `local`, behind the same auth, policy and rate limit as an upstream.
+ */
+export interface LocalService {
+  readonly service: DescService;
+  readonly local: Transport;
+}
+
+/** What the gateway routes to: an upstream, or a service of its own. */
+export type FrontedService = Upstream | LocalService;
+
 export interface UpstreamCallerOptions {
-  readonly upstreams: readonly Upstream[];
+  readonly upstreams: readonly FrontedService[];
   readonly clients: ClientFactory;
   readonly verifier: TokenVerifier;
   readonly policy: AccessPolicy;
@@ -56,8 +68,11 @@ export class UpstreamCaller {
   private readonly transports = new Map<string, Transport>();
 
   constructor(private readonly options: UpstreamCallerOptions) {
-    for (const { service, target } of options.upstreams) {
-      this.transports.set(service.typeName, options.clients.transportFor(target));
+    for (const upstream of options.upstreams) {
+      this.transports.set(
+        upstream.service.typeName,
+        "local" in upstream ? upstream.local : options.clients.transportFor(upstream.target),
+      );
     }
   }
 

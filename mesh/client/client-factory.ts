@@ -15,6 +15,8 @@ import { createGrpcJsTransport } from "./grpc-js-transport.js";
 import { createH2GrpcTransport } from "./h2-grpc-transport.js";
 import { forwardRequestId } from "../interceptors/forward-request-id.js";
 import { withInterceptors } from "./intercepted-transport.js";
+import { faultClient } from "../faults/fault-client.js";
+import type { FaultInjector } from "../faults/fault-injector.js";
 
 /**
  * How a client reaches its target's endpoints:
@@ -69,6 +71,12 @@ export interface ClientFactoryOptions {
    * no tracing.
    */
   readonly tracer?: Tracer;
+  /**
+   * Injects the outbound faults of these rules (mesh/faults) into every
+   * target's calls, inside the deadline and outside the breaker and retries.
+   * Default: none, and nothing in the chain for it.
+   */
+  readonly faults?: FaultInjector;
 }
 
 /** Default deadline of an outbound call when neither caller nor config sets one. */
@@ -79,10 +87,12 @@ const defaultTimeoutMs = 5_000;
  * names the service and its target, and every call is protected the same way.
  * Each target gets one chain, outermost first:
  *
- *   forward-request-id -> [tracing] -> [options.interceptors] -> deadline -> circuit breaker -> retry -> bulkhead
- *     -> balancer (round-robin, outlier ejection) -> endpoint transport
+ *   forward-request-id -> [tracing] -> [options.interceptors] -> deadline -> [faults] -> circuit breaker -> retry
+ *     -> bulkhead -> balancer (round-robin, outlier ejection) -> endpoint transport
  *
- * The deadline is outermost so that retries share one budget; the breaker
+ * The deadline is outermost so that retries share one budget; injected
+ * faults sit inside it (a delay never outlives the deadline) and outside the
+ * breaker and retries, as Envoy's fault filter sits before its router; the breaker
  * sits outside the retry so that a logical call counts once; the bulkhead is
  * innermost of the interceptors so that it caps attempts actually in flight;
  * the balancer is below them all so that a retry may go to another endpoint.
@@ -167,6 +177,9 @@ export class ClientFactory {
       ...(this.options.interceptors ?? []),
       deadlineInterceptor({ defaultTimeoutMs, ...target.timeouts }),
     ];
+    if (this.options.faults !== undefined) {
+      chain.push(faultClient(this.options.faults, { target: name, events }));
+    }
     if (target.breaker !== false) {
       const breakers = circuitBreakers({ ...target.breaker, target: name, events });
       chain.push(breakers.interceptor);

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { FaultInjector, InjectedFault } from "../faults/fault-injector.js";
 import type { BreakerSnapshot } from "../resilience/circuit-breaker.js";
 import type { BreakerState, ResilienceEvents } from "../resilience/resilience-events.js";
 import { settled } from "../async/settled.js";
@@ -71,6 +72,12 @@ export interface MeshMetrics {
    * changed state, and never misses a change made before the subscription.
    */
   observeBreakers(source: { breakerStates(): BreakerSnapshot[] }): void;
+  /**
+   * Counts every fault the injector injects (meshwork_faults_injected_total),
+   * so that an injected failure is never read as a real one. Returns the
+   * unsubscribe.
+   */
+  observeFaults(injector: Pick<FaultInjector, "events">): () => void;
   /** The registry in Prometheus text format. */
   metricsText(): Promise<string>;
 }
@@ -209,6 +216,15 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     registers,
   });
 
+  const faultsInjected = new Counter({
+    name: `${prefix}faults_injected_total`,
+    help:
+      "Faults injected by this process's fault rules (not failures of the service), by direction " +
+      "(inbound: calls it serves; outbound: calls it makes), target (outbound), service, method and fault (delay, abort).",
+    labelNames: ["direction", "target", "service", "method", "fault"] as const,
+    registers,
+  });
+
   function serverSeriesFor(service: string, method: string, key: object): MethodSeries {
     let s = serverSeries.get(key);
     if (s === undefined) {
@@ -307,6 +323,12 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
 
     observeBreakers(source) {
       breakerSources.push(source);
+    },
+
+    observeFaults(injector) {
+      const listener = (f: InjectedFault) => faultsInjected.labels(f.direction, f.target, f.service, f.method, f.fault).inc();
+      injector.events.on("injected", listener);
+      return () => injector.events.off("injected", listener);
     },
 
     metricsText() {

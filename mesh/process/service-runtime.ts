@@ -1,18 +1,24 @@
 // What every Meshwork process main sets up the same way, from its environment:
-// logger, tracing, metrics, data directory, client factory, serve options and
-// the last step of its shutdown. A main keeps only what is its own (store,
+// logger, tracing, metrics, data directory, fault injection, client factory,
+// serve options and the last step of its shutdown. A main keeps only what is its own (store,
 // domain, handlers, events, its shutdown order).
+import { toJson } from "@bufbuild/protobuf";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { FaultConfigSchema, FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { ClientFactory } from "../client/client-factory.js";
 import { envInt, envString, type Env } from "../env.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../metrics/mesh-metrics.js";
 import { metricsEndpoint } from "../metrics/metrics-endpoint.js";
 import type { ConnectionLimits } from "../server/connection-limits.js";
-import { serve, type MeshServer, type ServeOptions } from "../server/serve.js";
 import { connectionLimitsFromEnv } from "./connection-limits-from-env.js";
 import { openFileLimit } from "./open-file-limit.js";
+import { faultConfigFromSetting } from "../faults/fault-config.js";
+import { FaultInjector } from "../faults/fault-injector.js";
+import { faultServer } from "../faults/fault-server.js";
+import { faultService } from "../faults/fault-service.js";
+import { registration, serve, type MeshServer, type ServeOptions } from "../server/serve.js";
 import { tracingFromEnv, type Tracing } from "../telemetry/index.js";
 
 export interface ServiceRuntimeOptions {
@@ -52,15 +58,28 @@ export interface ServiceRuntime {
    * MAX_HEADER_BYTES; the connection cap fits under the open-file limit.
    */
   readonly limits: ConnectionLimits;
+  /**
+   * Fault injection, when MESH_FAULTS is set (a JSON FaultConfig, inline or a
+   * file path; `{}` arms it with no rules, for FaultService to fill at run
+   * time); undefined, and nothing of it in any chain, otherwise.
+   */
+  readonly faults: FaultInjector | undefined;
   /** `name` inside DATA_DIR, which it makes if missing (e.g. a store's database file). */
   dataFile(name: string): string;
-  /** A client factory traced with this process's tracer (and metered, by default). Close it on shutdown. */
+  /**
+   * A client factory traced with this process's tracer (and metered, by
+   * default), with the outbound fault rules when fault injection is on. Close
+   * it on shutdown.
+   */
   clients(options?: ServiceClientsOptions): ClientFactory;
   /**
    * serve() with this process's logger, tracer, PORT, HOST, connection limits and
    * SHUTDOWN_DELAY_MS (default 0), the metrics interceptor outermost of
-   * `options.interceptors` and GET /metrics first of `options.httpRoutes`;
-   * then logs {"url": ...} "serving", the line scripts and tests wait for.
+   * `options.interceptors` (then, with fault injection on, the inbound
+   * faults, so that metrics count an injected abort as the call's outcome),
+   * GET /metrics first of `options.httpRoutes`, and with fault injection on
+   * FaultService beside `options.services`; then logs {"url": ...}
+   * "serving", the line scripts and tests wait for.
    */
   serve(options: ServiceServeOptions): Promise<MeshServer>;
   /** Flushes and stops tracing: the last step of a main's stop. */
@@ -83,6 +102,10 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
       "MAX_CONNECTIONS lowered to fit under the open-file limit (ulimit -n); raise that limit to accept more connections",
     );
   }
+  const faults = faultInjectionFromEnv(env, logger);
+  if (faults !== undefined) {
+    metrics.observeFaults(faults);
+  }
   return {
     env,
     logger,
@@ -92,15 +115,17 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     port,
     host,
     limits,
+    faults,
     dataFile(file) {
       mkdirSync(dataDir, { recursive: true });
       return path.join(dataDir, file);
     },
     clients({ metered = true } = {}) {
+      const common = { tracer: tracing.tracer, ...(faults === undefined ? {} : { faults }) };
       if (!metered) {
-        return new ClientFactory({ tracer: tracing.tracer });
+        return new ClientFactory(common);
       }
-      const clients = new ClientFactory({ tracer: tracing.tracer, interceptors: [metrics.clientInterceptor()] });
+      const clients = new ClientFactory({ ...common, interceptors: [metrics.clientInterceptor()] });
       metrics.observeResilience(clients.events);
       metrics.observeBreakers(clients);
       return clients;
@@ -108,9 +133,14 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     async serve(options) {
       const server = await serve({
         ...options,
+        services: faults === undefined ? options.services : [...options.services, registration(FaultService, faultService(faults))],
         logger,
         tracer: tracing.tracer,
-        interceptors: [metrics.serverInterceptor(), ...(options.interceptors ?? [])],
+        interceptors: [
+          metrics.serverInterceptor(),
+          ...(faults === undefined ? [] : [faultServer(faults)]),
+          ...(options.interceptors ?? []),
+        ],
         httpRoutes: [metricsEndpoint(metrics), ...(options.httpRoutes ?? [])],
         shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
         port,
@@ -122,4 +152,22 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     },
     shutdown: () => tracing.provider.shutdown(),
   };
+}
+
+/**
+ * MESH_FAULTS: unset, no fault injection at all (no interceptor, no
+ * FaultService); set, an injector with its rules. Armed injection logs a
+ * warning at start and at every change, so that nobody reads an injected
+ * failure in the logs as a real one.
+ */
+function faultInjectionFromEnv(env: Env, logger: Logger): FaultInjector | undefined {
+  const setting = envString(env, "MESH_FAULTS", "");
+  if (setting === "") {
+    return undefined;
+  }
+  const faults = new FaultInjector({ config: faultConfigFromSetting(setting, "MESH_FAULTS") });
+  const describe = () => toJson(FaultConfigSchema, faults.config);
+  logger.warn({ faults: describe() }, "fault injection is on (MESH_FAULTS): calls matching these rules are delayed or failed on purpose");
+  faults.events.on("changed", () => logger.warn({ faults: describe() }, "fault configuration changed (FaultService)"));
+  return faults;
 }

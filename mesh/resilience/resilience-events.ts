@@ -14,6 +14,8 @@ export interface ResilienceEventMap {
   bulkheadRejected: [{ target: string; inFlight: number; limit: number }];
   endpointEjected: [{ target: string; endpoint: string; ejectionMs: number; consecutiveFailures: number }];
   endpointRestored: [{ target: string; endpoint: string }];
+  /** A fault injected into an outbound call by the process's fault rules (mesh/faults), not a failure of the target. */
+  faultInjected: [{ target: string; method: string; fault: "delay" | "abort"; delayMs?: number; code?: string }];
 }
 
 export type BreakerState = "closed" | "open" | "half-open";

@@ -47,8 +47,10 @@ interface InFlight {
  * Place it in `ClientFactoryOptions.interceptors`, outside the resilience
  * chain, so that a logical call is one span and what happens inside it shows
  * as span events, from `events` (the factory's): "retry" (attempt, delay,
- * code), "breaker_rejected", "retry_budget_exhausted", "bulkhead_rejected"
- * and "endpoint_ejected". An event names a target
+ * code), "breaker_rejected", "retry_budget_exhausted", "bulkhead_rejected",
+ * "endpoint_ejected" and "fault_injected" (with the span attribute
+ * meshwork.fault.injected, so that an injected fault is never taken for a
+ * real one). An event names a target
  * and method but not the call, so it goes to the most recent call in flight
  * for them, preferring one made while serving the same inbound call (events
  * are emitted synchronously inside the call that caused them, so the inbound
@@ -98,6 +100,15 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
       "meshwork.bulkhead.limit": e.limit,
     }),
   );
+  events?.on("faultInjected", (e) => {
+    const span = spanFor(e.target, e.method);
+    span?.setAttribute("meshwork.fault.injected", true);
+    span?.addEvent("fault_injected", {
+      "meshwork.fault.kind": e.fault,
+      ...(e.delayMs === undefined ? {} : { "meshwork.fault.delay_ms": e.delayMs }),
+      ...(e.code === undefined ? {} : { "meshwork.fault.code": e.code }),
+    });
+  });
   events?.on("endpointEjected", (e) =>
     spanFor(e.target, undefined)?.addEvent("endpoint_ejected", {
       "meshwork.endpoint": e.endpoint,

@@ -1,5 +1,5 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { existingInboundCall } from "../context/inbound-call.js";
 import { requestHeaderValue } from "../context/raw-header.js";
@@ -15,6 +15,17 @@ export interface TraceServerOptions {
    * grpc.reflection.*, which probes and tools call all the time.
    */
   readonly untraced?: (serviceTypeName: string) => boolean;
+}
+
+const serverSpanKey = createContextKey<Span | undefined>(undefined, { description: "server span" });
+
+/**
+ * The recording SERVER span of a call `traceServer` traces, for interceptors
+ * inside it that mark the span (an injected fault); undefined when the call
+ * is not traced or its span is sampled out.
+ */
+export function serverSpanOf(context: HandlerContext): Span | undefined {
+  return context.values.get(serverSpanKey);
 }
 
 const defaultUntraced = (typeName: string): boolean =>
@@ -41,6 +52,9 @@ export function traceServer(tracer: Tracer, options: TraceServerOptions = {}): S
     const system = rpcSystem(context.protocolName);
     const parent = callerContext(context);
     const span = startServerSpan(tracer, parent, context.method, system);
+    if (span.isRecording()) {
+      context.values.set(serverSpanKey, span);
+    }
     const inbound = existingInboundCall(context);
     if (inbound !== undefined) {
       const ids = span.spanContext();
