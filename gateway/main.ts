@@ -26,7 +26,7 @@ import {
   loadAccessPolicy,
 } from "./auth/index.js";
 import { loadCatalogue } from "../platform/catalogue/index.js";
-import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig } from "./config/index.js";
+import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig, ownServices } from "./config/index.js";
 import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
 import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
@@ -57,8 +57,7 @@ const verifier = await createTokenVerifier({
 // HTTP rules or access-policy lines.
 const config = loadGatewayConfig(envString(env, "GATEWAY_CONFIG", defaultGatewayConfigFile), env);
 const upstreams: FrontedService[] = frontedServices(config);
-// The policy may name FaultService whether or not it is served here.
-const policy = loadAccessPolicy(config.accessPolicyFile, [...upstreams.map((u) => u.service), FaultService]);
+const policy = loadAccessPolicy(config.accessPolicyFile, [...upstreams.map((u) => u.service), ...ownServices]);
 checkFrontable(config, upstreams.map((u) => u.service), policy);
 // With MESH_FAULTS set, the faults of the gateway's own upstream calls are an
 // admin's to read and change at GET/PUT /v1/faults (the access policy); without

@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { loadAccessPolicy } from "../auth/access-policy.js";
 import { testApiImage } from "../../test/support/service-process.js";
-import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig } from "./index.js";
+import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig, ownServices } from "./index.js";
 
 describe("the gateway config file", function () {
   this.timeout(60_000);
@@ -53,7 +53,7 @@ describe("the gateway config file", function () {
     expect(upstreams[0]!.target).to.equal(upstreams[1]!.target);
     expect(upstreams[2]!.target.timeouts).to.deep.equal({ defaultTimeoutMs: 30_000 });
     const services = upstreams.map((u) => u.service);
-    expect(() => checkFrontable(config, services, loadAccessPolicy(config.accessPolicyFile, services))).not.to.throw();
+    expect(() => checkFrontable(config, services, loadAccessPolicy(config.accessPolicyFile, [...services, ...ownServices]))).not.to.throw();
   });
 
   it("refuses a service without HTTP rules or access-policy lines, naming it and what it lacks", () => {
@@ -68,6 +68,7 @@ describe("the gateway config file", function () {
     const policy = loadAccessPolicy(path.join(path.dirname(defaultGatewayConfigFile), "auth", "access-policy.json"), [
       ...services,
       ...frontedServices(loadGatewayConfig(defaultGatewayConfigFile, { API_IMAGE: image })).map((u) => u.service),
+      ...ownServices,
     ]);
     expect(() => checkFrontable(config, services, policy)).to.throw(
       `gateway config ${file}: refusing to front meshwork.payments.v1.PaymentService has no HTTP rules (google.api.http) and no lines in the access policy`,

@@ -2,3 +2,4 @@
 export { defaultGatewayConfigFile, loadGatewayConfig } from "./gateway-config.js";
 export type { GatewayConfig, UpstreamConfig } from "./gateway-config.js";
 export { checkFrontable, frontedServices } from "./fronted-services.js";
+export { ownServices } from "./own-services.js";

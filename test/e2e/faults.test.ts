@@ -81,7 +81,8 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
     });
 
     it("changes a service's faults at run time through FaultService: injected aborts are marked and counted, and clearing them restores the service", async () => {
-      const faults = clients.client(FaultService, { endpoints: mesh.payments.url, retry: false });
+      // Generous deadlines: the machine may be shared and slow.
+      const faults = clients.client(FaultService, { endpoints: mesh.payments.url, retry: false, timeouts: { defaultTimeoutMs: 30_000 } });
       const set = await faults.setFaults({
         config: {
           faults: [{ service: payments, method: "AuthorizePayment", abort: { errorType: { case: "grpcStatus", value: 14 }, percentage: { numerator: 100 } } }],
@@ -90,7 +91,7 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
       expect(set.config?.faults).to.have.length(1);
       try {
         const direct = await clients
-          .client(PaymentService, { endpoints: mesh.payments.url, retry: false })
+          .client(PaymentService, { endpoints: mesh.payments.url, retry: false, timeouts: { defaultTimeoutMs: 30_000 } })
           .authorizePayment({ idempotencyKey: "fault-direct", amountMinor: 100n, currencyCode: "EUR", cardToken: "tok_visa" })
           .then(() => undefined, (e: unknown) => ConnectError.from(e));
         expect(direct?.code).to.equal(Code.Unavailable);
@@ -103,7 +104,7 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
       expect((await faults.getFaults({})).config?.faults).to.deep.equal([]);
       const order = await clients
         .client(OrderService, { endpoints: mesh.orders.url })
-        .placeOrder({ requestId: "after-faults", lines: [{ sku: "MUG-001", quantity: 1 }], cardToken: "tok_visa" }, { headers: { "x-customer-id": "alice" } });
+        .placeOrder({ requestId: "after-faults", lines: [{ sku: "MUG-001", quantity: 1 }], cardToken: "tok_visa" }, { headers: { "x-customer-id": "alice" }, timeoutMs: 60_000 });
       expect(order.order?.state).to.equal(2 /* CONFIRMED */);
     });
 
