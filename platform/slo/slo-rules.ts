@@ -106,7 +106,9 @@ function errorRatio(slo: Slo, prefix: string, range: string): string {
     // `or vector(0)`: no error series yet is a ratio of 0, not no data.
     return `(${sum(`${series}s_total`, `,code=~"${serverErrorCodes.join("|")}"`)} or vector(0))\n/\n${sum(`${series}s_total`)}`;
   }
-  return `1 - (\n${sum(`${series}_duration_seconds_bucket`, `,le=~"${leMatcher(slo.sli.belowSeconds)}"`)}\n/\n${sum(`${series}_duration_seconds_count`)}\n)`;
+  // rate() extrapolates each series on its own, so on young series the bucket
+  // can come out a little above the count: clamped, a ratio stays a ratio.
+  return `clamp_min(1 - (\n${sum(`${series}_duration_seconds_bucket`, `,le=~"${leMatcher(slo.sli.belowSeconds)}"`)}\n/\n${sum(`${series}_duration_seconds_count`)}\n), 0)`;
 }
 
 function methodSelector(fullMethod: string): string {

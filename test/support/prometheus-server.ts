@@ -25,6 +25,8 @@ export interface PrometheusServerOptions {
   readonly targets: Record<string, string>;
   /** Rule files loaded (copied beside the configuration), evaluated every second. */
   readonly ruleFiles?: readonly string[];
+  /** The port to listen on (e.g. one given to a process before the server starts). Default: a free one. */
+  readonly port?: number;
 }
 
 /** A real Prometheus server, on an ephemeral port, scraping each target as its own job. */
@@ -36,7 +38,7 @@ export class PrometheusServer {
     private readonly output: () => string,
   ) {}
 
-  static async start({ targets, ruleFiles = [] }: PrometheusServerOptions): Promise<PrometheusServer> {
+  static async start({ targets, ruleFiles = [], port: chosenPort }: PrometheusServerOptions): Promise<PrometheusServer> {
     if (!existsSync(prometheusBin)) {
       throw new Error(`${prometheusBin} is missing: apt-get install -y prometheus (make test installs it)`);
     }
@@ -55,7 +57,7 @@ export class PrometheusServer {
         (rules.length > 0 ? `rule_files:\n${rules.map((r) => `  - ${JSON.stringify(r)}\n`).join("")}` : "") +
         `scrape_configs:\n${scrapeConfigs}`,
     );
-    const port = await freePort();
+    const port = chosenPort ?? (await freePort());
     const child = spawn(
       prometheusBin,
       [
