@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench run build test bench generate proto-check release-api typecheck unit token catalogue slo-rules service clean
+.PHONY: help deps system-test system-bench system-image run build image network-policies test bench generate proto-check release-api typecheck unit token catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ run: deps ## Start the whole mesh on this machine (embedded default); Ctrl-C sto
 build: deps ## Production build in dist/: node dist/services/<name>/main.js runs with npm ci --omit=dev
 	node --import tsx scripts/build.ts
 
+image: deps system-image ## OCI image of every process (buildah, from scratch; needs root): prints its size and versions
+	./deploy/image/build.sh
+
+network-policies: deps ## Regenerate deploy/kubernetes/base/network-policies.yaml from the mesh's call graph
+	node --import tsx scripts/network-policies.ts
+
 # Debian packages the tests and benchmarks start (scripts/system-packages.txt),
 # installed when missing, before anything runs.
 system-test:
@@ -34,6 +40,9 @@ system-test:
 
 system-bench:
 	@./scripts/system-packages.sh bench
+
+system-image:
+	@./scripts/system-packages.sh image
 
 test: deps system-test proto-check typecheck unit ## Every check and test CI runs (installs the Debian packages it needs)
 

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { ClientFactory } from "../client/client-factory.js";
-import type { Env } from "../env.js";
+import { envInt, type Env } from "../env.js";
 import { createEmbeddedBus } from "./embedded-bus.js";
 import type { EventBus } from "./event-bus.js";
 import { connectNatsBus } from "./nats-bus.js";
@@ -25,7 +25,8 @@ const natsUrlPattern = /^(nats|tls):\/\/[^\s/,]+$/;
 /**
  * The bus a process's configuration asks for: NATS JetStream when NATS_URL is
  * set (one URL or a comma-separated list, nats://host:port), else the
- * embedded bus. A malformed NATS_URL, or a NATS server that cannot be reached
+ * embedded bus; NATS_STREAM_REPLICAS (default 1) copies of each stream it
+ * makes, on a cluster. A malformed NATS_URL, or a NATS server that cannot be reached
  * at start, stops the process with a message naming the variable.
  */
 export async function eventBusFromEnv(env: Env, options: EventBusFromEnvOptions): Promise<EventBus> {
@@ -43,12 +44,14 @@ export async function eventBusFromEnv(env: Env, options: EventBusFromEnvOptions)
   if (bad !== undefined) {
     throw new Error(`NATS_URL=${raw}: "${bad}" is not a NATS URL (expected nats://host:port[,nats://host:port...])`);
   }
+  const streamReplicas = envInt(env, "NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 });
   try {
     return await connectNatsBus({
       servers,
       name: options.name,
       logger: options.logger,
       ...(options.streams === undefined ? {} : { streams: options.streams }),
+      streamReplicas,
     });
   } catch (err) {
     throw new Error(`NATS_URL=${raw}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -27,6 +27,13 @@ export interface NatsBusOptions {
    */
   readonly streams?: readonly string[];
   /**
+   * Copies JetStream keeps of each stream this bus makes (its consumers
+   * follow the stream), on as many servers of the cluster: 3 on a
+   * three-node cluster keeps every event through the loss of one node.
+   * Default: 1, a single server. A stream that exists keeps its settings.
+   */
+  readonly streamReplicas?: number;
+  /**
    * How long a publish waits for JetStream's acknowledgement. Default: 5 s,
    * the client's own default; while the server is down a publish fails after
    * it and the outbox relay tries again.
@@ -87,7 +94,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
   const ensureStream = (stream: string): Promise<void> => {
     let ready = ensured.get(stream);
     if (ready === undefined) {
-      ready = addStream(jsm, stream).catch((err: unknown) => {
+      ready = addStream(jsm, stream, options.streamReplicas ?? 1).catch((err: unknown) => {
         ensured.delete(stream);
         throw err;
       });
@@ -184,7 +191,7 @@ function shortTypeName(type: string): string {
 }
 
 /** Makes the domain's stream unless it exists (whatever its current settings). */
-async function addStream(jsm: JetStreamManager, stream: string): Promise<void> {
+async function addStream(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
   const name = jetStreamName(stream);
   try {
     await jsm.streams.info(name);
@@ -198,6 +205,7 @@ async function addStream(jsm: JetStreamManager, stream: string): Promise<void> {
     name,
     subjects: [`${stream}.>`],
     storage: StorageType.File,
+    num_replicas: replicas,
     duplicate_window: nanos(duplicateWindowMs),
   });
 }
