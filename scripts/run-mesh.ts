@@ -1,15 +1,18 @@
 // `make run`: the whole mesh on one machine, the embedded default. Every
 // service runs as its own OS process (as it would deployed) on its own port,
 // with its own SQLite file under .data/; they reach each other only over the
-// network. Prints a table of processes once all report SERVING; Ctrl-C (or
-// SIGTERM) stops every process gracefully and exits 0.
-import { spawn, type ChildProcess } from "node:child_process";
+// network. Prints a table of processes once all report SERVING; a process
+// that exits unexpectedly is restarted with backoff and counted (a port
+// already in use stops it at start, naming the port); Ctrl-C (or SIGTERM)
+// stops every process gracefully and exits 0.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { ClientFactory, envInt, envString } from "../mesh/index.js";
 import { loadCatalogue } from "../platform/catalogue/index.js";
 import { buildApiImage } from "./support/api-image.js";
+import { processTable } from "./supervisor/process-table.js";
+import { PortsInUseError, Supervisor, type ProcessSpec } from "./supervisor/supervisor.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const host = envString(process.env, "MESH_HOST", "127.0.0.1");
@@ -30,83 +33,64 @@ const ports = new Map(
 const url = (port: number): string => `http://${host}:${port}`;
 const serviceUrl = (name: string): string => url(ports.get(name)!);
 
-interface Process {
-  readonly name: string;
-  readonly port: number;
-  readonly child: ChildProcess;
-}
-
 mkdirSync(dataDir, { recursive: true });
 // The gateway reads its services' descriptors from this image (gateway/gateway.yaml).
 const apiImage = await buildApiImage(path.join(dataDir, "api.binpb"));
-const processes: Process[] = [...services, gateway].map(({ name }) => ({
+const clients = new ClientFactory();
+const specs: ProcessSpec[] = [...services, gateway].map(({ name }) => ({
   name,
   port: ports.get(name)!,
-  child: spawn(process.execPath, ["--import", "tsx", path.join(root, name === "gateway" ? "gateway" : `services/${name}`, "main.ts")], {
-    cwd: root,
-    stdio: ["ignore", "inherit", "inherit"],
-    env: {
-      ...process.env,
-      HOST: host,
-      PORT: String(ports.get(name)),
-      DATA_DIR: dataDir,
-      LOG_LEVEL: logLevel,
-      // Where every service is: <NAME>_URL (ORDERS_URL is also the embedded
-      // bus's source of order events for notifications; NATS_URL, when set,
-      // passes through to all).
-      ...Object.fromEntries(services.map((m) => [`${envPrefix(m.name)}_URL`, serviceUrl(m.name)])),
-      API_IMAGE: apiImage,
-      // What the gateway's /mesh page polls.
-      MESH_SERVICES: services.map((m) => `${m.name}=${serviceUrl(m.name)}`).join(","),
-    },
-  }),
+  host,
+  command: process.execPath,
+  args: ["--import", "tsx", path.join(root, name === "gateway" ? "gateway" : `services/${name}`, "main.ts")],
+  cwd: root,
+  env: {
+    ...process.env,
+    HOST: host,
+    PORT: String(ports.get(name)),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: logLevel,
+    // Where every service is: <NAME>_URL (ORDERS_URL is also the embedded
+    // bus's source of order events for notifications; NATS_URL, when set,
+    // passes through to all).
+    ...Object.fromEntries(services.map((m) => [`${envPrefix(m.name)}_URL`, serviceUrl(m.name)])),
+    API_IMAGE: apiImage,
+    // What the gateway's /mesh page polls.
+    MESH_SERVICES: services.map((m) => `${m.name}=${serviceUrl(m.name)}`).join(","),
+  },
+  isServing: () => isServing(name, ports.get(name)!),
 }));
 
+// A process that exits unexpectedly is restarted with backoff (scripts/supervisor/),
+// counted in the table and on /mesh; a crash loop is reported.
+const supervisor = new Supervisor(specs);
+supervisor.on("serving", (p) => {
+  if (p.restarts > 0) {
+    console.log(`${p.name} is SERVING again (pid ${p.pid}, restart ${p.restarts})`);
+    console.log(processTable(supervisor.status(), url));
+  }
+});
 let stopping = false;
-for (const p of processes) {
-  p.child.once("exit", (code, signal) => {
-    if (!stopping) {
-      console.error(`${p.name} exited unexpectedly (code ${code}, signal ${signal}); stopping the mesh`);
-      void stop(1);
-    }
-  });
-}
 process.once("SIGINT", () => void stop(0));
 process.once("SIGTERM", () => void stop(0));
 
-const clients = new ClientFactory();
-const statuses = await Promise.all(processes.map((p) => waitServing(p)));
-console.log(
-  table(
-    ["process", "pid", "address", "health"],
-    processes.map((p, i) => [p.name, String(p.child.pid), url(p.port), statuses[i] ?? "?"]),
-  ),
-);
+try {
+  await supervisor.start();
+} catch (err) {
+  console.error(err instanceof PortsInUseError ? err.message : err);
+  await stop(1);
+}
+console.log(processTable(supervisor.status(), url));
 console.log(`Live mesh page: ${serviceUrl("gateway")}/mesh`);
 console.log("Mesh is up. Ctrl-C stops it.");
 
-async function waitServing(p: Process): Promise<string> {
-  const giveUp = Date.now() + 60_000;
-  while (!stopping && Date.now() < giveUp) {
-    try {
-      if (await isServing(p)) {
-        return "SERVING";
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return "NOT SERVING";
-}
-
 /** Services answer grpc.health.v1; the gateway answers GET /healthz. */
-async function isServing(p: Process): Promise<boolean> {
-  if (p.name === "gateway") {
-    const res = await fetch(`${url(p.port)}/healthz`, { signal: AbortSignal.timeout(1000) });
+async function isServing(name: string, port: number): Promise<boolean> {
+  if (name === "gateway") {
+    const res = await fetch(`${url(port)}/healthz`, { signal: AbortSignal.timeout(1000) });
     return res.ok && ((await res.json()) as { status?: string }).status === "SERVING";
   }
-  const res = await clients.client(Health, url(p.port)).check({ service: "" }, { timeoutMs: 1000 });
+  const res = await clients.client(Health, url(port)).check({ service: "" }, { timeoutMs: 1000 });
   return res.status === HealthCheckResponse_ServingStatus.SERVING;
 }
 
@@ -115,30 +99,8 @@ async function stop(code: number): Promise<void> {
     return;
   }
   stopping = true;
+  await supervisor.stop();
   clients.close();
-  await Promise.all(
-    processes.map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          if (p.child.exitCode !== null || p.child.signalCode !== null) {
-            resolve();
-            return;
-          }
-          const kill = setTimeout(() => p.child.kill("SIGKILL"), 15_000);
-          p.child.once("exit", () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          p.child.kill("SIGTERM");
-        }),
-    ),
-  );
   console.log("Mesh stopped.");
   process.exit(code);
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

@@ -14,6 +14,12 @@ export interface EndpointStatus {
   readonly ready: boolean | null;
   /** Whether /metrics answered on the last poll. */
   readonly scraped: boolean;
+  /**
+   * How many times `make run`'s supervisor restarted the process
+   * (meshwork_process_restarts in its last scrape); null when it does not
+   * say (not supervised, or not scraped yet).
+   */
+  readonly restarts: number | null;
 }
 
 export interface ServiceStatus {

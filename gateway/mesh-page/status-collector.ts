@@ -131,7 +131,7 @@ export class StatusCollector {
     const endpoint = (service: string, url: string): Endpoint => ({
       service,
       url,
-      status: { url, health: "unknown", detail: "not polled yet", ready: null, scraped: false },
+      status: { url, health: "unknown", detail: "not polled yet", ready: null, scraped: false, restarts: null },
       history: [],
       breakers: new Map(),
       fresh: false,
@@ -222,7 +222,7 @@ export class StatusCollector {
 
   private async pollRemote(e: Endpoint): Promise<void> {
     const [health, ready, text] = await Promise.all([this.checkHealth(e.url), this.readiness(e.url), this.scrape(e.url)]);
-    e.status = { url: e.url, ...health, ready, scraped: text !== undefined };
+    e.status = { url: e.url, ...health, ready, scraped: text !== undefined, restarts: restartsIn(text, this.options.metricsPrefix) };
     this.record(e, text, false);
   }
 
@@ -235,6 +235,7 @@ export class StatusCollector {
       detail: "",
       ready: this.config.local.ready?.() ?? null,
       scraped: text !== undefined,
+      restarts: restartsIn(text, this.options.metricsPrefix),
     };
     this.record(this.local, text, true);
   }
@@ -427,4 +428,14 @@ export class StatusCollector {
       errors: this.errors.list(),
     };
   }
+}
+
+/** The supervisor's restart count a process reports (meshwork_process_restarts), if it does. */
+function restartsIn(text: string | undefined, prefix: string): number | null {
+  if (text === undefined) {
+    return null;
+  }
+  const line = text.split("\n").find((l) => l.startsWith(`${prefix}process_restarts `));
+  const value = line === undefined ? NaN : Number(line.slice(line.indexOf(" ") + 1));
+  return Number.isFinite(value) ? value : null;
 }

@@ -23,6 +23,12 @@ export interface MeshMetricsOptions {
    * belong once per process: the main turns them on, tests leave them off.
    */
   readonly collectProcess?: boolean;
+  /**
+   * How many times a supervisor (`make run`'s) restarted this process before
+   * this start, published as meshwork_process_restarts so that /mesh and
+   * Prometheus see crash loops. Default: none, and no such series.
+   */
+  readonly processRestarts?: number;
 }
 
 /**
@@ -215,6 +221,14 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     labelNames: ["target"] as const,
     registers,
   });
+
+  if (options.processRestarts !== undefined) {
+    new Gauge({
+      name: `${prefix}process_restarts`,
+      help: "Times the supervisor restarted this process after it exited unexpectedly, before this start.",
+      registers,
+    }).set(options.processRestarts);
+  }
 
   const faultsInjected = new Counter({
     name: `${prefix}faults_injected_total`,

@@ -90,7 +90,12 @@ export interface ServiceRuntime {
 export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceRuntimeOptions): ServiceRuntime {
   const logger = createLogger(name, envString(env, "LOG_LEVEL", "info"));
   const tracing = tracingFromEnv(env, name);
-  const metrics = createMeshMetrics({ collectProcess: true });
+  // SUPERVISOR_RESTARTS: set by `make run`'s supervisor when it restarts the process.
+  const restarts = env["SUPERVISOR_RESTARTS"];
+  const metrics = createMeshMetrics({
+    collectProcess: true,
+    ...(restarts === undefined ? {} : { processRestarts: envInt(env, "SUPERVISOR_RESTARTS", 0, { min: 0 }) }),
+  });
   const dataDir = envString(env, "DATA_DIR", ".data");
   const port = envInt(env, "PORT", defaultPort, { min: 0, max: 65535 });
   const host = envString(env, "HOST", "127.0.0.1");

@@ -154,6 +154,27 @@ describe("make run (the supervisor)", function () {
         gateway: gateway!,
       });
 
+      // A killed process is restarted, not the end of the mesh: the table and
+      // /mesh count the restart.
+      const pid = Number(new RegExp(`inventory\\s+(\\d+)\\s+http`).exec(output)?.[1]);
+      expect(pid).to.be.greaterThan(0);
+      process.kill(pid, "SIGKILL");
+      for (let i = 0; i < 600 && !output.includes("inventory is SERVING again"); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(output).to.contain("inventory exited unexpectedly (signal SIGKILL); restarting in 500 ms (restart 1)");
+      expect(output).to.match(new RegExp(`inventory\\s+\\d+\\s+http://127\\.0\\.0\\.1:${inventory}\\s+SERVING\\s+1 \\(last: signal SIGKILL\\)`));
+      expect((await curl(inventory!, "meshwork.inventory.v1.InventoryService/ListItems", { page_size: 1 })).items).to.have.length(1);
+      let restarts: unknown;
+      for (let i = 0; i < 100 && restarts !== 1; i++) {
+        const status = (await (await fetch(`http://127.0.0.1:${gateway}/mesh/status.json`)).json()) as {
+          services: { name: string; endpoints: { restarts: number | null }[] }[];
+        };
+        restarts = status.services.find((s) => s.name === "inventory")?.endpoints[0]?.restarts;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(restarts, "/mesh shows the restart").to.equal(1);
+
       child.kill("SIGINT");
       expect(await exited).to.equal(0);
       expect(output).to.contain("Mesh stopped.");
@@ -165,6 +186,36 @@ describe("make run (the supervisor)", function () {
           // the group is already gone
         }
       }
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops at start, naming the port, when another process already listens on one of its ports", async () => {
+    const [inventory, payments, orders, notifications, gateway] = await freePorts(5);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(orders, "127.0.0.1", resolve));
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-run-"));
+    try {
+      const result = await run(process.execPath, ["--import", "tsx", "scripts/run-mesh.ts"], {
+        cwd: root,
+        env: {
+          ...process.env,
+          MESH_DATA_DIR: dataDir,
+          INVENTORY_PORT: String(inventory),
+          PAYMENTS_PORT: String(payments),
+          ORDERS_PORT: String(orders),
+          NOTIFICATIONS_PORT: String(notifications),
+          GATEWAY_PORT: String(gateway),
+        },
+      }).then(
+        () => ({ code: 0, stderr: "" }),
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.contain(`port already in use: orders 127.0.0.1:${orders}`);
+      expect(result.stderr).not.to.contain("SERVING");
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
