@@ -51,3 +51,35 @@ export function envEndpoints(env: Env, name: string, fallback: string): string[]
   }
   return urls;
 }
+
+/**
+ * A target's endpoints, or its versions' endpoints when the value lists
+ * versions: "stable=http://127.0.0.1:50053;canary=http://127.0.0.1:50063",
+ * each version's endpoints in `envEndpoints`' syntax, separated by ";"; the
+ * first version is the stable one (mesh/routing). Without "=" it is one
+ * unversioned target, as `envEndpoints` reads it.
+ */
+export function envTargetEndpoints(
+  env: Env,
+  name: string,
+  fallback: string,
+): { endpoints: string[] | { host: string; port: number }; versions?: Record<string, string[] | { host: string; port: number }> } {
+  const raw = envString(env, name, fallback).trim();
+  if (!/^[a-z0-9][a-z0-9.-]*=/i.test(raw)) {
+    return { endpoints: envEndpoints(env, name, fallback) };
+  }
+  const versions: Record<string, string[] | { host: string; port: number }> = {};
+  for (const part of raw.split(";")) {
+    const match = /^\s*([a-z0-9][a-z0-9.-]{0,63})=(.+)$/i.exec(part);
+    if (match === null) {
+      throw new Error(`${name}=${raw}: expected version=endpoints[;version=endpoints...]`);
+    }
+    const [, version, endpoints] = match as unknown as [string, string, string];
+    if (version in versions) {
+      throw new Error(`${name}=${raw}: version ${version} is listed twice`);
+    }
+    versions[version] = envEndpoints({ [name]: endpoints }, name, "");
+  }
+  const stable = Object.values(versions)[0]!;
+  return { endpoints: stable, versions };
+}

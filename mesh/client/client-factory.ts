@@ -17,6 +17,11 @@ import { forwardRequestId } from "../interceptors/forward-request-id.js";
 import { withInterceptors } from "./intercepted-transport.js";
 import { faultClient } from "../faults/fault-client.js";
 import type { FaultInjector } from "../faults/fault-injector.js";
+import { RouteTable } from "../routing/route-table.js";
+import { createVersionedTransport } from "../routing/versioned-transport.js";
+
+/** Where one version of a target is: one URL, several, or a DNS name. */
+export type TargetEndpoints = string | readonly string[] | DnsEndpointsOptions;
 
 /**
  * How a client reaches its target's endpoints:
@@ -41,7 +46,15 @@ export interface ClientTarget {
    * One base URL ("http://127.0.0.1:50052"), several (round-robin), or a DNS
    * name resolving to several addresses, re-resolved periodically.
    */
-  readonly endpoints: string | readonly string[] | DnsEndpointsOptions;
+  readonly endpoints: TargetEndpoints;
+  /**
+   * The target's versions, each with its own endpoints, when it runs more
+   * than one (a canary beside the stable release). The first is the stable
+   * version: it takes every call no routing rule sends elsewhere. When set,
+   * `endpoints` is ignored and calls are routed by the factory's route table
+   * (mesh/routing); each version has its own balancer and outlier detection.
+   */
+  readonly versions?: Readonly<Record<string, TargetEndpoints>>;
   /** Default: "grpc". */
   readonly transport?: TransportKind;
   /** Deadlines. Default: 5 s for every method. */
@@ -77,6 +90,12 @@ export interface ClientFactoryOptions {
    * Default: none, and nothing in the chain for it.
    */
   readonly faults?: FaultInjector;
+  /**
+   * The routing rules applied to targets with `versions` (weights, header
+   * matches, sticky cohorts, mirroring). Default: an empty table, so every
+   * call goes to each target's stable version.
+   */
+  readonly routes?: RouteTable;
 }
 
 /** Default deadline of an outbound call when neither caller nor config sets one. */
@@ -107,22 +126,31 @@ export class ClientFactory {
   /** Each target name's breaker views (one per transport kind it is used with). */
   private readonly breakerViews = new Map<string, (() => BreakerSnapshot[])[]>();
 
+  private readonly routeTable: RouteTable;
+
   constructor(private readonly options: ClientFactoryOptions = {}) {
     this.events = options.events ?? new ResilienceEvents();
+    this.routeTable = options.routes ?? new RouteTable();
     // One tracing interceptor per factory, so it subscribes to the events once.
     this.tracing = options.tracer === undefined ? [] : [traceClient(options.tracer, this.events)];
   }
 
   client<S extends DescService>(service: S, target: string | ClientTarget): Client<S> {
-    return createClient(service, this.transportFor(target));
+    return createClient(service, this.transportFor(target, service));
   }
 
   /**
    * The protected transport of a target, for callers that know methods only
    * by their descriptors (the gateway): `transport.unary(method, ...)`.
+   * `service`, the service called through it, lets routing rules name its methods.
    */
-  transportFor(target: string | ClientTarget): Transport {
-    return this.transport(typeof target === "string" ? { endpoints: target } : target);
+  transportFor(target: string | ClientTarget, service?: DescService): Transport {
+    return this.transport(typeof target === "string" ? { endpoints: target } : target, service);
+  }
+
+  /** The route table of targets with versions (the one given in the options, or the factory's own). */
+  get routes(): RouteTable {
+    return this.routeTable;
   }
 
   /**
@@ -149,28 +177,35 @@ export class ClientFactory {
     this.breakerViews.clear();
   }
 
-  private transport(target: ClientTarget): Transport {
+  private transport(target: ClientTarget, service: DescService | undefined): Transport {
     const name = target.name ?? describeEndpoints(target.endpoints);
+    if (target.versions !== undefined) {
+      this.routeTable.registerTarget(name, { versions: Object.keys(target.versions), services: service === undefined ? [] : [service] });
+    }
     const key = `${name}\u0000${target.transport ?? "grpc"}`;
     const existing = this.targets.get(key);
     if (existing !== undefined) {
       return existing.transport;
     }
     const events = this.events;
-    const resolver =
-      typeof target.endpoints === "string"
-        ? staticEndpoints([target.endpoints])
-        : isUrlList(target.endpoints)
-          ? staticEndpoints(target.endpoints)
-          : dnsEndpoints(target.endpoints);
     const kind = target.transport ?? "grpc";
-    const balancer = createBalancedTransport({
-      target: name,
-      resolver,
-      events,
-      makeTransport: (baseUrl) => this.endpointTransport(baseUrl, kind),
-      ...(target.outlier === undefined ? {} : { outlier: target.outlier }),
-    });
+    const balancerOf = (endpoints: TargetEndpoints): BalancedTransport =>
+      createBalancedTransport({
+        target: name,
+        resolver: resolverOf(endpoints),
+        events,
+        makeTransport: (baseUrl) => this.endpointTransport(baseUrl, kind),
+        ...(target.outlier === undefined ? {} : { outlier: target.outlier }),
+      });
+    const balancer =
+      target.versions === undefined
+        ? balancerOf(target.endpoints)
+        : createVersionedTransport({
+            target: name,
+            versions: new Map(Object.entries(target.versions).map(([version, endpoints]) => [version, balancerOf(endpoints)])),
+            routes: this.routeTable,
+            events,
+          });
     const chain: Interceptor[] = [
       forwardRequestId(),
       ...this.tracing,
@@ -213,6 +248,14 @@ export class ClientFactory {
     }
     return createConnectTransport({ ...common, useBinaryFormat: true });
   }
+}
+
+function resolverOf(endpoints: TargetEndpoints) {
+  return typeof endpoints === "string"
+    ? staticEndpoints([endpoints])
+    : isUrlList(endpoints)
+      ? staticEndpoints(endpoints)
+      : dnsEndpoints(endpoints);
 }
 
 function isUrlList(endpoints: readonly string[] | DnsEndpointsOptions): endpoints is readonly string[] {

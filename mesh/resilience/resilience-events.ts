@@ -1,4 +1,6 @@
 import { EventEmitter } from "node:events";
+import type { Code } from "@connectrpc/connect";
+import type { RouteReason } from "../routing/choose-version.js";
 
 /**
  * What the resilience layer reports, for metrics and tracing to subscribe to
@@ -16,6 +18,12 @@ export interface ResilienceEventMap {
   endpointRestored: [{ target: string; endpoint: string }];
   /** A fault injected into an outbound call by the process's fault rules (mesh/faults), not a failure of the target. */
   faultInjected: [{ target: string; method: string; fault: "delay" | "abort"; delayMs?: number; code?: string }];
+  /** A call (each attempt) to a target with versions went to `version` (mesh/routing). */
+  routed: [{ target: string; method: string; version: string; reason: RouteReason }];
+  /** An attempt routed to `version` ended: `code` undefined on success. */
+  routedCallEnded: [{ target: string; method: string; version: string; code: Code | undefined; seconds: number }];
+  /** A copy of a read-only call went to `version` (mirroring). */
+  mirrored: [{ target: string; method: string; version: string }];
 }
 
 export type BreakerState = "closed" | "open" | "half-open";
