@@ -80,6 +80,9 @@ const caller = new UpstreamCaller({
   logger,
 });
 
+// Clients made: the routes file's rules (MESH_ROUTES_FILE) are checked against their versions.
+runtime.watchRoutes();
+
 // Readiness beyond serving: no upstream the config marks `readiness` looks
 // down (every breaker of it with recent calls open). /readyz and the /mesh page read it.
 const upstreamChecks = config.upstreams.filter((u) => u.readiness).map((u) => breakersCheck(clients, u.name));

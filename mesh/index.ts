@@ -10,7 +10,7 @@ export type { ClientFactoryOptions, TransportKind, ClientTarget } from "./client
 export { Code, ConnectError, failure, reasonOf, reasonMetadataOf, errorDomain } from "./errors.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
-export { envChoice, envEndpoints, envInt, envString } from "./env.js";
+export { envChoice, envEndpoints, envInt, envString, envTargetEndpoints } from "./env.js";
 export type { Env } from "./env.js";
 export { openDatabase } from "./sqlite/open-database.js";
 export type { OpenDatabaseOptions } from "./sqlite/open-database.js";
@@ -34,6 +34,9 @@ export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
 export { callingCustomerId, customerIdHeader, customerIdPattern } from "./customer-identity.js";
 export { FaultInjector, faultConfigFromSetting, faultService, faultInjectedReason } from "./faults/index.js";
 export type { InjectedFault } from "./faults/index.js";
+export { routingHeaders } from "./interceptors/forward-request-id.js";
+export { mirrorHeader, RouteTable, readRouteFile, watchRouteFile } from "./routing/index.js";
+export type { RouteFileWatch, RouteReason, VersionChoice } from "./routing/index.js";
 export { serviceRuntime } from "./process/service-runtime.js";
 export type { ServiceClientsOptions, ServiceRuntime, ServiceRuntimeOptions, ServiceServeOptions } from "./process/service-runtime.js";
 export {

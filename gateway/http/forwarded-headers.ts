@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { customerIdHeader } from "../../mesh/index.js";
+import { customerIdHeader, routingHeaders } from "../../mesh/index.js";
 
 /**
  * Request headers the gateway forwards to services as metadata. Everything
  * else stays at the edge — in particular x-customer-id, which only the
- * gateway sets, from a verified token.
+ * gateway sets, from a verified token. x-canary steers routing between
+ * versions (mesh/routing), here and in every service the request reaches.
  */
-export const defaultForwardedHeaders = ["traceparent", "tracestate", "accept-language", "user-agent"] as const;
+export const defaultForwardedHeaders = ["traceparent", "tracestate", "accept-language", "user-agent", ...routingHeaders] as const;
 
 export function forwardedHeaders(
   headers: IncomingHttpHeaders,

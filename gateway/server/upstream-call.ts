@@ -71,7 +71,7 @@ export class UpstreamCaller {
     for (const upstream of options.upstreams) {
       this.transports.set(
         upstream.service.typeName,
-        "local" in upstream ? upstream.local : options.clients.transportFor(upstream.target),
+        "local" in upstream ? upstream.local : options.clients.transportFor(upstream.target, upstream.service),
       );
     }
   }

@@ -17,6 +17,8 @@ export interface InboundCall {
   readonly requestId: string | undefined;
   /** The caller's address, as the socket reports it. */
   readonly peer: string | undefined;
+  /** One request header of the call, read raw (no Headers object is built); undefined when absent. */
+  header(name: string): string | undefined;
   /**
    * The trace and span ids of the call's SERVER span, set by `traceServer`
    * when the call is traced (whether or not it is sampled).
@@ -59,7 +61,7 @@ class ContextInboundCall implements InboundCall {
   readonly deadline: number | undefined;
   traceId: string | undefined;
   spanId: string | undefined;
-  private header: string | null | undefined;
+  private requestIdHeader: string | null | undefined;
 
   constructor(private readonly context: HandlerContext) {
     const remainingMs = context.timeoutMs();
@@ -74,14 +76,18 @@ class ContextInboundCall implements InboundCall {
     // Raw on the gRPC fast path: forward-request-id asks on every outbound
     // call, and building the call's Headers for one header costs more than
     // the rest of the lookup.
-    if (this.header === undefined) {
-      this.header = requestHeaderValue(this.context, "x-request-id") ?? null;
+    if (this.requestIdHeader === undefined) {
+      this.requestIdHeader = requestHeaderValue(this.context, "x-request-id") ?? null;
     }
-    return this.header ?? undefined;
+    return this.requestIdHeader ?? undefined;
   }
 
   get peer(): string | undefined {
     return this.context.values.get(peerKey);
+  }
+
+  header(name: string): string | undefined {
+    return requestHeaderValue(this.context, name) ?? undefined;
   }
 }
 

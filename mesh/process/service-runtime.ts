@@ -20,6 +20,11 @@ import { faultServer } from "../faults/fault-server.js";
 import { faultService } from "../faults/fault-service.js";
 import { registration, serve, type MeshServer, type ServeOptions } from "../server/serve.js";
 import { tracingFromEnv, type Tracing } from "../telemetry/index.js";
+import { Gauge } from "prom-client";
+import { routingMetrics } from "../metrics/routing-metrics.js";
+import { createRoutingService } from "../routing/routing-service.js";
+import { RouteTable } from "../routing/route-table.js";
+import { watchRouteFile, type RouteFileWatch } from "../routing/route-file.js";
 
 export interface ServiceRuntimeOptions {
   /** The port when PORT is unset: each process of the demo has its own, so all run on one host. */
@@ -67,11 +72,31 @@ export interface ServiceRuntime {
   /** `name` inside DATA_DIR, which it makes if missing (e.g. a store's database file). */
   dataFile(name: string): string;
   /**
+   * The process's routing rules for targets with versions (mesh/routing),
+   * shared by every client factory it makes, served (read and replaced by an
+   * operator) by its RoutingService, and loaded from MESH_ROUTES_FILE by
+   * `watchRoutes`.
+   */
+  readonly routes: RouteTable;
+  /**
+   * SERVICE_VERSION (default "stable"): the version this process is of its
+   * service, in its log lines and its meshwork_build_info series, so a canary
+   * is told from the stable release in every view.
+   */
+  readonly version: string;
+  /**
    * A client factory traced with this process's tracer (and metered, by
-   * default), with the outbound fault rules when fault injection is on. Close
-   * it on shutdown.
+   * default), with the outbound fault rules when fault injection is on and
+   * the process's routing rules. Close it on shutdown.
    */
   clients(options?: ServiceClientsOptions): ClientFactory;
+  /**
+   * Loads MESH_ROUTES_FILE into `routes` and reloads it on change; call it
+   * once the clients are made (rules are checked against their targets'
+   * versions). Without the variable it does nothing. A bad file at start
+   * stops the process naming it; a bad edit later is logged and ignored.
+   */
+  watchRoutes(): RouteFileWatch | undefined;
   /**
    * serve() with this process's logger, tracer, PORT, HOST, connection limits and
    * SHUTDOWN_DELAY_MS (default 0), the metrics interceptor outermost of
@@ -88,7 +113,10 @@ export interface ServiceRuntime {
 
 /** Reads the environment once; a malformed value stops the process naming the variable. */
 export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceRuntimeOptions): ServiceRuntime {
-  const logger = createLogger(name, envString(env, "LOG_LEVEL", "info"));
+  const version = envString(env, "SERVICE_VERSION", "stable");
+  const baseLogger = createLogger(name, envString(env, "LOG_LEVEL", "info"));
+  // A canary's lines say so; the stable release's lines stay as they were.
+  const logger = env.SERVICE_VERSION === undefined ? baseLogger : baseLogger.child({ version });
   const tracing = tracingFromEnv(env, name);
   // SUPERVISOR_RESTARTS: set by `make run`'s supervisor when it restarts the process.
   const restarts = env["SUPERVISOR_RESTARTS"];
@@ -111,6 +139,16 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
   if (faults !== undefined) {
     metrics.observeFaults(faults);
   }
+  const routes = new RouteTable();
+  const routesFile = envString(env, "MESH_ROUTES_FILE", "");
+  let routeWatch: RouteFileWatch | undefined;
+  const routing = routingMetrics(metrics.registry, routes);
+  new Gauge({
+    name: "meshwork_build_info",
+    help: "Always 1: the process's service and its version (SERVICE_VERSION), to tell a canary from the stable release.",
+    labelNames: ["service", "version"] as const,
+    registers: [metrics.registry],
+  }).set({ service: name, version }, 1);
   return {
     env,
     logger,
@@ -121,24 +159,38 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     host,
     limits,
     faults,
+    routes,
+    version,
     dataFile(file) {
       mkdirSync(dataDir, { recursive: true });
       return path.join(dataDir, file);
     },
     clients({ metered = true } = {}) {
-      const common = { tracer: tracing.tracer, ...(faults === undefined ? {} : { faults }) };
+      const common = { tracer: tracing.tracer, routes, ...(faults === undefined ? {} : { faults }) };
       if (!metered) {
         return new ClientFactory(common);
       }
       const clients = new ClientFactory({ ...common, interceptors: [metrics.clientInterceptor()] });
       metrics.observeResilience(clients.events);
       metrics.observeBreakers(clients);
+      routing.observe(clients.events);
       return clients;
+    },
+    watchRoutes() {
+      if (routesFile !== "" && routeWatch === undefined) {
+        routeWatch = watchRouteFile(routesFile, routes, logger);
+      }
+      return routeWatch;
     },
     async serve(options) {
       const server = await serve({
         ...options,
-        services: faults === undefined ? options.services : [...options.services, registration(FaultService, faultService(faults))],
+        // Every process can be told how to route its outbound calls (operators only).
+        services: [
+          ...options.services,
+          createRoutingService(routes, logger),
+          ...(faults === undefined ? [] : [registration(FaultService, faultService(faults))]),
+        ],
         logger,
         tracer: tracing.tracer,
         interceptors: [
@@ -155,7 +207,10 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
       logger.info({ url: server.url }, "serving");
       return server;
     },
-    shutdown: () => tracing.provider.shutdown(),
+    shutdown: () => {
+      routeWatch?.close();
+      return tracing.provider.shutdown();
+    },
   };
 }
 

@@ -6,7 +6,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { RouteRulesSchema, RoutingService, type RouteRules } from "../../gen/meshwork/routing/v1/routing_pb.js";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
+import { Registry } from "prom-client";
 import { eventually } from "../../test/support/otlp-receiver.js";
+import { routingMetrics } from "../metrics/routing-metrics.js";
+import { ResilienceEvents } from "../resilience/resilience-events.js";
+import { createTracing } from "../telemetry/tracing.js";
 import { ClientFactory, createLogger, registration, serve, type MeshServer } from "../index.js";
 import { createRoutingService, mirrorHeader, RouteTable, watchRouteFile, type RouteFileWatch } from "./index.js";
 
@@ -216,6 +221,38 @@ describe("routing between versions (mesh/routing) over real servers", function (
     refuse({ targets: { inventory: { allMethods: { matches: [{ header: "x-canary", value: "1", version: "v9" }] } } } }, /unknown version "v9"/);
     // Another process's target is not this process's business.
     table.replace(rules({ targets: { payments: { allMethods: { weights: { v7: 100 } } } } }), "test");
+  });
+
+  it("puts each decision on the call's CLIENT span and in version-labelled metrics, never an id", async () => {
+    const exporter = new InMemorySpanExporter();
+    const { tracer, provider } = createTracing({ sampleRatio: 1, exporter, export: "simple" });
+    const registry = new Registry();
+    const routes = new RouteTable();
+    const events = new ResilienceEvents();
+    routingMetrics(registry, routes).observe(events);
+    const traced = new ClientFactory({ routes, events, tracer });
+    try {
+      const client = traced.client(InventoryService, { name: "inventory", endpoints: stable.url, versions: { stable: stable.url, canary: canary.url } });
+      routes.replace(
+        rules({ targets: { inventory: { allMethods: { matches: [{ header: "x-canary", value: "1", version: "canary" }], weights: { stable: 100 } } } } }),
+        "test",
+      );
+      await client.getItem({ sku: "MUG-001" }, { headers: { "x-canary": "1", "x-customer-id": "alice" } });
+      await client.getItem({ sku: "MUG-001" });
+      const spans = exporter.getFinishedSpans();
+      expect(spans.map((span) => [span.attributes["meshwork.route.version"], span.attributes["meshwork.route.reason"]])).to.deep.equal([
+        ["canary", "header"],
+        ["stable", "weight"],
+      ]);
+      const text = await registry.metrics();
+      expect(text).to.match(/meshwork_routed_requests_total\{target="inventory",service="meshwork.inventory.v1.InventoryService",method="GetItem",version="canary",code="ok"\} 1/);
+      expect(text).to.match(/meshwork_route_decisions_total\{[^}]*version="stable",reason="weight"\} 1/);
+      expect(text).to.match(/meshwork_route_weight\{target="inventory",method="\*",version="canary"\} 0/);
+      expect(text).not.to.include("alice");
+    } finally {
+      traced.close();
+      await provider.shutdown();
+    }
   });
 
   describe("rules from a watched file", () => {

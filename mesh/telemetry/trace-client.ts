@@ -15,6 +15,7 @@ import type { ResilienceEvents } from "../resilience/resilience-events.js";
 import { activeContext } from "./active-context.js";
 import { headersSetter, propagator } from "./propagation.js";
 import { endRpcSpan, rpcSpan } from "./rpc-attributes.js";
+import { routeChoiceKey } from "../routing/versioned-transport.js";
 
 /**
  * The trace context an outbound call's span is a child of, when the caller
@@ -147,11 +148,13 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
     inFlight.set(target, calls);
     try {
       const res = await next(req);
+      routeAttributes(span, req.contextValues);
       const system = systemOf(res);
       span.setAttribute("rpc.system", system);
       endRpcSpan(span, "client", system, undefined);
       return res;
     } catch (e) {
+      routeAttributes(span, req.contextValues);
       const err = ConnectError.from(e);
       const system = systemOf({ header: err.metadata });
       span.setAttribute("rpc.system", system);
@@ -163,6 +166,19 @@ export function traceClient(tracer: Tracer, events?: ResilienceEvents): Intercep
         inFlight.delete(target);
       }
     }
+  }
+}
+
+/**
+ * The version a routed call went to (its last attempt's) and why, when its
+ * target has versions (mesh/routing): `meshwork.route.version` and
+ * `meshwork.route.reason` (header, sticky, weight, stable).
+ */
+function routeAttributes(span: Span, values: ContextValues): void {
+  const choice = values.get(routeChoiceKey);
+  if (choice !== undefined) {
+    span.setAttribute("meshwork.route.version", choice.version);
+    span.setAttribute("meshwork.route.reason", choice.reason);
   }
 }
 

@@ -8,9 +8,9 @@ import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import {
   breakersCheck,
   envChoice,
-  envEndpoints,
   envInt,
   envString,
+  envTargetEndpoints,
   registration,
   runUntilSignal,
   serviceRuntime,
@@ -46,12 +46,12 @@ const breaker = {
 };
 const inventory = clients.client(InventoryService, {
   name: "inventory",
-  endpoints: envEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051"),
+  ...envTargetEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051"),
   breaker,
 });
 const payments = clients.client(PaymentService, {
   name: "payments",
-  endpoints: envEndpoints(env, "PAYMENTS_URL", "http://127.0.0.1:50052"),
+  ...envTargetEndpoints(env, "PAYMENTS_URL", "http://127.0.0.1:50052"),
   breaker,
   // A card authorization may legitimately take long (tok_slow_<ms> simulates
   // up to 30 s); everything else answers in milliseconds.
@@ -60,6 +60,8 @@ const payments = clients.client(PaymentService, {
     methodTimeoutsMs: { [`${PaymentService.typeName}/${PaymentService.method.authorizePayment.name}`]: 35_000 },
   },
 });
+// Clients made: the routes file's rules (MESH_ROUTES_FILE) are checked against their versions.
+runtime.watchRoutes();
 // Test only: SAGA_TEST_CRASH_AT=<point> makes the process SIGKILL itself when a
 // saga reaches that point (saga.ts lists them), for the crash-recovery tests.
 const crashAt = envString(env, "SAGA_TEST_CRASH_AT", "");
