@@ -4,7 +4,7 @@ import { Code, failure } from "../../mesh/errors.js";
 import type { Order, RequestedLine } from "./order.js";
 import type { OrderStore } from "./order-store.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import type { InventoryPort, PaymentsPort } from "./ports.js";
+import type { InventoryPort, PaymentsPort, PricingRulesPort } from "./ports.js";
 import { priceLines } from "./pricing.js";
 import { OrderSaga, type SagaCrashPoint } from "./saga.js";
 
@@ -12,6 +12,8 @@ export interface OrderDomainDependencies {
   readonly store: OrderStore;
   readonly inventory: InventoryPort;
   readonly payments: PaymentsPort;
+  /** Pricing rules behind feature flags. Default: none apply. */
+  readonly pricingRules?: PricingRulesPort;
 }
 
 export interface OrderDomainOptions {
@@ -134,7 +136,8 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
       if (existing !== undefined) {
         return replay(existing, fingerprint, signal);
       }
-      const priced = await priceLines(deps.inventory, input.lines, signal);
+      const bulkPricing = (await deps.pricingRules?.bulkPricing(customerId)) ?? false;
+      const priced = await priceLines(deps.inventory, input.lines, signal, { bulkPricing });
       const at = now();
       const order: Order = {
         orderId: newOrderId(),

@@ -17,6 +17,7 @@ import {
   storeCheck,
 } from "../../mesh/index.js";
 import { eventBusFromEnv, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
+import { fileFeatureFlags, noFeatureFlags } from "../../mesh/flags/index.js";
 import { createOrderDomain } from "./domain.js";
 import { ordersStream } from "./events.js";
 import { createOrderHandler } from "./handler.js";
@@ -69,8 +70,13 @@ const testCrashAt = crashAt === "" ? undefined : parseSagaCrashPoint(crashAt);
 if (testCrashAt !== undefined) {
   logger.warn({ SAGA_TEST_CRASH_AT: testCrashAt }, "test fault armed: this process kills itself when a saga reaches this point");
 }
+// Pricing rules rolled out behind feature flags (FEATURE_FLAGS_FILE, flagd's
+// format, reloaded on change); without a file every flag is off.
+const flagsFile = envString(env, "FEATURE_FLAGS_FILE", "");
+const flags = flagsFile === "" ? noFeatureFlags : await fileFeatureFlags({ file: flagsFile, domain: "orders", logger });
+const pricingRules = { bulkPricing: (customerId: string) => flags.boolean("bulk-pricing", false, { customerId }) };
 const domain = createOrderDomain(
-  { store, inventory: inventoryPort(inventory), payments: paymentsPort(payments) },
+  { store, inventory: inventoryPort(inventory), payments: paymentsPort(payments), pricingRules },
   { logger, testCrashAt },
 );
 
@@ -100,6 +106,7 @@ runUntilSignal(async () => {
   await server.shutdown();
   await resuming;
   clients.close();
+  await flags.close();
   store.close();
   await runtime.shutdown();
 }, logger);

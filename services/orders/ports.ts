@@ -44,3 +44,15 @@ export interface PaymentsPort {
   /** Voided: no-op; captured: FailedPrecondition. */
   void(paymentId: string): Promise<void>;
 }
+
+/**
+ * The pricing rules being rolled out behind feature flags, as the domain asks
+ * for them: per customer, so a customer sees one price list.
+ */
+export interface PricingRulesPort {
+  /**
+   * Bulk pricing: a line of `bulkPricingMinQuantity` or more units costs
+   * `bulkPricingPercentOff`% less per unit (rounded down to the minor unit).
+   */
+  bulkPricing(customerId: string): Promise<boolean>;
+}

@@ -2,6 +2,16 @@ import { Code, ConnectError, failure } from "../../mesh/errors.js";
 import type { OrderLine, RequestedLine } from "./order.js";
 import type { InventoryPort, ItemQuote } from "./ports.js";
 
+/** Bulk pricing (behind the bulk-pricing flag): from this many units of one SKU... */
+export const bulkPricingMinQuantity = 3;
+/** ...each unit costs this much less, in percent. */
+export const bulkPricingPercentOff = 10;
+
+export interface PricingOptions {
+  /** Applies bulk pricing (see bulkPricingMinQuantity). Default: false. */
+  readonly bulkPricing?: boolean;
+}
+
 export interface PricedLines {
   readonly lines: OrderLine[];
   readonly totalMinor: number;
@@ -9,7 +19,8 @@ export interface PricedLines {
 }
 
 /**
- * Prices every line at the inventory's current price and checks that the
+ * Prices every line at the inventory's current price (less bulk pricing's
+ * discount when it applies) and checks that the
  * stock can meet it now. Writes nothing, so a refusal here leaves no order
  * behind. Failures are reported for the first offending line in request
  * order: an unknown SKU (NotFound), a quantity over the available stock
@@ -21,6 +32,7 @@ export async function priceLines(
   inventory: InventoryPort,
   lines: readonly RequestedLine[],
   signal?: AbortSignal,
+  options: PricingOptions = {},
 ): Promise<PricedLines> {
   const settled = await Promise.allSettled(lines.map((line) => quote(inventory, line, signal)));
   const quotes = settled.map((result) => {
@@ -48,7 +60,14 @@ export async function priceLines(
       );
     }
   }
-  const priced = quotes.map(({ line, item }) => ({ sku: line.sku, quantity: line.quantity, unitPriceMinor: item.priceMinor }));
+  const priced = quotes.map(({ line, item }) => ({
+    sku: line.sku,
+    quantity: line.quantity,
+    unitPriceMinor:
+      options.bulkPricing === true && line.quantity >= bulkPricingMinQuantity
+        ? Math.floor((item.priceMinor * (100 - bulkPricingPercentOff)) / 100)
+        : item.priceMinor,
+  }));
   const totalMinor = priced.reduce((sum, line) => sum + line.unitPriceMinor * line.quantity, 0);
   return { lines: priced, totalMinor, currencyCode };
 }
