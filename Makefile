@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench system-image run build image network-policies test bench generate proto-check release-api typecheck unit token catalogue slo-rules service clean
+.PHONY: help deps system-test system-bench system-image run build image network-policies test bench generate proto-check release-api typecheck unit token canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests
 	node --import tsx bench/gateway.ts
 	node --import tsx bench/observability.ts
 	node --import tsx bench/events.ts
+
+canary: deps ## Roll a version out step by step, rolled back on a breach: make canary SERVICE=orders VERSION=canary [WINDOW_S=30]
+	@node --import tsx scripts/canary.ts --service "$(SERVICE)" --version "$(VERSION)" $(if $(STABLE),--stable "$(STABLE)") $(if $(WINDOW_S),--window-s "$(WINDOW_S)") $(if $(METRICS),--metrics "$(METRICS)") $(if $(TOKEN),--token "$(TOKEN)")
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")

@@ -1,0 +1,132 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { expect } from "chai";
+import { Registry } from "prom-client";
+import { parsePrometheusText } from "../../gateway/mesh-page/prometheus-text.js";
+import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { RolloutState, RouteRulesSchema } from "../../gen/meshwork/routing/v1/routing_pb.js";
+import { ClientFactory, createLogger, registration, RouteTable, serve, type MeshServer } from "../../mesh/index.js";
+import { routingMetrics } from "../../mesh/metrics/routing-metrics.js";
+import { ResilienceEvents } from "../../mesh/resilience/resilience-events.js";
+import { runCanary } from "./canary-controller.js";
+
+const logger = createLogger("canary-test", "silent");
+
+/** An inventory server; `failShare` of its GetItem calls fail with Unavailable (a bad release). */
+function startVersion(failShare: number): Promise<MeshServer> {
+  let calls = 0;
+  return serve({
+    port: 0,
+    logger,
+    gracePeriodMs: 500,
+    services: [
+      registration(InventoryService, {
+        getItem(req) {
+          // Every fifth call for 20%: a deterministic share, so the test does not depend on luck.
+          if (failShare > 0 && calls++ % Math.round(1 / failShare) === 0) {
+            throw new ConnectError("release bug", Code.Unavailable);
+          }
+          return { item: create(ItemSchema, { sku: req.sku, available: 1 }) };
+        },
+        listItems: () => ({ items: [] }),
+        reserveStock: () => ({}),
+        releaseReservation: () => ({}),
+        commitReservation: () => ({}),
+        adjustStock: () => ({}),
+      }),
+    ],
+  });
+}
+
+describe("canary rollout from the mesh's own metrics (scripts/canary)", function () {
+  this.timeout(120_000);
+
+  async function rollOut(canaryFailShare: number) {
+    const stable = await startVersion(0);
+    const canary = await startVersion(canaryFailShare);
+    const routes = new RouteTable();
+    const registry = new Registry();
+    const events = new ResilienceEvents();
+    routingMetrics(registry, routes).observe(events);
+    const clients = new ClientFactory({ routes, events });
+    const inventory = clients.client(InventoryService, {
+      name: "inventory",
+      endpoints: stable.url,
+      versions: { stable: stable.url, canary: canary.url },
+      // Each attempt is judged; no retries here, so a failure reaches the caller too.
+      retry: false,
+      breaker: false,
+    });
+    const weights: number[] = [];
+    let running = true;
+    let answered = 0;
+    let failedOnStable = 0;
+    // Traffic from 200 customers, sticky by customer, as the gateway sends it.
+    const load = Promise.all(
+      Array.from({ length: 8 }, async (_, worker) => {
+        for (let i = 0; running; i++) {
+          const customer = `customer-${(worker * 25 + (i % 25)) % 200}`;
+          try {
+            await inventory.getItem({ sku: "MUG-001" }, { headers: { "x-customer-id": customer } });
+            answered++;
+          } catch {
+            if (routes.current.targets.inventory?.allMethods?.weights.canary === 0) {
+              failedOnStable++;
+            }
+          }
+        }
+      }),
+    );
+    try {
+      const rollout = await runCanary({
+        target: "inventory",
+        canary: "canary",
+        stable: "stable",
+        windowMs: 1000,
+        settleMs: 0,
+        logger,
+        scrape: async () => [parsePrometheusText(await registry.metrics()).samples],
+        async publish(weight, status) {
+          weights.push(weight);
+          routes.replace(
+            create(RouteRulesSchema, {
+              targets: {
+                inventory: {
+                  allMethods: { weights: { stable: 100 - weight, canary: weight }, stickyHeader: "x-customer-id" },
+                  rollout: status,
+                },
+              },
+            }),
+            "canary",
+          );
+        },
+      });
+      return { rollout, weights, answered, failedOnStable };
+    } finally {
+      running = false;
+      await load;
+      clients.close();
+      await Promise.all([stable.shutdown(), canary.shutdown()]);
+    }
+  }
+
+  it("rolls back a canary that fails 20% of its calls within two steps, saying why", async () => {
+    const { rollout, weights, answered, failedOnStable } = await rollOut(0.2);
+    expect(rollout.state).to.equal(RolloutState.ROLLED_BACK);
+    expect(rollout.decisions.length).to.be.within(1, 2);
+    expect(rollout.decisions.at(-1)?.passed).to.equal(false);
+    expect(rollout.decisions.at(-1)?.reason).to.match(/canary (error rate|failed)/);
+    expect(weights.at(-1)).to.equal(0);
+    expect(weights.slice(0, -1)).to.deep.equal([1, 5].slice(0, rollout.decisions.length));
+    expect(answered).to.be.greaterThan(0);
+    expect(failedOnStable).to.equal(0);
+  });
+
+  it("promotes a healthy canary step by step to 100%", async () => {
+    const { rollout, weights } = await rollOut(0);
+    expect(rollout.state).to.equal(RolloutState.PROMOTED);
+    expect(weights).to.deep.equal([1, 5, 25, 50, 100, 100]);
+    expect(rollout.decisions.map((d) => d.passed)).to.deep.equal([true, true, true, true, true]);
+    expect(rollout.decisions.map((d) => d.weight)).to.deep.equal([1, 5, 25, 50, 100]);
+  });
+});
