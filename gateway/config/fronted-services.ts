@@ -26,7 +26,12 @@ export function frontedServices(config: GatewayConfig, timeouts: { readonly defa
   const upstreams: Upstream[] = [];
   for (const u of config.upstreams) {
     const timeoutMs = u.timeoutMs ?? timeouts.defaultTimeoutMs;
-    const target = { name: u.name, endpoints: u.endpoints, ...(timeoutMs === undefined ? {} : { timeouts: { defaultTimeoutMs: timeoutMs } }) };
+    const target = {
+      name: u.name,
+      endpoints: u.endpoints,
+      ...(u.versions === undefined ? {} : { versions: u.versions }),
+      ...(timeoutMs === undefined ? {} : { timeouts: { defaultTimeoutMs: timeoutMs } }),
+    };
     for (const name of u.services) {
       const service = registry.getService(name);
       if (service === undefined) {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { envEndpoints, type ClientTarget, type Env } from "../../mesh/index.js";
+import { envTargetEndpoints, type ClientTarget, type Env } from "../../mesh/index.js";
 
 /** The demo's config, beside the gateway's code. */
 export const defaultGatewayConfigFile = fileURLToPath(new URL("../gateway.yaml", import.meta.url));
@@ -28,6 +28,8 @@ export interface UpstreamConfig {
   /** The target's name: in breakers, metrics, logs, and the catalogue's service name. */
   readonly name: string;
   readonly endpoints: ClientTarget["endpoints"];
+  /** Its versions' endpoints, when `endpoints` lists versions ("stable=...;canary=...", mesh/routing). */
+  readonly versions?: ClientTarget["versions"];
   /** Full names of the services it serves, e.g. "meshwork.orders.v1.OrderService". */
   readonly services: readonly string[];
   /** The calls' default deadline; the client's own still caps it. Default: the mesh's (5 s). */
@@ -71,8 +73,9 @@ export function loadGatewayConfig(file: string, env: Env): GatewayConfig {
     const name = text(u.name, `${at}.name`);
     if (!/^[a-z][a-z0-9-]*$/.test(name)) fail(`${at}.name: "${name}" is not a lowercase name`);
     let endpoints: ClientTarget["endpoints"] = [];
+    let versions: ClientTarget["versions"];
     try {
-      endpoints = envEndpoints({ [`${at}.endpoints`]: text(u.endpoints, `${at}.endpoints`) }, `${at}.endpoints`, "");
+      ({ endpoints, versions } = envTargetEndpoints({ [`${at}.endpoints`]: text(u.endpoints, `${at}.endpoints`) }, `${at}.endpoints`, ""));
     } catch (err) {
       fail(err instanceof Error ? err.message : String(err));
     }
@@ -84,7 +87,14 @@ export function loadGatewayConfig(file: string, env: Env): GatewayConfig {
       if (!Number.isInteger(timeoutMs) || timeoutMs < 1) fail(`${at}.timeout_ms: expected a whole number of milliseconds >= 1`);
     }
     if (u.readiness !== undefined && typeof u.readiness !== "boolean") fail(`${at}.readiness: expected true or false`);
-    return { name, endpoints, services, ...(timeoutMs === undefined ? {} : { timeoutMs }), readiness: u.readiness === true };
+    return {
+      name,
+      endpoints,
+      ...(versions === undefined ? {} : { versions }),
+      services,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      readiness: u.readiness === true,
+    };
   });
   const names = upstreams.map((u) => u.name);
   const services = upstreams.flatMap((u) => u.services);

@@ -27,7 +27,7 @@ function sources(dir: string): string[] {
 function variablesRead(): Map<string, string> {
   const found = new Map<string, string>();
   const patterns = [
-    /\benv(?:String|Int|Endpoints|Choice)\(\s*[\w.]+,\s*"([A-Z][A-Z0-9_]+)"/g,
+    /\benv(?:String|Int|Endpoints|TargetEndpoints|Choice)\(\s*[\w.]+,\s*"([A-Z][A-Z0-9_]+)"/g,
     /\benv\["([A-Z][A-Z0-9_]+)"\]/g,
     /\benv\.([A-Z][A-Z0-9_]{2,})\b/g,
   ];
