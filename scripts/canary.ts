@@ -31,7 +31,7 @@ const argOptions = {
   version: { type: "string" },
   stable: { type: "string", default: "stable" },
   routes: { type: "string" },
-  metrics: { type: "string", default: `http://127.0.0.1:${envString(process.env, "GATEWAY_PORT", "8080")}/metrics` },
+  metrics: { type: "string", default: "http://127.0.0.1:8080/metrics" },
   token: { type: "string" },
   steps: { type: "string", default: defaultSteps.join(",") },
   "window-s": { type: "string", default: "30" },
