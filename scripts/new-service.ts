@@ -63,6 +63,16 @@ if (isPublic) {
   upstreams.add(config.createNode({ name, endpoints: `\${${envPrefix(name)}_URL:-http://127.0.0.1:${port}}`, services: [typeName] }));
   writeFileSync(configFile, config.toString());
 
+  // The README's table of variables: the gateway reads <NAME>_URL through its config.
+  const readmeFile = path.join(root, "README.md");
+  const readme = readFileSync(readmeFile, "utf8");
+  const anchor = "| `GATEWAY_CONFIG` |";
+  if (!readme.includes(anchor)) refuse(`README.md has no ${anchor} row to add ${envPrefix(name)}_URL before`);
+  writeFileSync(
+    readmeFile,
+    readme.replace(anchor, `| \`${envPrefix(name)}_URL\` | gateway | \`http://127.0.0.1:${port}\` | ${name}: a URL, a comma-separated list, or \`dns:<host>:<port>\` |\n${anchor}`),
+  );
+
   // The gateway now calls it: its catalogue entry says so.
   const gatewayManifest = path.join(root, "gateway", "service.yaml");
   const manifest = parseDocument(readFileSync(gatewayManifest, "utf8"));
@@ -81,7 +91,7 @@ ${Object.keys(files)
   .map((f) => `  ${f}`)
   .join("\n")}
   gen/meshwork/${name}/v1/ (buf generate), ${sloRulesFile}${
-    isPublic ? "\n  gateway/gateway.yaml, gateway/auth/access-policy.json, gateway/service.yaml (updated)" : ""
+    isPublic ? "\n  gateway/gateway.yaml, gateway/auth/access-policy.json, gateway/service.yaml, README.md's variables (updated)" : ""
   }
 Next: fill in owner and description in services/${name}/service.yaml, replace the entry with your
 resource, then make test. make run starts it on ${port} (${envPrefix(name)}_PORT overrides).`);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { loadCatalogue } from "../../platform/catalogue/index.js";
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -75,7 +76,11 @@ describe("make run (the supervisor)", function () {
   this.timeout(90_000);
 
   it("starts the mesh, serves the walk-through, and stops cleanly on SIGINT", async () => {
-    const [inventory, payments, orders, notifications, gateway] = await freePorts(5);
+    // Any other service of the catalogue (one `make service` added) gets a free port too.
+    const demo = ["inventory", "payments", "orders", "notifications", "gateway"];
+    const others = loadCatalogue(root).services.map((s) => s.manifest.name).filter((name) => !demo.includes(name));
+    const [inventory, payments, orders, notifications, gateway, ...rest] = await freePorts(5 + others.length);
+    const otherPorts = Object.fromEntries(rest.map((port, i) => [`${others[i]!.toUpperCase()}_PORT`, String(port)]));
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-run-"));
     // Its own process group, so that a failed test can stop the supervisor and
     // every process it started at once (by the group's id, never by name).
@@ -92,6 +97,7 @@ describe("make run (the supervisor)", function () {
         ORDERS_PORT: String(orders),
         NOTIFICATIONS_PORT: String(notifications),
         GATEWAY_PORT: String(gateway),
+        ...otherPorts,
       },
     });
     let output = "";
