@@ -79,10 +79,10 @@ describe("the gateway config file", function () {
   it("refuses services missing from the descriptors, naming them all", () => {
     const file = write(
       "missing.yaml",
-      `descriptors: ${image}\naccess_policy: x.json\nupstreams:\n  - { name: shipping, endpoints: 'http://127.0.0.1:1', services: [meshwork.shipping.v1.ShippingService, meshwork.billing.v1.BillingService] }\n`,
+      `descriptors: ${image}\naccess_policy: x.json\nupstreams:\n  - { name: nowhere, endpoints: 'http://127.0.0.1:1', services: [meshwork.nowhere.v1.NowhereService, meshwork.billing.v1.BillingService] }\n`,
     );
     expect(() => frontedServices(loadGatewayConfig(file, {}))).to.throw(
-      `gateway config ${file}: not in the descriptors ${image}: meshwork.shipping.v1.ShippingService, meshwork.billing.v1.BillingService`,
+      `gateway config ${file}: not in the descriptors ${image}: meshwork.nowhere.v1.NowhereService, meshwork.billing.v1.BillingService`,
     );
   });
 
