@@ -62,12 +62,14 @@ import {
   inboxMigration,
   on,
   outboxMigration,
+  sqliteEventStores,
   startConsumer,
   startOutboxRelay,
 } from "../mesh/events/index.js";
 import { createLogger } from "../mesh/logger.js";
 import { serve } from "../mesh/server/serve.js";
 import { openDatabase } from "../mesh/sqlite/open-database.js";
+import { SqliteSession } from "../mesh/sqlite/sqlite-session.js";
 import { fail, positive } from "./support/cli-args.js";
 import { printProfileSummaries } from "./support/cpu-profile-summary.js";
 import { medianOf } from "./support/median.js";
@@ -190,8 +192,10 @@ async function runChild(role: Role, dir: string): Promise<void> {
 
   if (role === "producer") {
     const db = openDatabase(join(dir, "producer.db"), { name: "bench-producer", migrations: [outboxMigration, eventLogMigration, benchOrdersMigration] });
-    const bus = await eventBusFromEnv(env, { name: "bench-producer", db, logger, streams: [stream] });
-    const relay = startOutboxRelay({ db, bus, logger });
+    const session = new SqliteSession(db);
+    const events = sqliteEventStores(session);
+    const bus = await eventBusFromEnv(env, { name: "bench-producer", store: events, logger, streams: [stream] });
+    const relay = startOutboxRelay({ outbox: events.outbox, bus, logger });
     const services = eventBusServices(bus);
     const server = services.length === 0 ? undefined : await serve({ services, port: 0, logger });
     port = server?.port ?? 0;
@@ -206,8 +210,8 @@ async function runChild(role: Role, dir: string): Promise<void> {
       insertOrder.run(orderId, envelope.id, phase, monotonicUs());
     });
     write = (phase, count, ratePerSec) => writeEvents(phase, count, ratePerSec, (orderId) => {
-      confirm(orderId, phase);
-      relay.wake();
+      // As a service store does: the connection is taken in turn (at once when no transaction holds it).
+      void session.run(() => confirm(orderId, phase)).then(() => relay.wake());
     });
     close = async () => {
       await relay.stop();
@@ -217,9 +221,10 @@ async function runChild(role: Role, dir: string): Promise<void> {
     };
   } else {
     const db = openDatabase(join(dir, "consumer.db"), { name: "bench-consumer", migrations: [inboxMigration, benchEffectsMigration] });
+    const events = sqliteEventStores(new SqliteSession(db));
     const bus = await eventBusFromEnv(env, {
       name: "bench-consumer",
-      db,
+      store: events,
       logger,
       streams: [stream],
       ...(args.source === undefined ? {} : { sources: { [stream]: args.source } }),
@@ -229,7 +234,7 @@ async function runChild(role: Role, dir: string): Promise<void> {
     let waiting: { handled: number; resolve: (n: number) => void } | undefined;
     const consumer = startConsumer({
       bus,
-      db,
+      inbox: events.inbox,
       stream,
       durable,
       logger,

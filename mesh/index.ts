@@ -14,6 +14,12 @@ export { envChoice, envEndpoints, envInt, envString, envTargetEndpoints } from "
 export type { Env } from "./env.js";
 export { openDatabase } from "./sqlite/open-database.js";
 export type { OpenDatabaseOptions } from "./sqlite/open-database.js";
+export { SqliteSession } from "./sqlite/sqlite-session.js";
+export { openPostgres, PostgresDatabase, prepared } from "./postgres/postgres-database.js";
+export type { OpenPostgresOptions, Queryable } from "./postgres/postgres-database.js";
+export { ensureDatabase } from "./postgres/ensure-database.js";
+export { storeFromEnv } from "./store/store-from-env.js";
+export type { StoreLocation } from "./store/store-from-env.js";
 export { DualProtocolListener } from "./server/dual-protocol-listener.js";
 export type { DualProtocolListenerOptions, RequestListener } from "./server/dual-protocol-listener.js";
 export { capForFileLimit, connectionLimits, defaultConnectionLimits } from "./server/connection-limits.js";

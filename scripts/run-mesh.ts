@@ -1,14 +1,16 @@
 // `make run`: the whole mesh on one machine, the embedded default. Every
 // service runs as its own OS process (as it would deployed) on its own port,
 // with its own SQLite file under .data/; they reach each other only over the
-// network. Prints a table of processes once all report SERVING; a process
-// that exits unexpectedly is restarted with backoff and counted (a port
-// already in use stops it at start, naming the port); Ctrl-C (or SIGTERM)
-// stops every process gracefully and exits 0.
+// network. With STORE=postgres every service that owns data gets its own
+// database (meshwork_<service>, made when missing) on the PostgreSQL server
+// POSTGRES_URL names instead. Prints a table of processes once all report
+// SERVING; a process that exits unexpectedly is restarted with backoff and
+// counted (a port already in use stops it at start, naming the port); Ctrl-C
+// (or SIGTERM) stops every process gracefully and exits 0.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { ClientFactory, envInt, envString } from "../mesh/index.js";
+import { ClientFactory, ensureDatabase, envInt, envString } from "../mesh/index.js";
 import { loadCatalogue } from "../platform/catalogue/index.js";
 import { buildApiImage } from "./support/api-image.js";
 import { processTable } from "./supervisor/process-table.js";
@@ -34,6 +36,7 @@ const url = (port: number): string => `http://${host}:${port}`;
 const serviceUrl = (name: string): string => url(ports.get(name)!);
 
 mkdirSync(dataDir, { recursive: true });
+const databaseUrls = await serviceDatabases();
 // The gateway reads its services' descriptors from this image (gateway/gateway.yaml).
 const apiImage = await buildApiImage(path.join(dataDir, "api.binpb"));
 const clients = new ClientFactory();
@@ -55,6 +58,9 @@ const specs: ProcessSpec[] = [...services, gateway].map(({ name }) => ({
     // passes through to all).
     ...Object.fromEntries(services.map((m) => [`${envPrefix(m.name)}_URL`, serviceUrl(m.name)])),
     API_IMAGE: apiImage,
+    // Each service its own database: a DATABASE_URL of the calling shell is not passed on to all of them.
+    DATABASE_URL: databaseUrls.get(name) ?? "",
+    DATABASE_URL_FILE: "",
     // What the gateway's /mesh page polls.
     MESH_SERVICES: services.map((m) => `${m.name}=${serviceUrl(m.name)}`).join(","),
   },
@@ -83,6 +89,33 @@ try {
 console.log(processTable(supervisor.status(), url));
 console.log(`Live mesh page: ${serviceUrl("gateway")}/mesh`);
 console.log("Mesh is up. Ctrl-C stops it.");
+
+/**
+ * STORE=postgres: each service that owns data gets its own database on the
+ * server POSTGRES_URL names (default: a local server on 5432 with the role
+ * and password meshwork, see the README), made when missing. Otherwise none:
+ * every service keeps its SQLite file.
+ */
+async function serviceDatabases(): Promise<Map<string, string>> {
+  const store = envString(process.env, "STORE", "sqlite");
+  if (store === "sqlite") {
+    return new Map();
+  }
+  if (store !== "postgres") {
+    throw new Error(`STORE=${store}: expected sqlite or postgres`);
+  }
+  const server = envString(process.env, "POSTGRES_URL", "postgres://meshwork:meshwork@127.0.0.1:5432/postgres");
+  const owners = services.filter((m) => m.data.length > 0).map((m) => m.name);
+  try {
+    const urls = await Promise.all(owners.map((name) => ensureDatabase(server, `meshwork_${name.replaceAll("-", "_")}`)));
+    return new Map(owners.map((name, i) => [name, urls[i]!]));
+  } catch (err) {
+    throw new Error(
+      `STORE=postgres: cannot reach PostgreSQL through POSTGRES_URL (${err instanceof Error ? err.message : String(err)}); see the README, "Running on PostgreSQL"`,
+      { cause: err },
+    );
+  }
+}
 
 /** Services answer grpc.health.v1; the gateway answers GET /healthz. */
 async function isServing(name: string, port: number): Promise<boolean> {

@@ -13,20 +13,19 @@ import { ClientFactory } from "../client/client-factory.js";
 import { Code, ConnectError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { serve, type MeshServer } from "../server/serve.js";
-import { openDatabase, type Database } from "../sqlite/open-database.js";
+import type { StoreLocation } from "../store/store-from-env.js";
+import { openEventsDatabase, type EffectTx, type EventsDatabase } from "../../test/support/events-database.js";
 import { freePort } from "../../test/support/free-port.js";
 import { startNatsServer, type NatsServer } from "../../test/support/nats-server.js";
+import { sharedPostgres } from "../../test/support/postgres-server.js";
+import type { StoreEngine } from "../../test/support/store-engines.js";
 import {
-  appendToOutbox,
   connectNatsBus,
   createEmbeddedBus,
   createEnvelope,
   deadLetterService,
   eventBusServices,
-  eventLogMigration,
-  inboxMigration,
   on,
-  outboxMigration,
   startConsumer,
   startOutboxRelay,
   type Delivery,
@@ -46,10 +45,10 @@ interface BusHarness {
   setUp(dir: string): Promise<void>;
   readonly producer: EventBus;
   /** The producer's database: outbox, and on the embedded bus its log. */
-  readonly producerDb: Database.Database;
-  readonly producerDbPath: string;
+  readonly producerDb: EventsDatabase;
+  readonly producerLocation: StoreLocation;
   /** A consumer-side bus on `db` that can subscribe to `stream`. */
-  consumerBus(db: Database.Database, stream: string): Promise<EventBus>;
+  consumerBus(db: EventsDatabase, stream: string): Promise<EventBus>;
   /** Starts an outbox relay on the producer, restarted with it when the producer restarts. */
   startRelay(relayLogger?: Logger): OutboxRelay;
   /** The producer's current relay. */
@@ -67,30 +66,46 @@ interface BusHarness {
   tearDown(): Promise<void>;
 }
 
+/** A fresh database location for one of the test's databases, on the suite's engine. */
+async function newLocation(engine: StoreEngine, dir: string, name: string): Promise<StoreLocation> {
+  return engine === "sqlite"
+    ? { engine, path: path.join(dir, `${name}.db`) }
+    : { engine, url: await (await sharedPostgres()).createDatabase(name) };
+}
+
 /** What both harnesses keep alike: the producer's bus, database and relay, and the consumer buses to close. */
 abstract class HarnessBase {
   protected dir = "";
   protected bus: EventBus | undefined;
-  protected db: Database.Database | undefined;
+  protected db: EventsDatabase | undefined;
+  protected location: StoreLocation | undefined;
   protected currentRelay: OutboxRelay | undefined;
   protected consumers: EventBus[] = [];
+
+  constructor(protected readonly engine: StoreEngine) {}
 
   get producer(): EventBus {
     return this.bus!;
   }
-  get producerDb(): Database.Database {
+  get producerDb(): EventsDatabase {
     return this.db!;
   }
-  get producerDbPath(): string {
-    return path.join(this.dir, "producer.db");
+  get producerLocation(): StoreLocation {
+    return this.location!;
   }
   get relay(): OutboxRelay {
     return this.currentRelay!;
   }
 
   startRelay(relayLogger: Logger = logger): OutboxRelay {
-    this.currentRelay = startOutboxRelay({ db: this.db!, bus: this.bus!, logger: relayLogger, pollMs: 50, backoff: fast });
+    this.currentRelay = startOutboxRelay({ outbox: this.db!.events.outbox, bus: this.bus!, logger: relayLogger, pollMs: 50, backoff: fast });
     return this.currentRelay;
+  }
+
+  protected async openProducerDb(dir: string): Promise<void> {
+    this.dir = dir;
+    this.location ??= await newLocation(this.engine, dir, "producer");
+    this.db = await openEventsDatabase(this.location, "producer");
   }
 }
 
@@ -105,8 +120,8 @@ class EmbeddedHarness extends HarnessBase implements BusHarness {
     await this.startProducer();
   }
 
-  async consumerBus(db: Database.Database, stream: string): Promise<EventBus> {
-    const bus = createEmbeddedBus({ db, sources: { [stream]: this.server!.url }, logger, redelivery: fast, reconnect: fast });
+  async consumerBus(db: EventsDatabase, stream: string): Promise<EventBus> {
+    const bus = createEmbeddedBus({ store: db.events, sources: { [stream]: this.server!.url }, logger, redelivery: fast, reconnect: fast });
     this.consumers.push(bus);
     return bus;
   }
@@ -131,8 +146,8 @@ class EmbeddedHarness extends HarnessBase implements BusHarness {
   }
 
   private async startProducer(): Promise<void> {
-    this.db = openDatabase(this.producerDbPath, { name: "producer", migrations: [outboxMigration, eventLogMigration] });
-    const bus = createEmbeddedBus({ db: this.db, logger });
+    await this.openProducerDb(this.dir);
+    const bus = createEmbeddedBus({ store: this.db!.events, logger });
     this.bus = bus;
     this.server = await serve({ services: eventBusServices(bus), port: this.port, logger });
   }
@@ -142,20 +157,22 @@ class EmbeddedHarness extends HarnessBase implements BusHarness {
     this.currentRelay = undefined;
     await this.bus?.close();
     await this.server?.shutdown();
-    this.db?.close();
+    await this.db?.close();
   }
 }
 
 class NatsHarness extends HarnessBase implements BusHarness {
   readonly producerSurvivesRestart = true;
 
-  constructor(private readonly server: () => NatsServer) {
-    super();
+  constructor(
+    engine: StoreEngine,
+    private readonly server: () => NatsServer,
+  ) {
+    super(engine);
   }
 
   async setUp(dir: string): Promise<void> {
-    this.dir = dir;
-    this.db = openDatabase(this.producerDbPath, { name: "producer", migrations: [outboxMigration, eventLogMigration] });
+    await this.openProducerDb(dir);
     this.bus = await this.connect("producer");
   }
 
@@ -179,7 +196,7 @@ class NatsHarness extends HarnessBase implements BusHarness {
     await this.currentRelay?.stop();
     await Promise.all(this.consumers.map((bus) => bus.close()));
     await this.bus?.close();
-    this.db?.close();
+    await this.db?.close();
   }
 
   private connect(name: string): Promise<EventBus> {
@@ -192,9 +209,9 @@ function event(orderId: string, id: string = randomUUID()): Envelope {
 }
 
 /** Waits until `condition` holds; fails the test with `what` after 15 s. */
-async function eventually(what: string, condition: () => boolean): Promise<void> {
+async function eventually(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 15_000;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what}`);
     }
@@ -227,23 +244,13 @@ function distinct(ids: string[]): string[] {
   return [...new Set(ids)];
 }
 
-function consumerDb(dir: string, name: string): Database.Database {
-  return openDatabase(path.join(dir, `${name}.db`), {
-    name,
-    migrations: [inboxMigration, "CREATE TABLE effects (order_id TEXT NOT NULL, event_id TEXT NOT NULL)"],
-  });
-}
-
-function effects(db: Database.Database): string[] {
-  return (db.prepare("SELECT order_id FROM effects ORDER BY rowid").all() as { order_id: string }[]).map((r) => r.order_id);
-}
-
 function busContract(
   name: string,
+  engine: StoreEngine,
   makeHarness: () => BusHarness,
   hooks: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
 ): void {
-  describe(`event bus contract: ${name}`, function () {
+  describe(`event bus contract: ${name}, stores on ${engine}`, function () {
     this.timeout(30_000);
     if (hooks.before !== undefined) {
       before(hooks.before);
@@ -255,9 +262,9 @@ function busContract(
     let harness: BusHarness;
     let stream: string;
     let n = 0;
-    const opened: Database.Database[] = [];
-    const openConsumerDb = (label: string): Database.Database => {
-      const db = consumerDb(dir, label);
+    const opened: EventsDatabase[] = [];
+    const openConsumerDb = async (label: string): Promise<EventsDatabase> => {
+      const db = await openEventsDatabase(await newLocation(engine, dir, label), "consumer");
       opened.push(db);
       return db;
     };
@@ -273,7 +280,7 @@ function busContract(
     afterEach(async () => {
       await harness.tearDown();
       for (const db of opened.splice(0)) {
-        db.close();
+        await db.close();
       }
       rmSync(dir, { recursive: true, force: true });
     });
@@ -282,7 +289,7 @@ function busContract(
       for (const id of range("a", 1, 10)) {
         await harness.producer.publish(stream, event(id));
       }
-      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const consumer = await harness.consumerBus(await openConsumerDb("c"), stream);
       const seen = recorder();
       consumer.subscribe({ stream, durable: "ordering", handle: seen.handle });
       for (const id of range("a", 11, 20)) {
@@ -297,7 +304,7 @@ function busContract(
       await harness.producer.publish(stream, first);
       await harness.producer.publish(stream, first);
       await harness.producer.publish(stream, event("a-2"));
-      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const consumer = await harness.consumerBus(await openConsumerDb("c"), stream);
       const seen = recorder();
       consumer.subscribe({ stream, durable: "dedupe", handle: seen.handle });
       await eventually("a-2", () => seen.ids().includes("a-2"));
@@ -307,7 +314,7 @@ function busContract(
     it("redelivers a rejected event, counting attempts, before any later one", async () => {
       await harness.producer.publish(stream, event("a-1"));
       await harness.producer.publish(stream, event("a-2"));
-      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const consumer = await harness.consumerBus(await openConsumerDb("c"), stream);
       const seen = recorder((d) => d.envelope.subject === "a-1" && d.attempt < 3);
       consumer.subscribe({ stream, durable: "redelivery", handle: seen.handle });
       await eventually("a-2", () => seen.ids().includes("a-2"));
@@ -323,7 +330,7 @@ function busContract(
       for (const id of range("a", 1, 5)) {
         await harness.producer.publish(stream, event(id));
       }
-      const db = openConsumerDb("c");
+      const db = await openConsumerDb("c");
       const before = recorder();
       const firstBus = await harness.consumerBus(db, stream);
       const first = firstBus.subscribe({ stream, durable: "resume", handle: before.handle });
@@ -347,35 +354,31 @@ function busContract(
       // Counts the relay's failed publishes from its log lines.
       const relayLogger = pino({ level: "warn" }, { write: () => (relayFailures += 1) });
       harness.startRelay(relayLogger);
-      const write = (ids: string[]): void => {
-        harness.producerDb.transaction(() => {
-          for (const id of ids) {
-            appendToOutbox(harness.producerDb, stream, event(id));
-          }
-        })();
+      const write = async (ids: string[]): Promise<void> => {
+        await harness.producerDb.writeOutbox(stream, ids.map((id) => event(id)));
         harness.relay.wake();
       };
-      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const consumer = await harness.consumerBus(await openConsumerDb("c"), stream);
       const seen = recorder();
       consumer.subscribe({ stream, durable: "outage", handle: seen.handle });
-      write(range("a", 1, 5));
+      await write(range("a", 1, 5));
       await eventually("5 events", () => seen.deliveries.length >= 5);
       await harness.restart(async () => {
         if (harness.producerSurvivesRestart) {
           // The producer runs on (NATS): it keeps writing, its relay cannot publish.
-          write(range("a", 6, 10));
+          await write(range("a", 6, 10));
           publishedDuringOutage.push(...range("a", 6, 10));
           await eventually("a failed publish", () => relayFailures > 0);
-          expect(harness.relay.pending()).to.equal(5);
+          expect(await harness.relay.pending()).to.equal(5);
         }
       });
       if (publishedDuringOutage.length === 0) {
-        write(range("a", 6, 10));
+        await write(range("a", 6, 10));
       }
-      write(range("a", 11, 15));
+      await write(range("a", 11, 15));
       await eventually("a-15", () => seen.ids().includes("a-15"));
       expect(distinct(seen.ids())).to.deep.equal(range("a", 1, 15));
-      await eventually("an empty outbox", () => harness.relay.pending() === 0);
+      await eventually("an empty outbox", async () => (await harness.relay.pending()) === 0);
     });
 
     it("relays the outbox in order, marking a row only after the bus acknowledged it", async () => {
@@ -384,7 +387,7 @@ function busContract(
       const unpublishedAtEachTry: number[] = [];
       const flaky: EventBus = {
         publish: async (s, envelope) => {
-          unpublishedAtEachTry.push(unpublishedCount(harness.producerDb));
+          unpublishedAtEachTry.push(await harness.producerDb.unpublishedCount());
           if (failuresLeft > 0) {
             failuresLeft -= 1;
             throw new Error("bus unavailable");
@@ -395,14 +398,10 @@ function busContract(
         subscribe: (options) => harness.producer.subscribe(options),
         close: async () => {},
       };
-      harness.producerDb.transaction(() => {
-        for (const id of range("a", 1, 3)) {
-          appendToOutbox(harness.producerDb, stream, event(id));
-        }
-      })();
-      const relay = startOutboxRelay({ db: harness.producerDb, bus: flaky, logger, pollMs: 50, backoff: fast });
+      await harness.producerDb.writeOutbox(stream, range("a", 1, 3).map((id) => event(id)));
+      const relay = startOutboxRelay({ outbox: harness.producerDb.events.outbox, bus: flaky, logger, pollMs: 50, backoff: fast });
       try {
-        await eventually("an empty outbox", () => relay.pending() === 0);
+        await eventually("an empty outbox", async () => (await relay.pending()) === 0);
       } finally {
         await relay.stop();
       }
@@ -414,7 +413,7 @@ function busContract(
       expect(unpublishedAtEachTry).to.have.length(notYetAcknowledged.length);
       unpublishedAtEachTry.forEach((pending, i) => expect(pending).to.be.at.least(notYetAcknowledged[i]!));
       expect(published).to.deep.equal(range("a", 1, 3));
-      const consumer = await harness.consumerBus(openConsumerDb("c"), stream);
+      const consumer = await harness.consumerBus(await openConsumerDb("c"), stream);
       const seen = recorder();
       consumer.subscribe({ stream, durable: "relayed", handle: seen.handle });
       await eventually("3 events", () => seen.deliveries.length >= 3);
@@ -423,36 +422,37 @@ function busContract(
 
     it("delivers an event whose producer was killed between commit and publish, with one effect", async () => {
       const eventId = randomUUID();
+      const location = harness.producerLocation;
       const exit = await runCrashChild({
-        DB_PATH: harness.producerDbPath,
+        ...(location.engine === "sqlite" ? { DB_PATH: location.path } : { DATABASE_URL: location.url }),
         STREAM: stream,
         EVENT_ID: eventId,
         ...harness.childEnv(),
       });
       expect(exit).to.equal("SIGKILL");
-      expect(harness.producerDb.prepare("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").get()).to.deep.equal({ n: 1 });
-      const db = openConsumerDb("c");
+      expect(await harness.producerDb.unpublishedCount()).to.equal(1);
+      const db = await openConsumerDb("c");
       const consumer = startConsumer({
         bus: await harness.consumerBus(db, stream),
-        db,
+        inbox: db.events.inbox,
         stream,
         durable: "crash",
         logger,
-        handlers: [on(OrderConfirmedSchema, (data, envelope, tx) => recordEffect(tx, data.orderId, envelope.id))],
+        handlers: [effectHandler()],
       });
       harness.startRelay();
-      await eventually("the effect", () => effects(db).length >= 1);
-      await eventually("an empty outbox", () => harness.relay.pending() === 0);
+      await eventually("the effect", async () => (await db.effects()).length >= 1);
+      await eventually("an empty outbox", async () => (await harness.relay.pending()) === 0);
       // Publishing it again (a relay that crashed after publish) has no second effect.
       await harness.producer.publish(stream, event("ord-after"));
-      await eventually("the next effect", () => effects(db).includes("ord-after"));
+      await eventually("the next effect", async () => (await db.effects()).includes("ord-after"));
       await consumer.stop();
-      expect(effects(db)).to.deep.equal(["ord-crash", "ord-after"]);
-      expect(db.prepare("SELECT event_id FROM inbox WHERE consumer = 'crash'").all()).to.have.length(2);
+      expect(await db.effects()).to.deep.equal(["ord-crash", "ord-after"]);
+      expect(await db.inboxSize("crash")).to.equal(2);
     });
 
     it("has one effect when the bus delivers an event twice", async () => {
-      const db = openConsumerDb("c");
+      const db = await openConsumerDb("c");
       const bus = await harness.consumerBus(db, stream);
       const twice: EventBus = {
         publish: (s, e) => bus.publish(s, e),
@@ -468,30 +468,30 @@ function busContract(
       };
       startConsumer({
         bus: twice,
-        db,
+        inbox: db.events.inbox,
         stream,
         durable: "twice",
         logger,
-        handlers: [on(OrderConfirmedSchema, (data, envelope, tx) => recordEffect(tx, data.orderId, envelope.id))],
+        handlers: [effectHandler()],
       });
       for (const id of range("a", 1, 3)) {
         await harness.producer.publish(stream, event(id));
       }
-      await eventually("3 effects", () => effects(db).length >= 3 && inboxSize(db, "twice") >= 3);
+      await eventually("3 effects", async () => (await db.effects()).length >= 3 && (await db.inboxSize("twice")) >= 3);
       await harness.producer.publish(stream, event("a-4"));
-      await eventually("a-4", () => effects(db).includes("a-4"));
-      expect(effects(db)).to.deep.equal(range("a", 1, 4));
+      await eventually("a-4", async () => (await db.effects()).includes("a-4"));
+      expect(await db.effects()).to.deep.equal(range("a", 1, 4));
     });
 
     it("dead-letters a poison event after maxAttempts, lists it, and replays it once fixed", async () => {
-      const db = openConsumerDb("c");
+      const db = await openConsumerDb("c");
       let broken = true;
       const handlers = [
-        on(OrderConfirmedSchema, (data, envelope, tx) => {
+        on(OrderConfirmedSchema, async (data, envelope, tx: EffectTx) => {
           if (data.orderId === "poison" && broken) {
             throw new Error("cannot handle poison");
           }
-          recordEffect(tx, data.orderId, envelope.id);
+          await tx.recordEffect(data.orderId, envelope.id);
         }),
       ];
       const attempts: number[] = [];
@@ -510,15 +510,15 @@ function busContract(
           }),
         close: () => bus.close(),
       };
-      startConsumer({ bus: counting, db, stream, durable: "shop", handlers, maxAttempts: 3, logger });
+      startConsumer({ bus: counting, inbox: db.events.inbox, stream, durable: "shop", handlers, maxAttempts: 3, logger });
       const poison = event("poison");
       await harness.producer.publish(stream, poison);
       await harness.producer.publish(stream, event("a-1"));
-      await eventually("a-1's effect", () => effects(db).includes("a-1"));
+      await eventually("a-1's effect", async () => (await db.effects()).includes("a-1"));
       expect(attempts).to.deep.equal([1, 2, 3]);
-      expect(effects(db)).to.deep.equal(["a-1"]);
+      expect(await db.effects()).to.deep.equal(["a-1"]);
 
-      const server = await serve({ services: [deadLetterService(db, { shop: { handlers } })], port: 0, logger });
+      const server = await serve({ services: [deadLetterService(db.events.inbox, { shop: { handlers } })], port: 0, logger });
       const clients = new ClientFactory();
       try {
         const client = clients.client(DeadLetterService, { endpoints: server.url, retry: false });
@@ -536,7 +536,7 @@ function busContract(
         const replayed = await client.replayDeadLetter({ consumer: "shop", eventId: poison.id });
         expect(replayed.handled).to.equal(true);
         expect((await client.replayDeadLetter({ consumer: "shop", eventId: poison.id })).handled).to.equal(true);
-        expect(effects(db)).to.deep.equal(["a-1", "poison"]);
+        expect(await db.effects()).to.deep.equal(["a-1", "poison"]);
         expect((await client.listDeadLetters({})).deadLetters).to.deep.equal([]);
         const unknown = await client.replayDeadLetter({ consumer: "shop", eventId: "nope" }).catch((e: unknown) => e);
         expect(ConnectError.from(unknown).code).to.equal(Code.NotFound);
@@ -548,16 +548,9 @@ function busContract(
   });
 }
 
-function recordEffect(db: Database.Database, orderId: string, eventId: string): void {
-  db.prepare("INSERT INTO effects (order_id, event_id) VALUES (?, ?)").run(orderId, eventId);
-}
-
-function inboxSize(db: Database.Database, consumer: string): number {
-  return (db.prepare("SELECT count(*) AS n FROM inbox WHERE consumer = ?").get(consumer) as { n: number }).n;
-}
-
-function unpublishedCount(db: Database.Database): number {
-  return (db.prepare("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").get() as { n: number }).n;
+/** The consumers' handler: one effect row per event, in the inbox's transaction. */
+function effectHandler() {
+  return on(OrderConfirmedSchema, (data, envelope, tx: EffectTx) => tx.recordEffect(data.orderId, envelope.id));
 }
 
 /** Runs the crash child and resolves with the signal that ended it (or its exit code). */
@@ -574,10 +567,11 @@ function runCrashChild(env: Record<string, string>): Promise<string> {
   );
 }
 
-busContract("embedded", () => new EmbeddedHarness());
+busContract("embedded", "sqlite", () => new EmbeddedHarness("sqlite"));
+busContract("embedded", "postgres", () => new EmbeddedHarness("postgres"));
 
 let nats: NatsServer | undefined;
-busContract("NATS JetStream", () => new NatsHarness(() => nats!), {
+busContract("NATS JetStream", "sqlite", () => new NatsHarness("sqlite", () => nats!), {
   before: async () => {
     nats = await startNatsServer();
   },

@@ -1,16 +1,16 @@
-import type Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { ClientFactory } from "../client/client-factory.js";
 import { envInt, type Env } from "../env.js";
 import { createEmbeddedBus } from "./embedded-bus.js";
 import type { EventBus } from "./event-bus.js";
+import type { ConsumerPositionStore, EventLogStore } from "./event-stores.js";
 import { connectNatsBus } from "./nats-bus.js";
 
 export interface EventBusFromEnvOptions {
   /** The process's name: its NATS connection name. */
   readonly name: string;
-  /** The process's own database (embedded bus: its event log and consumer positions). */
-  readonly db: Database.Database;
+  /** The process's own database (embedded bus: its event log and consumer positions): its store's `events`. */
+  readonly store: { readonly eventLog: EventLogStore; readonly positions: ConsumerPositionStore };
   /** Embedded bus: the producer of each stream the process consumes, e.g. { orders: ORDERS_URL }. */
   readonly sources?: Readonly<Record<string, string>>;
   /** Embedded bus: makes the clients to the sources. */
@@ -33,7 +33,7 @@ export async function eventBusFromEnv(env: Env, options: EventBusFromEnvOptions)
   const raw = env["NATS_URL"]?.trim();
   if (raw === undefined || raw === "") {
     return createEmbeddedBus({
-      db: options.db,
+      store: options.store,
       logger: options.logger,
       ...(options.sources === undefined ? {} : { sources: options.sources }),
       ...(options.clients === undefined ? {} : { clients: options.clients }),

@@ -7,12 +7,11 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import { expect } from "chai";
 import { OrderConfirmedSchema } from "../../gen/meshwork/orders/v1/events_pb.js";
 import { createLogger } from "../logger.js";
-import { openDatabase, type Database } from "../sqlite/open-database.js";
+import { openEventsDatabase, type EffectTx, type EventsDatabase } from "../../test/support/events-database.js";
 import { startConsumer } from "./consumer.js";
 import { createEnvelope } from "./envelope.js";
 import type { Delivery, EventBus, SubscribeOptions } from "./event-bus.js";
 import { on } from "./event-handler.js";
-import { inboxMigration } from "./inbox.js";
 
 const logger = createLogger("consumer-test", "silent");
 
@@ -32,15 +31,15 @@ function manualBus(): EventBus & { deliver(delivery: Delivery): Promise<void> } 
 
 describe("startConsumer", () => {
   let dir: string;
-  let db: Database.Database;
+  let db: EventsDatabase;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-consumer-"));
-    db = openDatabase(path.join(dir, "c.db"), { name: "c", migrations: [inboxMigration, "CREATE TABLE effects (order_id TEXT)"] });
+    db = await openEventsDatabase({ engine: "sqlite", path: path.join(dir, "c.db") }, "consumer");
   });
 
-  afterEach(() => {
-    db.close();
+  afterEach(async () => {
+    await db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -59,12 +58,12 @@ describe("startConsumer", () => {
     const bus = manualBus();
     startConsumer({
       bus,
-      db,
+      inbox: db.events.inbox,
       stream: "orders",
       durable: "notifications",
       logger,
       tracer,
-      handlers: [on(OrderConfirmedSchema, (data, _envelope, tx) => void tx.prepare("INSERT INTO effects VALUES (?)").run(data.orderId))],
+      handlers: [on(OrderConfirmedSchema, (data, envelope, tx: EffectTx) => tx.recordEffect(data.orderId, envelope.id))],
     });
     await bus.deliver({ envelope, attempt: 1 });
 
@@ -82,9 +81,9 @@ describe("startConsumer", () => {
 
   it("acknowledges an event type it has no handler for, without an effect", async () => {
     const bus = manualBus();
-    startConsumer({ bus, db, stream: "orders", durable: "n", logger, handlers: [] });
+    startConsumer({ bus, inbox: db.events.inbox, stream: "orders", durable: "n", logger, handlers: [] });
     const envelope = createEnvelope(OrderConfirmedSchema, { orderId: "ord-1" }, { source: "s", subject: "ord-1" });
     await bus.deliver({ envelope, attempt: 1 });
-    expect(db.prepare("SELECT count(*) AS n FROM inbox").get()).to.deep.equal({ n: 0 });
+    expect(await db.inboxSize("n")).to.equal(0);
   });
 });

@@ -1,22 +1,21 @@
-import type Database from "better-sqlite3";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
 import { propagator } from "../telemetry/propagation.js";
 import type { Delivery, EventBus, Subscription } from "./event-bus.js";
 import type { EventHandler } from "./event-handler.js";
-import { handleOnce, recordDeadLetter } from "./inbox.js";
+import type { InboxStore } from "./event-stores.js";
 
-export interface ConsumerOptions {
+export interface ConsumerOptions<Tx = unknown> {
   readonly bus: EventBus;
-  /** The consuming service's database, with `inboxMigration` applied. */
-  readonly db: Database.Database;
+  /** The consuming service's inbox (its store's `events.inbox`). */
+  readonly inbox: InboxStore<Tx>;
   /** The stream to consume, e.g. "orders". */
   readonly stream: string;
   /** The consumer's durable name, e.g. "notifications": its position and its inbox rows go by it. */
   readonly durable: string;
   /** One handler per event type (see `on`); other types are acknowledged unhandled. */
-  readonly handlers: readonly EventHandler[];
+  readonly handlers: readonly EventHandler<Tx>[];
   /**
    * After this many failed deliveries of one event it goes to the dead
    * letters and the consumer moves on. Default: 5 — with the buses' backoff,
@@ -40,13 +39,13 @@ export interface ConsumerOptions {
  * is acknowledged and logged at debug: producers may add types before
  * consumers learn them.
  */
-export function startConsumer(options: ConsumerOptions): Subscription {
-  const { bus, db, stream, durable, logger, tracer } = options;
+export function startConsumer<Tx>(options: ConsumerOptions<Tx>): Subscription {
+  const { bus, inbox, stream, durable, logger, tracer } = options;
   const maxAttempts = options.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   }
-  const handlers = new Map<string, EventHandler>();
+  const handlers = new Map<string, EventHandler<Tx>>();
   for (const handler of options.handlers) {
     if (handlers.has(handler.type)) {
       throw new Error(`consumer ${durable} has two handlers for ${handler.type}`);
@@ -54,7 +53,7 @@ export function startConsumer(options: ConsumerOptions): Subscription {
     handlers.set(handler.type, handler);
   }
 
-  const consume = (delivery: Delivery): void => {
+  const consume = async (delivery: Delivery): Promise<void> => {
     const { envelope, attempt } = delivery;
     // Made only when something is logged: most events log nothing, and a
     // child logger per event is a measurable share of a consumer's CPU.
@@ -66,7 +65,7 @@ export function startConsumer(options: ConsumerOptions): Subscription {
       return;
     }
     try {
-      const outcome = handleOnce(db, durable, envelope, handler);
+      const outcome = await inbox.handleOnce(durable, envelope, (tx) => handler.apply(envelope, tx));
       if (outcome !== "handled") {
         log().debug({ outcome }, "event skipped");
       }
@@ -75,7 +74,7 @@ export function startConsumer(options: ConsumerOptions): Subscription {
         log().warn({ err, attempt, maxAttempts }, "event handler failed; the bus will redeliver");
         throw err;
       }
-      recordDeadLetter(db, durable, envelope, attempt, errorText(err));
+      await inbox.recordDeadLetter(durable, envelope, attempt, errorText(err));
       log().error({ err, attempt }, "event dead-lettered after its last attempt");
     }
   };
@@ -98,7 +97,7 @@ export function errorText(err: unknown): string {
  * (from the envelope's traceparent) rather than its child: an event may be
  * handled long after, and many times.
  */
-function traced(tracer: Tracer, stream: string, durable: string, delivery: Delivery, fn: () => void): void {
+async function traced(tracer: Tracer, stream: string, durable: string, delivery: Delivery, fn: () => Promise<void>): Promise<void> {
   const { envelope } = delivery;
   const links: Link[] = [];
   const producer = producerSpanContext(envelope);
@@ -127,7 +126,7 @@ function traced(tracer: Tracer, stream: string, durable: string, delivery: Deliv
     ROOT_CONTEXT,
   );
   try {
-    fn();
+    await fn();
     span.end();
   } catch (err) {
     span.recordException(err instanceof Error ? err : String(err));

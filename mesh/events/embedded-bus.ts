@@ -1,19 +1,17 @@
-import type Database from "better-sqlite3";
 import type { Logger } from "pino";
 import { EventLogService } from "../../gen/meshwork/events/v1/event_log_pb.js";
 import { ClientFactory } from "../client/client-factory.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { Delivery, EventBus, SubscribeOptions, Subscription } from "./event-bus.js";
 import { EventLog, eventLogOf } from "./event-log.js";
-import { consumerPosition } from "./consumer-position.js";
+import type { ConsumerPositionStore, EventLogStore } from "./event-stores.js";
 
 export interface EmbeddedBusOptions {
   /**
-   * The process's own database: its event log (`eventLogMigration`) when it
-   * publishes, its consumer positions (`inboxMigration` or
-   * `embeddedConsumerMigration`) when it subscribes.
+   * The process's own database (its store's `events`): its event log when it
+   * publishes, its consumer positions when it subscribes.
    */
-  readonly db: Database.Database;
+  readonly store: { readonly eventLog: EventLogStore; readonly positions: ConsumerPositionStore };
   /** The producer of each stream this process subscribes to, e.g. { orders: "http://127.0.0.1:50053" }. */
   readonly sources?: Readonly<Record<string, string>>;
   /** Makes the clients to the sources. Default: one of the bus's own, closed with it. */
@@ -59,8 +57,8 @@ const subscribeTimeoutMs = 24 * 60 * 60 * 1000;
  * both producer and consumer.
  */
 export function createEmbeddedBus(options: EmbeddedBusOptions): EmbeddedBus {
-  const { db, logger } = options;
-  const log = eventLogOf(db);
+  const { store, logger } = options;
+  const log = eventLogOf(store.eventLog, logger);
   const ownClients = options.clients === undefined ? new ClientFactory() : undefined;
   const clients = options.clients ?? ownClients!;
   const redelivery = options.redelivery ?? { initialMs: 200, maxMs: 10_000 };
@@ -80,15 +78,14 @@ export function createEmbeddedBus(options: EmbeddedBusOptions): EmbeddedBus {
       retry: false,
       bulkhead: false,
     });
-    const position = consumerPosition(db, stream, durable);
     const stopping = new AbortController();
     const child = logger.child({ stream, durable, source });
 
     const run = async (): Promise<void> => {
       let failures = 0;
       while (!stopping.signal.aborted) {
-        let after = position.get();
         try {
+          let after = await store.positions.get(stream, durable);
           const responses = client.subscribe({ stream, afterSequence: BigInt(after) }, { signal: stopping.signal });
           for await (const { sequence, envelope } of responses) {
             failures = 0;
@@ -102,7 +99,7 @@ export function createEmbeddedBus(options: EmbeddedBusOptions): EmbeddedBus {
             if (!(await deliver({ envelope, attempt: 1 }))) {
               return;
             }
-            position.set(seq);
+            await store.positions.set(stream, durable, seq);
             after = seq;
           }
         } catch (err) {
@@ -156,12 +153,12 @@ export function createEmbeddedBus(options: EmbeddedBusOptions): EmbeddedBus {
   return {
     log,
     async publish(stream, envelope) {
-      log.append(stream, envelope);
+      await log.append(stream, envelope);
     },
     subscribe,
     async close() {
       await Promise.all([...subscriptions].map((s) => s.stop()));
-      log.close();
+      await log.close();
       ownClients?.close();
     },
   };

@@ -28,7 +28,7 @@ export function eventLogService(log: EventLog): ServiceRegistration {
       }
       let after = Number(request.afterSequence);
       while (!context.signal.aborted && !log.isClosed) {
-        const events = log.read(request.stream, after, batchSize);
+        const events = await log.read(request.stream, after, batchSize);
         for (const { sequence, envelope } of events) {
           yield create(SubscribeResponseSchema, { sequence: BigInt(sequence), envelope });
           after = sequence;

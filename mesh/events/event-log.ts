@@ -1,81 +1,41 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import type Database from "better-sqlite3";
-import { EnvelopeSchema, type Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
+import type { Logger } from "pino";
+import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
+import type { EventLogStore, LoggedEvent } from "./event-stores.js";
 
-/**
- * The embedded bus's durable log, in the producer's own database: one
- * migration step it appends to its migrations list. Each stream numbers its
- * events from 1 without gaps; an event id appears once per stream, which is
- * the bus's deduplication.
- */
-export const eventLogMigration = `
-CREATE TABLE event_log (
-  stream TEXT NOT NULL,
-  sequence INTEGER NOT NULL,
-  id TEXT NOT NULL,
-  envelope BLOB NOT NULL,
-  PRIMARY KEY (stream, sequence),
-  UNIQUE (stream, id)
-) WITHOUT ROWID;
-`;
-
-/** One event of the log and its place in its stream. */
-export interface LoggedEvent {
-  readonly sequence: number;
-  readonly envelope: Envelope;
-}
-
-interface LogStatements {
-  readonly append: Database.Statement;
-  readonly read: Database.Statement;
-  readonly last: Database.Statement;
-}
+export type { LoggedEvent };
 
 /**
  * Safety net for appends this process was not told of (another process
- * sharing the database file): while anyone waits, the log checks each waited
- * stream's end this often. Appends made here wake waiters at once.
+ * sharing the database, a notification lost while reconnecting): while
+ * anyone waits, the log checks each waited stream's end this often. Appends
+ * made here, and on PostgreSQL those of every process, wake waiters at once.
  */
 const crossProcessCheckMs = 500;
 
 /**
  * A producer's event log: appends are durable when they return, readers get
  * events in sequence order and wait for new ones without polling the
- * database. One instance per database (see `eventLogOf`), so that every
- * append made through it wakes every waiter in the process.
+ * database. One instance per store (see `eventLogOf`), so that every append
+ * made through it wakes every waiter in the process.
  */
 export class EventLog {
   /** Per stream, each waiter's wake-up and the sequence it has read up to. */
   private readonly waiters = new Map<string, Map<() => void, number>>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  // Prepared on first use: a process that only consumes has no event_log table.
-  private statements: LogStatements | undefined;
+  private unwatch: Promise<(() => Promise<void>) | undefined> | undefined;
 
-  constructor(private readonly db: Database.Database) {}
-
-  private get sql(): LogStatements {
-    this.statements ??= {
-      // The next sequence is computed in the same statement as the insert, so
-      // that writers (even in other processes) cannot take the same number.
-      append: this.db.prepare(
-        `INSERT OR IGNORE INTO event_log (stream, sequence, id, envelope)
-         SELECT @stream, coalesce(max(sequence), 0) + 1, @id, @envelope FROM event_log WHERE stream = @stream`,
-      ),
-      read: this.db.prepare(
-        "SELECT sequence, envelope FROM event_log WHERE stream = ? AND sequence > ? ORDER BY sequence LIMIT ?",
-      ),
-      last: this.db.prepare("SELECT coalesce(max(sequence), 0) AS last FROM event_log WHERE stream = ?"),
-    };
-    return this.statements;
-  }
+  constructor(
+    private readonly store: EventLogStore,
+    private readonly logger?: Logger,
+  ) {}
 
   /**
    * Appends `envelope` to `stream` unless an event with its id is already
-   * there; returns whether it was appended. Durable once it returns.
+   * there; returns whether it was appended. Durable once it resolves.
    */
-  append(stream: string, envelope: Envelope): boolean {
-    const appended = this.sql.append.run({ stream, id: envelope.id, envelope: toBinary(EnvelopeSchema, envelope) }).changes > 0;
+  async append(stream: string, envelope: Envelope): Promise<boolean> {
+    const appended = await this.store.append(stream, envelope);
     if (appended) {
       this.notify(stream);
     }
@@ -83,14 +43,13 @@ export class EventLog {
   }
 
   /** Up to `limit` events of `stream` after `afterSequence`, oldest first. */
-  read(stream: string, afterSequence: number, limit: number): LoggedEvent[] {
-    const rows = this.sql.read.all(stream, afterSequence, limit) as { sequence: number; envelope: Buffer }[];
-    return rows.map((row) => ({ sequence: row.sequence, envelope: fromBinary(EnvelopeSchema, row.envelope) }));
+  read(stream: string, afterSequence: number, limit: number): Promise<LoggedEvent[]> {
+    return this.store.read(stream, afterSequence, limit);
   }
 
   /** The sequence of the stream's last event; 0 when it has none. */
-  lastSequence(stream: string): number {
-    return (this.sql.last.get(stream) as { last: number }).last;
+  lastSequence(stream: string): Promise<number> {
+    return this.store.lastSequence(stream);
   }
 
   /**
@@ -98,17 +57,21 @@ export class EventLog {
    * it has, else on the next append, when `signal` aborts, or when the log
    * closes. The caller reads again to see which.
    */
-  waitForAppend(stream: string, afterSequence: number, signal: AbortSignal): Promise<void> {
-    if (this.closed || signal.aborted || this.lastSequence(stream) > afterSequence) {
-      return Promise.resolve();
+  async waitForAppend(stream: string, afterSequence: number, signal: AbortSignal): Promise<void> {
+    this.startWatching();
+    if (this.closed || signal.aborted) {
+      return;
     }
-    return new Promise((resolve) => {
+    // Registered before reading the stream's end, so that an append landing
+    // while that read is in flight still wakes this waiter.
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => {
       let waiters = this.waiters.get(stream);
       if (waiters === undefined) {
         waiters = new Map();
         this.waiters.set(stream, waiters);
       }
-      const wake = (): void => {
+      wake = (): void => {
         const current = this.waiters.get(stream);
         current?.delete(wake);
         if (current?.size === 0) {
@@ -121,6 +84,10 @@ export class EventLog {
       signal.addEventListener("abort", wake, { once: true });
       this.startChecking();
     });
+    if ((await this.lastSequence(stream)) > afterSequence) {
+      wake();
+    }
+    await woken;
   }
 
   /** Whether `close` was called: readers should end. */
@@ -129,13 +96,15 @@ export class EventLog {
   }
 
   /** Wakes every waiter and makes waits return at once, so that followers end. */
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     for (const stream of [...this.waiters.keys()]) {
       this.notify(stream);
     }
     clearInterval(this.timer);
     this.timer = undefined;
+    const unwatch = await this.unwatch;
+    await unwatch?.();
   }
 
   private notify(stream: string): void {
@@ -149,6 +118,17 @@ export class EventLog {
     }
   }
 
+  /** Hears other processes' appends where the store can (PostgreSQL), from the first wait on. */
+  private startWatching(): void {
+    if (this.unwatch !== undefined || this.store.watchAppends === undefined || this.closed) {
+      return;
+    }
+    this.unwatch = this.store.watchAppends((stream) => this.notify(stream)).catch((err: unknown) => {
+      this.logger?.warn({ err }, "cannot listen for event log appends; polling every 500 ms");
+      return undefined;
+    });
+  }
+
   private startChecking(): void {
     if (this.timer !== undefined || this.closed) {
       return;
@@ -160,26 +140,30 @@ export class EventLog {
         return;
       }
       for (const [stream, waiters] of [...this.waiters]) {
-        const last = this.lastSequence(stream);
-        for (const [wake, afterSequence] of [...waiters]) {
-          if (last > afterSequence) {
-            wake();
-          }
-        }
+        this.lastSequence(stream).then(
+          (last) => {
+            for (const [wake, afterSequence] of [...waiters]) {
+              if (last > afterSequence) {
+                wake();
+              }
+            }
+          },
+          (err: unknown) => this.logger?.debug({ err, stream }, "event log check failed"),
+        );
       }
     }, crossProcessCheckMs);
     this.timer.unref();
   }
 }
 
-const logs = new WeakMap<Database.Database, EventLog>();
+const logs = new WeakMap<EventLogStore, EventLog>();
 
-/** The event log of `db` (with `eventLogMigration` applied), one per database in a process. */
-export function eventLogOf(db: Database.Database): EventLog {
-  let log = logs.get(db);
+/** The event log over `store`, one per store in a process. */
+export function eventLogOf(store: EventLogStore, logger?: Logger): EventLog {
+  let log = logs.get(store);
   if (log === undefined || log.isClosed) {
-    log = new EventLog(db);
-    logs.set(db, log);
+    log = new EventLog(store, logger);
+    logs.set(store, log);
   }
   return log;
 }

@@ -1,18 +1,17 @@
-import type Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { EventBus } from "./event-bus.js";
-import { countUnpublished, markPublished, nextUnpublished, type OutboxRow } from "./outbox.js";
+import type { OutboxRow, OutboxStore } from "./event-stores.js";
 
 export interface OutboxRelayOptions {
-  /** The producing service's database, with `outboxMigration` applied. */
-  readonly db: Database.Database;
+  /** The producing service's outbox (its store's `events.outbox`). */
+  readonly outbox: OutboxStore;
   readonly bus: EventBus;
   readonly logger: Logger;
   /**
    * How often the relay looks for rows without being woken: a safety net for
-   * a missed `wake()` or rows written by another process sharing the file.
+   * a missed `wake()` or rows written by another process (a replica).
    * Default: 200 ms.
    */
   readonly pollMs?: number;
@@ -40,7 +39,7 @@ export interface OutboxRelay {
   /** Stops after the publish in flight, if any, has settled. */
   stop(): Promise<void>;
   /** How many rows are not published yet. */
-  pending(): number;
+  pending(): Promise<number>;
 }
 
 /**
@@ -52,16 +51,18 @@ export interface OutboxRelay {
 const batchSize = 64;
 
 /**
- * Publishes the outbox's rows to the bus, strictly in `seq` order and one at
- * a time, so events of an aggregate arrive in the order they were written. A
- * row is marked published only after the bus acknowledged it (the rows of a
- * batch together, once each was acknowledged): a crash before that publishes
- * it again on restart (the bus deduplicates on the envelope id, consumers on
- * their inbox), so nothing is lost. A failed publish is retried, same row
- * first, with capped exponential backoff, after marking the rows before it.
+ * Publishes the outbox's rows to the bus, each batch in `seq` order and one
+ * at a time, so events of an aggregate arrive in the order they were written
+ * (the outbox store hands out batches so that this holds across relays of
+ * several replicas too). A row is marked published only after the bus
+ * acknowledged it (the rows of a batch together, once each was
+ * acknowledged): a crash before that publishes it again on restart (the bus
+ * deduplicates on the envelope id, consumers on their inbox), so nothing is
+ * lost. A failed publish is retried, same row first, with capped exponential
+ * backoff, after marking the rows before it.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { db, bus, logger, onPublished } = options;
+  const { outbox, bus, logger, onPublished } = options;
   const pollMs = options.pollMs ?? 200;
   const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 };
   let crashArmed = options.testCrashBeforeFirstPublish === true;
@@ -93,15 +94,20 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const drain = async (): Promise<void> => {
     let failures = 0;
     while (!stopping.signal.aborted) {
-      const rows = nextUnpublished(db, batchSize);
-      if (rows.length === 0) {
+      let failed: { row: OutboxRow; err: unknown } | undefined;
+      let published: readonly OutboxRow[] = [];
+      const taken = await outbox.relayBatch(batchSize, async (rows) => {
+        const outcome = await publish(rows);
+        failed = outcome.failed;
+        published = outcome.acknowledged;
+        return outcome.acknowledged;
+      });
+      if (taken === 0) {
         return;
       }
-      const { acknowledged, failed } = await publish(rows);
-      if (acknowledged.length > 0) {
+      if (published.length > 0) {
         failures = 0;
-        markPublished(db, acknowledged.map((row) => row.seq));
-        for (const row of acknowledged) {
+        for (const row of published) {
           onPublished?.(row.stream, row.envelope);
         }
       }
@@ -142,7 +148,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     wake,
-    pending: () => countUnpublished(db),
+    pending: () => outbox.countUnpublished(),
     async stop() {
       clearInterval(timer);
       stopping.abort();

@@ -60,7 +60,7 @@ describe("/healthz and /readyz on serve()", () => {
   let server: MeshServer;
   beforeEach(async () => {
     db = openDatabase(":memory:", { name: "health-test", migrations: [] });
-    server = await startServer([storeCheck({ ping: () => db.prepare("SELECT 1").get() })]);
+    server = await startServer([storeCheck({ ping: () => void db.prepare("SELECT 1").get() })]);
   });
   afterEach(async () => {
     await server.shutdown();

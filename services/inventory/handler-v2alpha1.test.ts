@@ -42,8 +42,8 @@ describe("createInventoryV2alpha1Handler", () => {
     handler = createInventoryV2alpha1Handler(inventory);
   });
 
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -20,11 +20,11 @@ import { moneyFromMinor } from "./money-from-minor.js";
 export function createInventoryV2alpha1Handler(inventory: Inventory): ServiceImpl<typeof InventoryService> {
   return {
     async getItem(request) {
-      return create(GetItemResponseSchema, { item: toProtoItem(inventory.getItem(request.sku)) });
+      return create(GetItemResponseSchema, { item: toProtoItem(await inventory.getItem(request.sku)) });
     },
 
     async listItems(request) {
-      const page = inventory.listItems(request.pageSize, request.pageToken);
+      const page = await inventory.listItems(request.pageSize, request.pageToken);
       return create(ListItemsResponseSchema, {
         items: page.items.map(toProtoItem),
         nextPageToken: page.nextPageToken,

@@ -33,8 +33,8 @@ describe("createInventoryHandler", () => {
     handler = createInventoryHandler(new Inventory({ store, now: () => now }));
   });
 
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

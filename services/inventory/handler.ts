@@ -27,11 +27,11 @@ import type { Item, Reservation, ReservationState } from "./model.js";
 export function createInventoryHandler(inventory: Inventory): ServiceImpl<typeof InventoryService> {
   return {
     async getItem(request) {
-      return create(GetItemResponseSchema, { item: toProtoItem(inventory.getItem(request.sku)) });
+      return create(GetItemResponseSchema, { item: toProtoItem(await inventory.getItem(request.sku)) });
     },
 
     async listItems(request) {
-      const page = inventory.listItems(request.pageSize, request.pageToken);
+      const page = await inventory.listItems(request.pageSize, request.pageToken);
       return create(ListItemsResponseSchema, {
         items: page.items.map(toProtoItem),
         nextPageToken: page.nextPageToken,
@@ -39,7 +39,7 @@ export function createInventoryHandler(inventory: Inventory): ServiceImpl<typeof
     },
 
     async reserveStock(request) {
-      const reservation = inventory.reserve({
+      const reservation = await inventory.reserve({
         orderId: request.orderId,
         lines: request.lines.map(({ sku, quantity }) => ({ sku, quantity })),
         ttlMs: request.ttlSeconds * 1000,
@@ -48,17 +48,17 @@ export function createInventoryHandler(inventory: Inventory): ServiceImpl<typeof
     },
 
     async releaseReservation(request) {
-      const reservation = inventory.release(request.orderId);
+      const reservation = await inventory.release(request.orderId);
       return create(ReleaseReservationResponseSchema, { reservation: toProtoReservation(reservation) });
     },
 
     async commitReservation(request) {
-      const reservation = inventory.commit(request.orderId);
+      const reservation = await inventory.commit(request.orderId);
       return create(CommitReservationResponseSchema, { reservation: toProtoReservation(reservation) });
     },
 
     async adjustStock(request) {
-      const item = inventory.adjust({
+      const item = await inventory.adjust({
         adjustmentId: request.adjustmentId,
         sku: request.sku,
         delta: request.delta,

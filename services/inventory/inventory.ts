@@ -1,5 +1,5 @@
 import { Code, ConnectError, failure } from "../../mesh/errors.js";
-import type { InventoryStore } from "./inventory-store.js";
+import type { InventoryStore, InventoryTransaction } from "./inventory-store.js";
 import type { Item, ItemPage, Reservation, ReservationLine, ReservationState, Stock } from "./model.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 
@@ -64,20 +64,20 @@ export class Inventory {
   }
 
   /** One item with its current stock; NotFound if the SKU is unknown. */
-  getItem(sku: string): Item {
-    return this.store.transaction(() => {
-      this.expireAt(this.now());
-      return this.requireItem(sku);
+  getItem(sku: string): Promise<Item> {
+    return this.store.transaction(async (tx) => {
+      await this.expireAt(tx, this.now());
+      return requireItem(tx, sku);
     });
   }
 
   /** One page of the catalogue ordered by SKU; `pageSize` 0 means `defaultPageSize`. */
-  listItems(pageSize: number, pageToken: string): ItemPage {
+  listItems(pageSize: number, pageToken: string): Promise<ItemPage> {
     const afterSku = pageToken === "" ? "" : decodePageToken(pageToken);
     const limit = pageSize > 0 ? pageSize : defaultPageSize;
-    return this.store.transaction(() => {
-      this.expireAt(this.now());
-      const items = this.store.listItems(afterSku, limit + 1);
+    return this.store.transaction(async (tx) => {
+      await this.expireAt(tx, this.now());
+      const items = await tx.listItems(afterSku, limit + 1);
       const last = items.length > limit ? items[limit - 1] : undefined;
       return { items: items.slice(0, limit), nextPageToken: last ? encodePageToken(last.sku) : "" };
     });
@@ -88,12 +88,12 @@ export class Inventory {
    * lines again return the existing reservation in whatever state it is now;
    * other lines under the same order id are refused (IDEMPOTENCY_KEY_REUSED).
    */
-  reserve(request: ReserveRequest): Reservation {
+  async reserve(request: ReserveRequest): Promise<Reservation> {
     assertDistinctSkus(request.lines);
-    return this.store.transaction(() => {
+    return this.store.transaction(async (tx) => {
       const now = this.now();
-      this.expireAt(now);
-      const existing = this.store.findReservation(request.orderId);
+      await this.expireAt(tx, now);
+      const existing = await tx.findReservation(request.orderId);
       if (existing) {
         if (!sameLines(existing.lines, request.lines)) {
           throw failure(
@@ -106,13 +106,13 @@ export class Inventory {
         return existing;
       }
       for (const line of request.lines) {
-        const { available } = this.requireItem(line.sku).stock;
+        const { available } = (await requireItem(tx, line.sku, { forUpdate: true })).stock;
         if (available < line.quantity) {
           throw insufficientStock(line.sku, available, line.quantity);
         }
       }
       for (const line of request.lines) {
-        this.store.changeStock(
+        await tx.changeStock(
           line.sku,
           { available: -line.quantity, reserved: line.quantity, sold: 0 },
           { cause: "RESERVED", orderId: request.orderId },
@@ -124,19 +124,19 @@ export class Inventory {
         state: "ACTIVE",
         expiresAtMs: now + (request.ttlMs || this.defaultTtlMs),
       };
-      this.store.insertReservation(reservation);
+      await tx.insertReservation(reservation);
       return reservation;
     });
   }
 
   /** Returns an active reservation's stock to available; a released or expired one comes back unchanged. */
-  release(orderId: string): Reservation {
-    return this.store.transaction(() => {
-      this.expireAt(this.now());
-      const reservation = this.requireReservation(orderId);
+  release(orderId: string): Promise<Reservation> {
+    return this.store.transaction(async (tx) => {
+      await this.expireAt(tx, this.now());
+      const reservation = await requireReservation(tx, orderId);
       switch (reservation.state) {
         case "ACTIVE":
-          return this.settle(reservation, "RELEASED");
+          return this.settle(tx, reservation, "RELEASED");
         case "RELEASED":
         case "EXPIRED":
           return reservation;
@@ -147,13 +147,13 @@ export class Inventory {
   }
 
   /** Turns an active reservation's stock into sold stock; a committed one comes back unchanged. */
-  commit(orderId: string): Reservation {
-    return this.store.transaction(() => {
-      this.expireAt(this.now());
-      const reservation = this.requireReservation(orderId);
+  commit(orderId: string): Promise<Reservation> {
+    return this.store.transaction(async (tx) => {
+      await this.expireAt(tx, this.now());
+      const reservation = await requireReservation(tx, orderId);
       switch (reservation.state) {
         case "ACTIVE":
-          return this.settle(reservation, "COMMITTED");
+          return this.settle(tx, reservation, "COMMITTED");
         case "COMMITTED":
           return reservation;
         case "RELEASED":
@@ -169,11 +169,11 @@ export class Inventory {
    * request again returns the item as that adjustment left it and changes
    * nothing; a different request under the same id is refused.
    */
-  adjust(request: AdjustRequest): Item {
-    return this.store.transaction(() => {
+  adjust(request: AdjustRequest): Promise<Item> {
+    return this.store.transaction(async (tx) => {
       const now = this.now();
-      this.expireAt(now);
-      const previous = this.store.findAdjustment(request.adjustmentId);
+      await this.expireAt(tx, now);
+      const previous = await tx.findAdjustment(request.adjustmentId);
       if (previous) {
         if (previous.sku !== request.sku || previous.delta !== request.delta || previous.reason !== request.reason) {
           throw failure(
@@ -183,9 +183,9 @@ export class Inventory {
             { metadata: { adjustment_id: request.adjustmentId } },
           );
         }
-        return { ...this.requireItem(previous.sku), stock: previous.stockAfter };
+        return { ...(await requireItem(tx, previous.sku)), stock: previous.stockAfter };
       }
-      const item = this.requireItem(request.sku);
+      const item = await requireItem(tx, request.sku, { forUpdate: true });
       const available = item.stock.available + request.delta;
       if (available < 0) {
         throw insufficientStock(request.sku, item.stock.available, -request.delta);
@@ -196,8 +196,8 @@ export class Inventory {
         });
       }
       const stockAfter: Stock = { ...item.stock, available };
-      this.store.changeStock(request.sku, { available: request.delta, reserved: 0, sold: 0 }, { cause: "ADJUSTED" });
-      this.store.insertAdjustment({ ...request, stockAfter, createdAtMs: now });
+      await tx.changeStock(request.sku, { available: request.delta, reserved: 0, sold: 0 }, { cause: "ADJUSTED" });
+      await tx.insertAdjustment({ ...request, stockAfter, createdAtMs: now });
       return { ...item, stock: stockAfter };
     });
   }
@@ -207,43 +207,43 @@ export class Inventory {
    * stock to available; returns how many expired. Operations already do this
    * lazily; a periodic sweep keeps `reserved` honest for items nobody touches.
    */
-  expireDue(): number {
-    return this.store.transaction(() => this.expireAt(this.now()));
+  expireDue(): Promise<number> {
+    return this.store.transaction((tx) => this.expireAt(tx, this.now()));
   }
 
-  private expireAt(nowMs: number): number {
-    const due = this.store.listDueReservations(nowMs);
+  private async expireAt(tx: InventoryTransaction, nowMs: number): Promise<number> {
+    const due = await tx.listDueReservations(nowMs);
     for (const reservation of due) {
-      this.settle(reservation, "EXPIRED");
+      await this.settle(tx, reservation, "EXPIRED");
     }
     return due.length;
   }
 
   /** Moves an active reservation's stock out of reserved: to sold on commit, back to available otherwise. */
-  private settle(reservation: Reservation, state: Exclude<ReservationState, "ACTIVE">): Reservation {
+  private async settle(tx: InventoryTransaction, reservation: Reservation, state: Exclude<ReservationState, "ACTIVE">): Promise<Reservation> {
     for (const { sku, quantity } of reservation.lines) {
       const sold = state === "COMMITTED" ? quantity : 0;
-      this.store.changeStock(sku, { available: quantity - sold, reserved: -quantity, sold }, { cause: state, orderId: reservation.orderId });
+      await tx.changeStock(sku, { available: quantity - sold, reserved: -quantity, sold }, { cause: state, orderId: reservation.orderId });
     }
-    this.store.setReservationState(reservation.orderId, state);
+    await tx.setReservationState(reservation.orderId, state);
     return { ...reservation, state };
   }
+}
 
-  private requireItem(sku: string): Item {
-    const item = this.store.findItem(sku);
-    if (!item) {
-      throw new ConnectError(`item ${sku} not found`, Code.NotFound);
-    }
-    return item;
+async function requireItem(tx: InventoryTransaction, sku: string, options?: { forUpdate: boolean }): Promise<Item> {
+  const item = await tx.findItem(sku, options);
+  if (!item) {
+    throw new ConnectError(`item ${sku} not found`, Code.NotFound);
   }
+  return item;
+}
 
-  private requireReservation(orderId: string): Reservation {
-    const reservation = this.store.findReservation(orderId);
-    if (!reservation) {
-      throw new ConnectError(`no reservation for order ${orderId}`, Code.NotFound);
-    }
-    return reservation;
+async function requireReservation(tx: InventoryTransaction, orderId: string): Promise<Reservation> {
+  const reservation = await tx.findReservation(orderId);
+  if (!reservation) {
+    throw new ConnectError(`no reservation for order ${orderId}`, Code.NotFound);
   }
+  return reservation;
 }
 
 function total(stock: Stock): number {

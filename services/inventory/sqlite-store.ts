@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
-import type { InventoryStore } from "./inventory-store.js";
-import { appendToOutbox } from "../../mesh/events/index.js";
-import { openDatabase } from "../../mesh/index.js";
+import { appendToOutbox, sqliteEventStores, type EventStores } from "../../mesh/events/index.js";
+import { openDatabase, SqliteSession } from "../../mesh/index.js";
+import type { InventoryStore, InventoryTransaction } from "./inventory-store.js";
 import { inventoryStream, stockLevelChangedEnvelope } from "./events.js";
 import { migrations } from "./migrations.js";
 import type { Adjustment, Item, Reservation, ReservationLine, ReservationState, Stock, StockChange } from "./model.js";
@@ -53,29 +53,38 @@ interface AdjustmentRow {
  * in-memory one for ":memory:", and migrates it to the latest schema.
  */
 export function openSqliteInventoryStore(path: string, options: SqliteInventoryStoreOptions = {}): SqliteInventoryStore {
-  const db = openDatabase(path, { name: "inventory", migrations, busyTimeoutMs: options.busyTimeoutMs });
+  const db = openDatabase(path, { name: "inventory", migrations: migrations, busyTimeoutMs: options.busyTimeoutMs });
   return new SqliteInventoryStore(db, options.onEventsCommitted);
 }
 
-/** The inventory store on one better-sqlite3 connection. Statements are prepared once, at open. */
+/**
+ * The inventory store on one better-sqlite3 connection. Statements are
+ * prepared once, at open; transactions take the connection in turn
+ * (SqliteSession), as SQLite's one writer would anyway.
+ */
 export class SqliteInventoryStore implements InventoryStore {
-  private readonly statements;
+  private readonly session: SqliteSession;
+  private readonly records: InventoryTransaction;
+  readonly events: EventStores;
   /** Whether the transaction running now has recorded a stock event. */
   private eventsRecorded = false;
+  private readonly pingStatement: Database.Statement;
 
   constructor(
     /** The connection; the outbox relay and the embedded bus's event log use it too. */
     readonly db: Database.Database,
     private readonly onEventsCommitted: () => void = () => {},
   ) {
-    this.statements = {
+    this.session = new SqliteSession(db);
+    this.events = sqliteEventStores(this.session);
+    this.pingStatement = db.prepare("SELECT 1");
+    const sql = {
       findItem: db.prepare<[string], ItemRow>("SELECT * FROM items WHERE sku = ?"),
       listItems: db.prepare<[string, number], ItemRow>("SELECT * FROM items WHERE sku > ? ORDER BY sku LIMIT ?"),
       // RETURNING gives the levels after the change for its event, without reading the row again.
       changeStock: db.prepare<[number, number, number, string], ItemRow>(
         "UPDATE items SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE sku = ? RETURNING *",
       ),
-      ping: db.prepare("SELECT 1"),
       findReservation: db.prepare<[string], ReservationRow>("SELECT * FROM reservations WHERE order_id = ?"),
       reservationLines: db.prepare<[string], ReservationLine>(
         "SELECT sku, quantity FROM reservation_lines WHERE order_id = ? ORDER BY position",
@@ -86,9 +95,7 @@ export class SqliteInventoryStore implements InventoryStore {
       insertReservationLine: db.prepare<[string, number, string, number]>(
         "INSERT INTO reservation_lines (order_id, position, sku, quantity) VALUES (?, ?, ?, ?)",
       ),
-      setReservationState: db.prepare<[ReservationState, string]>(
-        "UPDATE reservations SET state = ? WHERE order_id = ?",
-      ),
+      setReservationState: db.prepare<[ReservationState, string]>("UPDATE reservations SET state = ? WHERE order_id = ?"),
       dueReservations: db.prepare<[number], ReservationRow>(
         "SELECT * FROM reservations WHERE state = 'ACTIVE' AND expires_at_ms <= ? ORDER BY expires_at_ms",
       ),
@@ -98,93 +105,80 @@ export class SqliteInventoryStore implements InventoryStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     };
+    const toReservation = (row: ReservationRow): Reservation => ({
+      orderId: row.order_id,
+      lines: sql.reservationLines.all(row.order_id),
+      state: row.state,
+      expiresAtMs: row.expires_at_ms,
+    });
+    this.records = {
+      findItem: async (sku) => {
+        const row = sql.findItem.get(sku);
+        return row && toItem(row);
+      },
+      listItems: async (afterSku, limit) => sql.listItems.all(afterSku, limit).map(toItem),
+      changeStock: async (sku, delta, change) => {
+        const after = sql.changeStock.get(delta.available, delta.reserved, delta.sold, sku);
+        if (after !== undefined) {
+          appendToOutbox(db, inventoryStream, stockLevelChangedEnvelope(sku, toItem(after).stock, change));
+          this.eventsRecorded = true;
+        }
+      },
+      findReservation: async (orderId) => {
+        const row = sql.findReservation.get(orderId);
+        return row && toReservation(row);
+      },
+      insertReservation: async (reservation) => {
+        sql.insertReservation.run(reservation.orderId, reservation.state, reservation.expiresAtMs);
+        reservation.lines.forEach((line, position) => {
+          sql.insertReservationLine.run(reservation.orderId, position, line.sku, line.quantity);
+        });
+      },
+      setReservationState: async (orderId, state) => {
+        sql.setReservationState.run(state, orderId);
+      },
+      listDueReservations: async (nowMs) => sql.dueReservations.all(nowMs).map(toReservation),
+      findAdjustment: async (adjustmentId) => {
+        const row = sql.findAdjustment.get(adjustmentId);
+        return row && toAdjustment(row);
+      },
+      insertAdjustment: async (adjustment) => {
+        const { stockAfter } = adjustment;
+        sql.insertAdjustment.run(
+          adjustment.adjustmentId,
+          adjustment.sku,
+          adjustment.delta,
+          adjustment.reason,
+          stockAfter.available,
+          stockAfter.reserved,
+          stockAfter.sold,
+          adjustment.createdAtMs,
+        );
+      },
+    };
   }
 
-  transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) {
-      return this.db.transaction(fn)();
-    }
-    this.eventsRecorded = false;
-    const result = this.db.transaction(fn)();
-    if (this.eventsRecorded) {
+  async transaction<T>(fn: (tx: InventoryTransaction) => Promise<T>): Promise<T> {
+    let recorded = false;
+    const result = await this.session.transaction(async () => {
       this.eventsRecorded = false;
+      const value = await fn(this.records);
+      recorded = this.eventsRecorded;
+      return value;
+    });
+    if (recorded) {
       this.onEventsCommitted();
     }
     return result;
   }
 
-  findItem(sku: string): Item | undefined {
-    const row = this.statements.findItem.get(sku);
-    return row && toItem(row);
-  }
-
-  listItems(afterSku: string, limit: number): Item[] {
-    return this.statements.listItems.all(afterSku, limit).map(toItem);
-  }
-
-  changeStock(sku: string, delta: Stock, change: StockChange): void {
-    const after = this.statements.changeStock.get(delta.available, delta.reserved, delta.sold, sku);
-    if (after !== undefined) {
-      appendToOutbox(this.db, inventoryStream, stockLevelChangedEnvelope(sku, toItem(after).stock, change));
-      this.eventsRecorded = true;
-    }
-  }
-
-  findReservation(orderId: string): Reservation | undefined {
-    const row = this.statements.findReservation.get(orderId);
-    return row && this.toReservation(row);
-  }
-
-  insertReservation(reservation: Reservation): void {
-    this.statements.insertReservation.run(reservation.orderId, reservation.state, reservation.expiresAtMs);
-    reservation.lines.forEach((line, position) => {
-      this.statements.insertReservationLine.run(reservation.orderId, position, line.sku, line.quantity);
-    });
-  }
-
-  setReservationState(orderId: string, state: ReservationState): void {
-    this.statements.setReservationState.run(state, orderId);
-  }
-
-  listDueReservations(nowMs: number): Reservation[] {
-    return this.statements.dueReservations.all(nowMs).map((row) => this.toReservation(row));
-  }
-
-  findAdjustment(adjustmentId: string): Adjustment | undefined {
-    const row = this.statements.findAdjustment.get(adjustmentId);
-    return row && toAdjustment(row);
-  }
-
-  insertAdjustment(adjustment: Adjustment): void {
-    const { stockAfter } = adjustment;
-    this.statements.insertAdjustment.run(
-      adjustment.adjustmentId,
-      adjustment.sku,
-      adjustment.delta,
-      adjustment.reason,
-      stockAfter.available,
-      stockAfter.reserved,
-      stockAfter.sold,
-      adjustment.createdAtMs,
-    );
-  }
-
-  /** A trivial query, for readiness: throws once the database is closed or unusable. */
+  /** A trivial query, for readiness: throws at once when the database is closed or unusable. */
   ping(): void {
-    this.statements.ping.get();
+    this.pingStatement.get();
   }
 
-  close(): void {
-    this.db.close();
-  }
-
-  private toReservation(row: ReservationRow): Reservation {
-    return {
-      orderId: row.order_id,
-      lines: this.statements.reservationLines.all(row.order_id),
-      state: row.state,
-      expiresAtMs: row.expires_at_ms,
-    };
+  async close(): Promise<void> {
+    this.session.close();
   }
 }
 

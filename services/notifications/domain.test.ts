@@ -16,7 +16,7 @@ describe("createNotificationDomain", () => {
   let store: SqliteNotificationStore;
   let domain: NotificationDomain;
   let ids: number;
-  beforeEach(() => {
+  beforeEach(async () => {
     store = openSqliteNotificationStore(":memory:");
     ids = 0;
     domain = createNotificationDomain(store, {
@@ -24,13 +24,13 @@ describe("createNotificationDomain", () => {
       newNotificationId: () => `n${++ids}`,
     });
   });
-  afterEach(() => store.close());
+  afterEach(async () => store.close());
 
-  it("records one email per order event, however often the event comes", () => {
-    expect(domain.record(placed("o1", "e1"))).to.equal(true);
-    expect(domain.record(placed("o1", "e1"))).to.equal(false);
+  it("records one email per order event, however often the event comes", async () => {
+    expect(await domain.record(placed("o1", "e1"))).to.equal(true);
+    expect(await domain.record(placed("o1", "e1"))).to.equal(false);
 
-    expect(domain.listNotifications("alice", "o1", 0, "")).to.deep.equal({
+    expect(await domain.listNotifications("alice", "o1", 0, "")).to.deep.equal({
       notifications: [
         {
           notificationId: "n1",
@@ -47,19 +47,19 @@ describe("createNotificationDomain", () => {
     });
   });
 
-  it("shows another customer's order as having none", () => {
-    domain.record(placed("o1", "e1", "alice"));
+  it("shows another customer's order as having none", async () => {
+    await domain.record(placed("o1", "e1", "alice"));
 
-    expect(domain.listNotifications("bob", "o1", 0, "").notifications).to.deep.equal([]);
+    expect((await domain.listNotifications("bob", "o1", 0, "")).notifications).to.deep.equal([]);
   });
 
-  it("pages oldest first with a token, and refuses a token it did not issue", () => {
+  it("pages oldest first with a token, and refuses a token it did not issue", async () => {
     for (let i = 1; i <= 5; i++) {
-      domain.record(placed("o1", `e${i}`));
+      await domain.record(placed("o1", `e${i}`));
     }
-    const first = domain.listNotifications("alice", "o1", 2, "");
-    const second = domain.listNotifications("alice", "o1", 2, first.nextPageToken);
-    const third = domain.listNotifications("alice", "o1", 2, second.nextPageToken);
+    const first = await domain.listNotifications("alice", "o1", 2, "");
+    const second = await domain.listNotifications("alice", "o1", 2, first.nextPageToken);
+    const third = await domain.listNotifications("alice", "o1", 2, second.nextPageToken);
 
     expect([first, second, third].map((p) => p.notifications.map((n) => n.eventId))).to.deep.equal([
       ["e1", "e2"],
@@ -70,7 +70,7 @@ describe("createNotificationDomain", () => {
     for (const token of ["nope", Buffer.from("[0]").toString("base64url"), Buffer.from('["x"]').toString("base64url")]) {
       let err: ConnectError | undefined;
       try {
-        domain.listNotifications("alice", "o1", 2, token);
+        await domain.listNotifications("alice", "o1", 2, token);
       } catch (e) {
         err = ConnectError.from(e);
       }
@@ -78,7 +78,7 @@ describe("createNotificationDomain", () => {
     }
   });
 
-  it("words each kind of order event for the customer", () => {
+  it("words each kind of order event for the customer", async () => {
     expect(messageFor("o1", { kind: "PLACED", totalMinor: 2800, currencyCode: "USD" })).to.equal(
       "We received your order o1 for $28.00.",
     );

@@ -22,15 +22,17 @@ export interface NotificationDomain {
   /**
    * Records the one notification an order event causes; false when that
    * event already has one (a redelivery), which then changes nothing.
+   * `tx`: the records of the transaction to write in (the event consumer's),
+   * by default the store's own.
    */
-  record(event: OrderEvent): boolean;
+  record(event: OrderEvent, tx?: NotificationStore): Promise<boolean>;
   /**
    * The customer's notifications about one order, oldest first; pageSize 0
    * means 50. Another customer's order, or an order nothing was sent about
    * yet, has none: events arrive after the order exists, so "none yet" and
    * "not yours" cannot be told apart here, and neither reveals the order.
    */
-  listNotifications(customerId: string, orderId: string, pageSize: number, pageToken: string): NotificationPage;
+  listNotifications(customerId: string, orderId: string, pageSize: number, pageToken: string): Promise<NotificationPage>;
 }
 
 const defaultPageSize = 50;
@@ -40,8 +42,8 @@ export function createNotificationDomain(store: NotificationStore, options: Noti
   const newNotificationId = options.newNotificationId ?? randomUUID;
   const channel = options.channel ?? "EMAIL";
   return {
-    record(event) {
-      return store.insert({
+    record(event, tx = store) {
+      return tx.insert({
         notificationId: newNotificationId(),
         orderId: event.orderId,
         customerId: event.customerId,
@@ -53,10 +55,10 @@ export function createNotificationDomain(store: NotificationStore, options: Noti
       });
     },
 
-    listNotifications(customerId, orderId, pageSize, pageToken) {
+    async listNotifications(customerId, orderId, pageSize, pageToken) {
       const limit = pageSize || defaultPageSize;
       const cursor = pageToken === "" ? undefined : decodePageToken(pageToken);
-      const rows = store.listForOrder(customerId, orderId, limit + 1, cursor);
+      const rows = await store.listForOrder(customerId, orderId, limit + 1, cursor);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";

@@ -48,11 +48,11 @@ describe("createNotificationHandler over serve()", () => {
   afterEach(async () => {
     clients.close();
     await server.shutdown();
-    store.close();
+    await store.close();
   });
 
   it("maps a notification with its channel, event and timestamp", async () => {
-    domain.record(event("o1", "e1"));
+    await domain.record(event("o1", "e1"));
 
     const { notifications, nextPageToken } = await client().listNotifications({ orderId: "o1" }, as("alice"));
 
@@ -71,14 +71,14 @@ describe("createNotificationHandler over serve()", () => {
   });
 
   it("answers another customer's order with an empty list", async () => {
-    domain.record(event("o1", "e1", "alice"));
+    await domain.record(event("o1", "e1", "alice"));
 
     expect((await client().listNotifications({ orderId: "o1" }, as("bob"))).notifications).to.deep.equal([]);
   });
 
   it("pages with next_page_token until the last page", async () => {
     for (let i = 1; i <= 3; i++) {
-      domain.record(event("o1", `e${i}`));
+      await domain.record(event("o1", `e${i}`));
     }
     const first = await client().listNotifications({ orderId: "o1", pageSize: 2 }, as("alice"));
     const second = await client().listNotifications({ orderId: "o1", pageSize: 2, pageToken: first.nextPageToken }, as("alice"));

@@ -19,8 +19,8 @@ import type { Channel, Notification } from "./notification.js";
  */
 export function createNotificationHandler(domain: NotificationDomain): ServiceImpl<typeof NotificationService> {
   return {
-    listNotifications(request, context) {
-      const page = domain.listNotifications(callingCustomerId(context.requestHeader), request.orderId, request.pageSize, request.pageToken);
+    async listNotifications(request, context) {
+      const page = await domain.listNotifications(callingCustomerId(context.requestHeader), request.orderId, request.pageSize, request.pageToken);
       return { notifications: page.notifications.map(toMessage), nextPageToken: page.nextPageToken };
     },
   };

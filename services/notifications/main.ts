@@ -4,16 +4,17 @@
 // the server.
 import { NotificationService } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
 import { deadLetterService, eventBusFromEnv, startConsumer } from "../../mesh/events/index.js";
-import { envInt, envString, registration, runUntilSignal, serviceRuntime, storeCheck } from "../../mesh/index.js";
+import { envInt, envString, registration, runUntilSignal, serviceRuntime, storeCheck, storeFromEnv } from "../../mesh/index.js";
 import { createNotificationDomain } from "./domain.js";
 import { createNotificationHandler } from "./handler.js";
 import { notificationsConsumer, orderEventHandlers, ordersStream } from "./order-events.js";
-import { openSqliteNotificationStore } from "./sqlite-store.js";
+import { openNotificationStore } from "./open-store.js";
 
 const runtime = serviceRuntime("notifications", process.env, { defaultPort: 50054 });
 const { env, logger, tracing } = runtime;
 
-const store = openSqliteNotificationStore(runtime.dataFile("notifications.db"));
+// SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE.
+const store = await openNotificationStore(storeFromEnv(env, () => runtime.dataFile("notifications.db")), { logger });
 const domain = createNotificationDomain(store);
 // Test only: NOTIFICATIONS_TEST_FAIL_CUSTOMER=<customer id> makes every event
 // about that customer's orders fail, to drive the dead-letter tests.
@@ -28,7 +29,7 @@ const clients = runtime.clients({ metered: false });
 // NATS JetStream when NATS_URL is set, else the embedded bus, pulling the order events from orders' port.
 const bus = await eventBusFromEnv(env, {
   name: "notifications",
-  db: store.db,
+  store: store.events,
   sources: { [ordersStream]: envString(env, "ORDERS_URL", "http://127.0.0.1:50053") },
   clients,
   logger,
@@ -36,7 +37,7 @@ const bus = await eventBusFromEnv(env, {
 });
 const consumer = startConsumer({
   bus,
-  db: store.db,
+  inbox: store.events.inbox,
   stream: ordersStream,
   durable: notificationsConsumer,
   handlers,
@@ -48,7 +49,7 @@ const consumer = startConsumer({
 const server = await runtime.serve({
   services: [
     registration(NotificationService, createNotificationHandler(domain)),
-    deadLetterService(store.db, { [notificationsConsumer]: { handlers } }),
+    deadLetterService(store.events.inbox, { [notificationsConsumer]: { handlers } }),
   ],
   readiness: [storeCheck(store)],
 });
@@ -58,6 +59,6 @@ runUntilSignal(async () => {
   await consumer.stop();
   await bus.close();
   clients.close();
-  store.close();
+  await store.close();
   await runtime.shutdown();
 }, logger);

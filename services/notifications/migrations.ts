@@ -1,8 +1,10 @@
-import { inboxMigration } from "../../mesh/events/index.js";
+import { inboxMigration, postgresInboxMigration } from "../../mesh/events/index.js";
 
 /**
- * The notifications schema, applied in order; PRAGMA user_version counts the
- * steps applied. Append only: never edit a step that has shipped.
+ * The notifications schema, one step per entry, applied in order, on each
+ * engine: SQLite counts the steps applied in `PRAGMA user_version`,
+ * PostgreSQL in schema_migrations. Append only: never edit a step that has
+ * shipped; both lists grow together.
  */
 export const migrations: readonly string[] = [
   `CREATE TABLE notifications (
@@ -20,4 +22,21 @@ export const migrations: readonly string[] = [
    CREATE INDEX notifications_by_order ON notifications (order_id, customer_id, sequence);`,
   // The event consumer's record of handled events and its dead letters.
   inboxMigration,
+];
+
+export const postgresMigrations: readonly string[] = [
+  `CREATE TABLE notifications (
+     sequence        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     notification_id text NOT NULL UNIQUE,
+     order_id        text NOT NULL,
+     customer_id     text NOT NULL,
+     channel         text NOT NULL CHECK (channel IN ('EMAIL', 'PUSH')),
+     event_type      text NOT NULL,
+     event_id        text NOT NULL,
+     message         text NOT NULL,
+     created_at      bigint NOT NULL,
+     UNIQUE (event_id)
+   );
+   CREATE INDEX notifications_by_order ON notifications (order_id, customer_id, sequence);`,
+  postgresInboxMigration,
 ];

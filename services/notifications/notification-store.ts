@@ -1,3 +1,4 @@
+import type { EventStores } from "../../mesh/events/index.js";
 import type { Notification } from "./notification.js";
 
 /** A position in one order's oldest-first notification list: just after the notification recorded at `sequence`. */
@@ -12,16 +13,29 @@ export interface StoredNotification extends Notification {
 }
 
 /**
- * Persistence the notifications domain needs. Synchronous, like every store
- * here: an event's notification is written inside the consumer's inbox
- * transaction, which a synchronous call cannot escape.
+ * Reads and writes of notifications: on their own, or inside the event
+ * consumer's inbox transaction (then handed to the handler as `tx`, so that
+ * an event's notification commits with its inbox row).
  */
 export interface NotificationStore {
   /**
-   * Stores `notification` unless one for its event id exists; returns whether
-   * it was stored. The database's uniqueness on the event id decides.
+   * Stores `notification` unless one for its event id exists; resolves with
+   * whether it was stored. The database's uniqueness on the event id decides.
    */
-  insert(notification: Notification): boolean;
+  insert(notification: Notification): Promise<boolean>;
   /** The customer's notifications about `orderId`, oldest first, after `cursor`. */
-  listForOrder(customerId: string, orderId: string, limit: number, cursor?: NotificationCursor): StoredNotification[];
+  listForOrder(customerId: string, orderId: string, limit: number, cursor?: NotificationCursor): Promise<StoredNotification[]>;
+}
+
+/**
+ * The notifications service's database: one port, with an SQLite and a
+ * PostgreSQL implementation. Its records, the event consumer's inbox and
+ * dead letters (whose handlers get the records of the inbox's transaction),
+ * readiness and close.
+ */
+export interface NotificationDatabase extends NotificationStore {
+  readonly events: EventStores<NotificationStore>;
+  /** A trivial query, for readiness (see storeCheck). */
+  ping(): void | Promise<void>;
+  close(): Promise<void>;
 }

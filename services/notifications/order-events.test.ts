@@ -5,16 +5,9 @@ import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
 import { DeadLetterService } from "../../gen/meshwork/events/v1/dead_letters_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "../../gen/meshwork/orders/v1/events_pb.js";
 import { CancelReason } from "../../gen/meshwork/orders/v1/orders_pb.js";
-import {
-  createEmbeddedBus,
-  createEnvelope,
-  deadLetterService,
-  eventLogMigration,
-  eventLogService,
-  startConsumer,
-  type EmbeddedBus,
-} from "../../mesh/events/index.js";
-import { ClientFactory, openDatabase, serve, type MeshServer } from "../../mesh/index.js";
+import { createEmbeddedBus, createEnvelope, deadLetterService, eventLogService, startConsumer, type EmbeddedBus } from "../../mesh/events/index.js";
+import { ClientFactory, serve, type MeshServer } from "../../mesh/index.js";
+import { openEventsDatabase, type EventsDatabase } from "../../test/support/events-database.js";
 import type { Subscription } from "../../mesh/events/index.js";
 import { createNotificationDomain, type NotificationDomain } from "./domain.js";
 import type { Notification } from "./notification.js";
@@ -25,9 +18,9 @@ const source = { source: "meshwork.orders" };
 const logger = pino({ enabled: false });
 
 /** Waits until `read` returns something defined, or fails after 10 s. */
-async function eventually<T>(what: string, read: () => T | undefined): Promise<T> {
+async function eventually<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
   for (let tries = 0; tries < 200; tries++) {
-    const value = read();
+    const value = await read();
     if (value !== undefined) {
       return value;
     }
@@ -43,6 +36,7 @@ async function eventually<T>(what: string, read: () => T | undefined): Promise<T
  */
 describe("orderEventHandlers on the embedded bus", function () {
   this.timeout(20_000);
+  let producerDb: EventsDatabase;
   let producerBus: EmbeddedBus;
   let producer: MeshServer;
   let store: SqliteNotificationStore;
@@ -54,12 +48,12 @@ describe("orderEventHandlers on the embedded bus", function () {
   function startNotifications(options: { failForCustomer?: string } = {}): ReturnType<typeof orderEventHandlers> {
     const handlers = orderEventHandlers(domain, options);
     consumerBus = createEmbeddedBus({
-      db: store.db,
+      store: store.events,
       sources: { [ordersStream]: producer.url },
       logger,
       redelivery: { initialMs: 10, maxMs: 20 },
     });
-    consumer = startConsumer({ bus: consumerBus, db: store.db, stream: ordersStream, durable: notificationsConsumer, handlers, maxAttempts: 3, logger });
+    consumer = startConsumer({ bus: consumerBus, inbox: store.events.inbox, stream: ordersStream, durable: notificationsConsumer, handlers, maxAttempts: 3, logger });
     return handlers;
   }
 
@@ -69,7 +63,8 @@ describe("orderEventHandlers on the embedded bus", function () {
   }
 
   beforeEach(async () => {
-    producerBus = createEmbeddedBus({ db: openDatabase(":memory:", { name: "orders", migrations: [eventLogMigration] }), logger });
+    producerDb = await openEventsDatabase({ engine: "sqlite", path: ":memory:" }, "producer");
+    producerBus = createEmbeddedBus({ store: producerDb.events, logger });
     producer = await serve({ services: [eventLogService(producerBus.log)], logger, port: 0 });
     store = openSqliteNotificationStore(":memory:");
     domain = createNotificationDomain(store);
@@ -80,11 +75,12 @@ describe("orderEventHandlers on the embedded bus", function () {
     clients.close();
     await producerBus.close();
     await producer.shutdown();
-    store.close();
+    await producerDb.close();
+    await store.close();
   });
 
-  const notificationsOf = (customerId: string, orderId: string): Notification[] =>
-    domain.listNotifications(customerId, orderId, 100, "").notifications;
+  const notificationsOf = async (customerId: string, orderId: string): Promise<Notification[]> =>
+    (await domain.listNotifications(customerId, orderId, 100, "")).notifications;
   const publish = (envelope: Envelope) => producerBus.publish(ordersStream, envelope);
 
   it("records one notification per order event, in order, with the event's id and type", async () => {
@@ -100,12 +96,15 @@ describe("orderEventHandlers on the embedded bus", function () {
     await publish(cancelled);
     await publish(confirmed);
 
-    const alice = await eventually("alice's two notifications", () => (notificationsOf("alice", "o1").length === 2 ? notificationsOf("alice", "o1") : undefined));
+    const alice = await eventually("alice's two notifications", async () => {
+      const all = await notificationsOf("alice", "o1");
+      return all.length === 2 ? all : undefined;
+    });
     expect(alice.map((n) => [n.eventId, n.eventType, n.channel, n.message])).to.deep.equal([
       [placed.id, "meshwork.orders.v1.OrderPlaced", "EMAIL", "We received your order o1 for $28.00."],
       [cancelled.id, "meshwork.orders.v1.OrderCancelled", "EMAIL", "Your order o1 was cancelled: the card was declined (CARD_DECLINED). No money was taken."],
     ]);
-    const bob = await eventually("bob's notification", () => notificationsOf("bob", "o2")[0]);
+    const bob = await eventually("bob's notification", async () => (await notificationsOf("bob", "o2"))[0]);
     expect(bob.message).to.equal("Your order o2 is confirmed: $14.00 was charged.");
   });
 
@@ -113,7 +112,7 @@ describe("orderEventHandlers on the embedded bus", function () {
     startNotifications();
     const placed = createEnvelope(OrderPlacedSchema, { orderId: "o1", customerId: "alice", totalMinor: 100n, currencyCode: "USD" }, { ...source, subject: "o1" });
     await publish(placed);
-    await eventually("the notification", () => notificationsOf("alice", "o1")[0]);
+    await eventually("the notification", async () => (await notificationsOf("alice", "o1"))[0]);
     await stopNotifications();
 
     // Forget the consumer's position: the whole stream is delivered again, and only the inbox stands between it and a duplicate.
@@ -121,9 +120,9 @@ describe("orderEventHandlers on the embedded bus", function () {
     const marker = createEnvelope(OrderPlacedSchema, { orderId: "o2", customerId: "alice", totalMinor: 100n, currencyCode: "USD" }, { ...source, subject: "o2" });
     await publish(marker);
     startNotifications();
-    await eventually("the later event", () => notificationsOf("alice", "o2")[0]);
+    await eventually("the later event", async () => (await notificationsOf("alice", "o2"))[0]);
 
-    expect(notificationsOf("alice", "o1").map((n) => n.eventId)).to.deep.equal([placed.id]);
+    expect((await notificationsOf("alice", "o1")).map((n) => n.eventId)).to.deep.equal([placed.id]);
   });
 
   it("dead-letters an event that keeps failing, moves on, and records it once when replayed after the fix", async () => {
@@ -132,27 +131,27 @@ describe("orderEventHandlers on the embedded bus", function () {
     const next = createEnvelope(OrderPlacedSchema, { orderId: "o1", customerId: "alice", totalMinor: 100n, currencyCode: "USD" }, { ...source, subject: "o1" });
     await publish(poison);
     await publish(next);
-    await eventually("the event after the poison one", () => notificationsOf("alice", "o1")[0]);
+    await eventually("the event after the poison one", async () => (await notificationsOf("alice", "o1"))[0]);
 
-    const broken = await serve({ services: [deadLetterService(store.db, { [notificationsConsumer]: { handlers: orderEventHandlers(domain, { failForCustomer: "mallory" }) } })], logger, port: 0 });
-    const fixed = await serve({ services: [deadLetterService(store.db, { [notificationsConsumer]: { handlers: orderEventHandlers(domain) } })], logger, port: 0 });
+    const broken = await serve({ services: [deadLetterService(store.events.inbox, { [notificationsConsumer]: { handlers: orderEventHandlers(domain, { failForCustomer: "mallory" }) } })], logger, port: 0 });
+    const fixed = await serve({ services: [deadLetterService(store.events.inbox, { [notificationsConsumer]: { handlers: orderEventHandlers(domain) } })], logger, port: 0 });
     try {
       const letters = (await clients.client(DeadLetterService, broken.url).listDeadLetters({})).deadLetters;
       expect(letters.map((l) => [l.consumer, l.envelope?.id, l.attempts])).to.deep.equal([[notificationsConsumer, poison.id, 3]]);
       expect(letters[0]?.lastError).to.contain("test fault");
-      expect(notificationsOf("mallory", "p1")).to.deep.equal([]);
+      expect(await notificationsOf("mallory", "p1")).to.deep.equal([]);
 
       const again = await clients.client(DeadLetterService, broken.url).replayDeadLetter({ consumer: notificationsConsumer, eventId: poison.id });
       expect(again.handled).to.equal(false);
-      expect(notificationsOf("mallory", "p1")).to.deep.equal([]);
+      expect(await notificationsOf("mallory", "p1")).to.deep.equal([]);
 
       const replay = () => clients.client(DeadLetterService, fixed.url).replayDeadLetter({ consumer: notificationsConsumer, eventId: poison.id });
       expect((await replay()).handled).to.equal(true);
       expect((await clients.client(DeadLetterService, fixed.url).listDeadLetters({})).deadLetters).to.deep.equal([]);
-      expect(notificationsOf("mallory", "p1").map((n) => n.eventId)).to.deep.equal([poison.id]);
+      expect((await notificationsOf("mallory", "p1")).map((n) => n.eventId)).to.deep.equal([poison.id]);
       // Replay is idempotent: the event is already handled, so nothing more happens.
       expect((await replay()).handled).to.equal(true);
-      expect(notificationsOf("mallory", "p1")).to.have.length(1);
+      expect(await notificationsOf("mallory", "p1")).to.have.length(1);
     } finally {
       await broken.shutdown();
       await fixed.shutdown();

@@ -3,6 +3,7 @@ import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from ".
 import { CancelReason as CancelReasonMessage } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { on, type EventHandler } from "../../mesh/events/index.js";
 import type { NotificationDomain } from "./domain.js";
+import type { NotificationStore } from "./notification-store.js";
 import type { CancelReason, OrderChange, OrderEvent } from "./notification.js";
 
 /** The stream the notifications consumer reads, and its durable name there. */
@@ -21,34 +22,34 @@ export interface OrderEventHandlersOptions {
 /**
  * The notifications consumer's handlers of the orders stream: proto event ->
  * domain event -> one notification. Each runs inside the consumer's inbox
- * transaction on the store's database, so its notification is recorded with
- * the event's id, once.
+ * transaction and writes through its records (`tx`), so its notification is
+ * recorded with the event's id, once.
  */
-export function orderEventHandlers(domain: NotificationDomain, options: OrderEventHandlersOptions = {}): EventHandler[] {
-  const record = (envelope: Envelope, orderId: string, customerId: string, change: OrderChange): void => {
+export function orderEventHandlers(domain: NotificationDomain, options: OrderEventHandlersOptions = {}): EventHandler<NotificationStore>[] {
+  const record = async (tx: NotificationStore, envelope: Envelope, orderId: string, customerId: string, change: OrderChange): Promise<void> => {
     if (options.failForCustomer !== undefined && customerId === options.failForCustomer) {
       throw new Error(`test fault: events of customer ${customerId} fail`);
     }
     const event: OrderEvent = { eventId: envelope.id, eventType: envelope.type, orderId, customerId, change };
-    domain.record(event);
+    await domain.record(event, tx);
   };
   return [
-    on(OrderPlacedSchema, (data, envelope) =>
-      record(envelope, data.orderId, data.customerId, {
+    on(OrderPlacedSchema, (data, envelope, tx: NotificationStore) =>
+      record(tx, envelope, data.orderId, data.customerId, {
         kind: "PLACED",
         totalMinor: Number(data.totalMinor),
         currencyCode: data.currencyCode,
       }),
     ),
-    on(OrderConfirmedSchema, (data, envelope) =>
-      record(envelope, data.orderId, data.customerId, {
+    on(OrderConfirmedSchema, (data, envelope, tx: NotificationStore) =>
+      record(tx, envelope, data.orderId, data.customerId, {
         kind: "CONFIRMED",
         totalMinor: Number(data.totalMinor),
         currencyCode: data.currencyCode,
       }),
     ),
-    on(OrderCancelledSchema, (data, envelope) =>
-      record(envelope, data.orderId, data.customerId, { kind: "CANCELLED", reason: reasons[data.reason] ?? "UNSPECIFIED", detail: data.detail }),
+    on(OrderCancelledSchema, (data, envelope, tx: NotificationStore) =>
+      record(tx, envelope, data.orderId, data.customerId, { kind: "CANCELLED", reason: reasons[data.reason] ?? "UNSPECIFIED", detail: data.detail }),
     ),
   ];
 }

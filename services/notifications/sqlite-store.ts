@@ -1,8 +1,9 @@
 import type Database from "better-sqlite3";
-import { openDatabase } from "../../mesh/index.js";
-import type { Channel, Notification } from "./notification.js";
-import type { NotificationCursor, NotificationStore, StoredNotification } from "./notification-store.js";
+import { sqliteEventStores } from "../../mesh/events/index.js";
+import { openDatabase, SqliteSession } from "../../mesh/index.js";
 import { migrations } from "./migrations.js";
+import { toNotification, type NotificationRow } from "./notification-row.js";
+import type { NotificationCursor, NotificationDatabase, NotificationStore } from "./notification-store.js";
 
 export interface SqliteNotificationStoreOptions {
   /**
@@ -12,35 +13,21 @@ export interface SqliteNotificationStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-export interface SqliteNotificationStore extends NotificationStore {
-  /**
-   * The connection, for the event consumer: its inbox and dead letters live
-   * in this database, and a handler's insert joins the inbox's transaction.
-   */
+export interface SqliteNotificationStore extends NotificationDatabase {
+  /** The connection (tests look into it). */
   readonly db: Database.Database;
-  /** A trivial query, for readiness: throws once the database is closed or unusable. */
+  /** A trivial query, for readiness: throws at once when the database is closed or unusable. */
   ping(): void;
-  close(): void;
 }
 
-interface NotificationRow {
-  sequence: number;
-  notification_id: string;
-  order_id: string;
-  customer_id: string;
-  channel: string;
-  event_type: string;
-  event_id: string;
-  message: string;
-  created_at: number;
-}
 
 /**
  * Opens (creating and migrating as needed) the notifications database at
  * `path`, or an in-memory one for ":memory:".
  */
 export function openSqliteNotificationStore(path: string, options: SqliteNotificationStoreOptions = {}): SqliteNotificationStore {
-  const db = openDatabase(path, { name: "notifications", migrations, busyTimeoutMs: options.busyTimeoutMs });
+  const db = openDatabase(path, { name: "notifications", migrations: migrations, busyTimeoutMs: options.busyTimeoutMs });
+  const session = new SqliteSession(db);
   const insert = db.prepare(
     `INSERT INTO notifications (notification_id, order_id, customer_id, channel, event_type, event_id, message, created_at)
      VALUES (@notification_id, @order_id, @customer_id, @channel, @event_type, @event_id, @message, @created_at)
@@ -51,9 +38,9 @@ export function openSqliteNotificationStore(path: string, options: SqliteNotific
     `SELECT * FROM notifications WHERE order_id = ? AND customer_id = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
   );
 
-  return {
-    db,
-    insert(notification) {
+  // The records on the connection itself: what a handler gets inside the inbox's transaction.
+  const records: NotificationStore = {
+    async insert(notification) {
       return (
         insert.run({
           notification_id: notification.notificationId,
@@ -67,29 +54,21 @@ export function openSqliteNotificationStore(path: string, options: SqliteNotific
         }).changes === 1
       );
     },
-    listForOrder(customerId, orderId, limit, cursor?: NotificationCursor) {
+    async listForOrder(customerId, orderId, limit, cursor?: NotificationCursor) {
       return page.all(orderId, customerId, cursor?.sequence ?? 0, limit).map(toNotification);
     },
+  };
+
+  return {
+    db,
+    events: sqliteEventStores(session, records),
+    insert: (notification) => session.run(() => records.insert(notification)),
+    listForOrder: (customerId, orderId, limit, cursor) => session.run(() => records.listForOrder(customerId, orderId, limit, cursor)),
     ping() {
       ping.get();
     },
-    close() {
-      db.close();
+    async close() {
+      session.close();
     },
-  };
-}
-
-/** Rows are written only by insert, so their text columns hold the domain's values. */
-function toNotification(row: NotificationRow): StoredNotification {
-  return {
-    sequence: row.sequence,
-    notificationId: row.notification_id,
-    orderId: row.order_id,
-    customerId: row.customer_id,
-    channel: row.channel as Channel,
-    eventType: row.event_type,
-    eventId: row.event_id,
-    message: row.message,
-    createdAt: new Date(row.created_at),
   };
 }

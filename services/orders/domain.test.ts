@@ -3,6 +3,7 @@ import { Code, ConnectError, reasonOf, reasonMetadataOf } from "../../mesh/error
 import { createOrderDomain } from "./domain.js";
 import type { Order, SagaStep } from "./order.js";
 import { authorizationKey } from "./saga.js";
+import { storeEngines } from "../../test/support/store-engines.js";
 import { ordersFixture } from "./orders.fixture.js";
 
 const request = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }, { sku: "TEE-002", quantity: 1 }], cardToken: "tok_visa" };
@@ -17,17 +18,17 @@ async function refusal(action: () => unknown): Promise<ConnectError> {
   expect.fail("expected a ConnectError");
 }
 
-describe("order domain", () => {
-  let fx: ReturnType<typeof ordersFixture>;
-  beforeEach(() => {
-    fx = ordersFixture();
+for (const engine of storeEngines) describe(`order domain on ${engine}`, () => {
+  let fx: Awaited<ReturnType<typeof ordersFixture>>;
+  beforeEach(async () => {
+    fx = await ordersFixture({}, engine);
   });
-  afterEach(() => fx.dispose());
+  afterEach(async () => fx.dispose());
 
   const lines = [{ sku: "MUG-001", quantity: 2, unitPriceMinor: 1200 }];
 
   /** An order left PENDING at `step` by a crash; the upstream effects of the steps before it are in place. */
-  function seedPending(step: SagaStep, extra: Partial<Order> = {}): Order {
+  async function seedPending(step: SagaStep, extra: Partial<Order> = {}): Promise<Order> {
     const orderId = `ord-${step.toLowerCase()}`;
     const at = new Date(Date.UTC(2024, 11, 31));
     const order: Order = {
@@ -48,7 +49,7 @@ describe("order domain", () => {
       updatedAt: at,
       ...extra,
     };
-    expect(fx.store.insert(order)).to.equal(true);
+    expect(await fx.store.insert(order)).to.equal(true);
     return order;
   }
 
@@ -59,7 +60,7 @@ describe("order domain", () => {
 
       expect(again).to.deep.equal(first);
       expect(fx.upstreams.calls.filter((call) => call.startsWith("authorize"))).to.have.length(1);
-      expect(fx.domain.listOrders("alice", 0, "").orders).to.have.length(1);
+      expect((await fx.domain.listOrders("alice", 0, "")).orders).to.have.length(1);
     });
 
     for (const [what, change] of [
@@ -75,7 +76,7 @@ describe("order domain", () => {
         expect(err.code).to.equal(Code.AlreadyExists);
         expect(reasonOf(err)).to.equal("IDEMPOTENCY_KEY_REUSED");
         expect(fx.upstreams.calls).to.have.length(callsBefore);
-        expect(fx.domain.listOrders("alice", 0, "").orders).to.deep.equal([first]);
+        expect((await fx.domain.listOrders("alice", 0, "")).orders).to.deep.equal([first]);
       });
     }
 
@@ -91,7 +92,7 @@ describe("order domain", () => {
 
       expect(a.orderId).to.equal(b.orderId);
       expect(fx.upstreams.calls.filter((call) => call.startsWith("reserve"))).to.have.length(1);
-      expect(fx.domain.getOrder("alice", a.orderId).state).to.equal("CONFIRMED");
+      expect((await fx.domain.getOrder("alice", a.orderId)).state).to.equal("CONFIRMED");
     });
   });
 
@@ -118,7 +119,7 @@ describe("order domain", () => {
         expect(reasonOf(err)).to.equal(reason);
         expect(reasonMetadataOf(err)).to.include({ sku });
         expect(err.rawMessage).to.contain(sku);
-        expect(fx.store.findByRequest("alice", "r1")).to.equal(undefined);
+        expect(await fx.store.findByRequest("alice", "r1")).to.equal(undefined);
         expect(fx.upstreams.calls).to.deep.equal([]);
       });
     }
@@ -146,7 +147,7 @@ describe("order domain", () => {
     it("returns a cancelled order unchanged", async () => {
       const cancelled = await fx.domain.placeOrder("alice", { ...request, cardToken: "tok_declined" });
 
-      expect(fx.domain.cancelOrder("alice", cancelled.orderId)).to.deep.equal(cancelled);
+      expect(await fx.domain.cancelOrder("alice", cancelled.orderId)).to.deep.equal(cancelled);
     });
 
     it("refuses a confirmed order with ORDER_NOT_CANCELLABLE", async () => {
@@ -159,9 +160,9 @@ describe("order domain", () => {
     });
 
     it("marks a pending order, which the saga then cancels", async () => {
-      const pending = seedPending("AUTHORIZE");
+      const pending = await seedPending("AUTHORIZE");
 
-      const marked = fx.domain.cancelOrder("alice", pending.orderId);
+      const marked = await fx.domain.cancelOrder("alice", pending.orderId);
 
       expect(marked).to.include({ state: "PENDING", cancelRequested: true });
       const [resumed] = await fx.domain.resumePending();
@@ -169,12 +170,12 @@ describe("order domain", () => {
     });
 
     it("refuses another customer's order with PermissionDenied and leaves it alone", async () => {
-      const pending = seedPending("AUTHORIZE");
+      const pending = await seedPending("AUTHORIZE");
 
       const err = await refusal(() => fx.domain.cancelOrder("bob", pending.orderId));
 
       expect(err.code).to.equal(Code.PermissionDenied);
-      expect(fx.store.get(pending.orderId)?.cancelRequested).to.equal(false);
+      expect((await fx.store.get(pending.orderId))?.cancelRequested).to.equal(false);
     });
   });
 
@@ -192,8 +193,8 @@ describe("order domain", () => {
       const placed = await placeMany("alice", 23);
       await placeMany("bob", 1);
 
-      const first = fx.domain.listOrders("alice", 0, "");
-      const second = fx.domain.listOrders("alice", 0, first.nextPageToken);
+      const first = await fx.domain.listOrders("alice", 0, "");
+      const second = await fx.domain.listOrders("alice", 0, first.nextPageToken);
 
       const newestFirst = placed.map((order) => order.orderId).reverse();
       expect(first.orders.map((order) => order.orderId)).to.deep.equal(newestFirst.slice(0, 20));
@@ -204,8 +205,8 @@ describe("order domain", () => {
     it("honours the page size and ends with an empty token", async () => {
       await placeMany("alice", 4);
 
-      const first = fx.domain.listOrders("alice", 2, "");
-      const second = fx.domain.listOrders("alice", 2, first.nextPageToken);
+      const first = await fx.domain.listOrders("alice", 2, "");
+      const second = await fx.domain.listOrders("alice", 2, first.nextPageToken);
 
       expect(first.orders).to.have.length(2);
       expect(second.orders).to.have.length(2);
@@ -254,7 +255,7 @@ describe("order domain", () => {
     for (const { step, calls } of expectations) {
       it(`drives an order left at ${step} to CONFIRMED`, async () => {
         const paymentId = await effectsBefore(step, `ord-${step.toLowerCase()}`);
-        const seeded = seedPending(step, paymentId === undefined ? {} : { paymentId, cardToken: undefined });
+        const seeded = await seedPending(step, paymentId === undefined ? {} : { paymentId, cardToken: undefined });
 
         const resumed = await fx.domain.resumePending();
 
@@ -269,7 +270,7 @@ describe("order domain", () => {
     it("repeats an authorization that landed before the crash without charging twice", async () => {
       const orderId = "ord-authorize";
       await effectsBefore("COMMIT", orderId);
-      seedPending("AUTHORIZE");
+      await seedPending("AUTHORIZE");
 
       const [resumed] = await fx.domain.resumePending();
 
@@ -279,7 +280,7 @@ describe("order domain", () => {
 
     it("finishes the compensations of an order left at COMPENSATE", async () => {
       const paymentId = await effectsBefore("COMMIT", "ord-compensate");
-      seedPending("COMPENSATE", {
+      await seedPending("COMPENSATE", {
         paymentId,
         cardToken: undefined,
         undo: ["VOID", "RELEASE"],
@@ -296,7 +297,7 @@ describe("order domain", () => {
     });
 
     it("does nothing the second time", async () => {
-      seedPending("RESERVE");
+      await seedPending("RESERVE");
       await fx.domain.resumePending();
       const callsAfterFirst = fx.upstreams.calls.length;
 
@@ -316,7 +317,7 @@ describe("order domain", () => {
     });
   });
 
-  it("validates its options once, in the factory", () => {
+  it("validates its options once, in the factory", async () => {
     const deps = { store: fx.store, inventory: fx.upstreams.inventoryPort, payments: fx.upstreams.paymentsPort };
     expect(() => createOrderDomain(deps, { retryAttempts: 0 })).to.throw(RangeError);
     expect(() => createOrderDomain(deps, { retryBackoffMs: -1 })).to.throw(RangeError);

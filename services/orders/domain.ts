@@ -34,6 +34,19 @@ export interface OrderDomainOptions {
   readonly retryBackoffMs?: number;
   /** Test only: the process SIGKILLs itself when a saga reaches this point. Default: never. */
   readonly testCrashAt?: SagaCrashPoint;
+  /**
+   * This replica's id, the owner of the saga leases it takes. Default: a
+   * random UUID, unique per process (a restarted process is a new owner and
+   * waits for its old leases to expire like any other replica).
+   */
+  readonly replicaId?: string;
+  /**
+   * How long a saga lease lasts; the driver renews it every third of that.
+   * Default 10 s: a replica that dies mid-saga hands its orders over within
+   * this plus the resume interval, while a driver stalled by a slow upstream
+   * call (capped at 35 s, a slow card) keeps its lease through the renewals.
+   */
+  readonly sagaLeaseMs?: number;
 }
 
 export interface PlaceOrderInput {
@@ -58,20 +71,21 @@ export interface OrderDomain {
    */
   placeOrder(customerId: string, input: PlaceOrderInput, signal?: AbortSignal): Promise<Order>;
   /** NotFound when unknown; PermissionDenied when another customer's. */
-  getOrder(customerId: string, orderId: string): Order;
+  getOrder(customerId: string, orderId: string): Promise<Order>;
   /** The customer's orders, newest first; pageSize 0 means 20. */
-  listOrders(customerId: string, pageSize: number, pageToken: string): OrderPage;
+  listOrders(customerId: string, pageSize: number, pageToken: string): Promise<OrderPage>;
   /**
    * CANCELLED: returned unchanged. CONFIRMED: FailedPrecondition
    * ORDER_NOT_CANCELLABLE. PENDING: marks it cancel-requested; the saga
    * compensates at its next check (before AUTHORIZE, COMMIT and CAPTURE).
    */
-  cancelOrder(customerId: string, orderId: string): Order;
+  cancelOrder(customerId: string, orderId: string): Promise<Order>;
   /**
-   * Drives every PENDING order not already running in this process from its
-   * stored step, one at a time; returns them as they ended up. Safe to repeat
-   * because every upstream call is idempotent. Call it at startup (orders
-   * interrupted by a crash) and periodically (stalled sagas).
+   * Drives every PENDING order whose saga no replica holds from its stored
+   * step, one at a time, taking each one's lease first; returns them as they
+   * ended up. Safe to repeat because every upstream call is idempotent. Call
+   * it at startup (orders interrupted by a crash), and periodically (stalled
+   * sagas, and those of a replica that died: its leases expire).
    */
   resumePending(): Promise<Order[]>;
 }
@@ -90,21 +104,58 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
   const logger = options.logger ?? pino({ enabled: false });
   const now = options.now ?? (() => new Date());
   const newOrderId = options.newOrderId ?? randomUUID;
+  const replicaId = options.replicaId ?? randomUUID();
+  const leaseMs = options.sagaLeaseMs ?? 10_000;
+  if (!Number.isInteger(leaseMs) || leaseMs < 30) {
+    throw new RangeError(`sagaLeaseMs must be an integer >= 30, got ${leaseMs}`);
+  }
   const { store } = deps;
-  const saga = new OrderSaga(deps, { logger, now, retryAttempts, retryBackoffMs, crashAt: options.testCrashAt });
+  const saga = new OrderSaga(deps, { logger, now, retryAttempts, retryBackoffMs, crashAt: options.testCrashAt, owner: replicaId });
   /** Orders whose saga this process is driving: never driven twice at once. */
   const running = new Set<string>();
+  const lease = () => ({ owner: replicaId, untilMs: now().getTime() + leaseMs });
 
+  /**
+   * Drives the order's saga while holding its lease: takes it (or returns the
+   * order as stored when another replica holds it), renews it every third of
+   * its length, and gives it up when the saga ends or stalls. Should a renewal
+   * find the lease taken (this process stalled past its expiry), the saga's
+   * next write fails its lease check and this driver stops.
+   */
   async function run(order: Order, signal?: AbortSignal): Promise<Order> {
     running.add(order.orderId);
     try {
-      return await saga.drive(order, signal);
+      if (!(await store.takeLease(order.orderId, lease(), now().getTime()))) {
+        return (await store.get(order.orderId)) ?? order;
+      }
+      let renewing: Promise<void> | undefined;
+      const renewal = setInterval(() => {
+        renewing = store.takeLease(order.orderId, lease(), now().getTime()).then(
+          (held) => {
+            if (!held) {
+              logger.warn({ orderId: order.orderId }, "saga lease lost to another replica; this driver stops at its next write");
+            }
+          },
+          (err: unknown) => logger.warn({ orderId: order.orderId, err }, "renewing the saga lease failed"),
+        );
+      }, Math.floor(leaseMs / 3));
+      renewal.unref();
+      try {
+        return await saga.drive(order, signal);
+      } finally {
+        clearInterval(renewal);
+        // A renewal still in flight would take the lease back after the release.
+        await renewing;
+        await store.releaseLease(order.orderId, replicaId).catch((err: unknown) =>
+          logger.warn({ orderId: order.orderId, err }, "giving the saga lease up failed; it expires"),
+        );
+      }
     } finally {
       running.delete(order.orderId);
     }
   }
 
-  function replay(order: Order, fingerprint: string, signal?: AbortSignal): Promise<Order> | Order {
+  async function replay(order: Order, fingerprint: string, signal?: AbortSignal): Promise<Order> {
     if (order.requestFingerprint !== fingerprint) {
       throw failure(
         Code.AlreadyExists,
@@ -117,8 +168,8 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
     return idle ? run(order, signal) : order;
   }
 
-  function owned(customerId: string, orderId: string): Order {
-    const order = store.get(orderId);
+  async function owned(customerId: string, orderId: string): Promise<Order> {
+    const order = await store.get(orderId);
     if (order === undefined) {
       throw failure(Code.NotFound, "ORDER_NOT_FOUND", `no order ${orderId}`, { metadata: { order_id: orderId } });
     }
@@ -132,7 +183,7 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
     async placeOrder(customerId, input, signal) {
       assertDistinctSkus(input.lines);
       const fingerprint = requestFingerprint(input);
-      const existing = store.findByRequest(customerId, input.requestId);
+      const existing = await store.findByRequest(customerId, input.requestId);
       if (existing !== undefined) {
         return replay(existing, fingerprint, signal);
       }
@@ -154,9 +205,9 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
         createdAt: at,
         updatedAt: at,
       };
-      if (!store.insert(order, ["ORDER_PLACED"])) {
+      if (!(await store.insert(order, ["ORDER_PLACED"], lease()))) {
         // A concurrent identical request stored its order first.
-        const winner = store.findByRequest(customerId, input.requestId);
+        const winner = await store.findByRequest(customerId, input.requestId);
         if (winner === undefined) {
           throw new Error(`order for request ${input.requestId} vanished after a unique conflict`);
         }
@@ -169,22 +220,22 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
       return owned(customerId, orderId);
     },
 
-    listOrders(customerId, pageSize, pageToken) {
+    async listOrders(customerId, pageSize, pageToken) {
       const limit = pageSize || defaultPageSize;
       const cursor = pageToken === "" ? undefined : decodePageToken(pageToken);
-      const rows = store.listByCustomer(customerId, limit + 1, cursor);
+      const rows = await store.listByCustomer(customerId, limit + 1, cursor);
       const orders = rows.slice(0, limit);
       const last = orders.at(-1);
       const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
       return { orders, nextPageToken };
     },
 
-    cancelOrder(customerId, orderId) {
-      let order = owned(customerId, orderId);
+    async cancelOrder(customerId, orderId) {
+      let order = await owned(customerId, orderId);
       if (order.state === "PENDING") {
-        store.requestCancel(orderId, now());
+        await store.requestCancel(orderId, now());
         // Re-read: the saga may have ended between the read and the request.
-        order = owned(customerId, orderId);
+        order = await owned(customerId, orderId);
       }
       if (order.state === "CONFIRMED") {
         throw failure(Code.FailedPrecondition, "ORDER_NOT_CANCELLABLE", `order ${orderId} is confirmed and cannot be cancelled`, {
@@ -196,8 +247,8 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
 
     async resumePending() {
       const resumed: Order[] = [];
-      for (const orderId of store.pendingOrderIds()) {
-        const order = store.get(orderId);
+      for (const orderId of await store.resumableOrderIds(now().getTime())) {
+        const order = await store.get(orderId);
         if (order === undefined || order.state !== "PENDING" || running.has(orderId)) {
           continue;
         }

@@ -5,27 +5,29 @@ import { EnvelopeSchema, type Envelope } from "../../gen/meshwork/events/v1/enve
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "../../gen/meshwork/orders/v1/events_pb.js";
 import { CancelReason } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { unpackEnvelope } from "../../mesh/events/index.js";
+import { storeEngines } from "../../test/support/store-engines.js";
 import { ordersFixture } from "./orders.fixture.js";
 
 const request = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }], cardToken: "tok_visa" };
 
-describe("order events (the orders outbox)", () => {
-  let fx: ReturnType<typeof ordersFixture>;
-  beforeEach(() => {
-    fx = ordersFixture();
+for (const engine of storeEngines) describe(`order events (the orders outbox) on ${engine}`, () => {
+  let fx: Awaited<ReturnType<typeof ordersFixture>>;
+  beforeEach(async () => {
+    fx = await ordersFixture({}, engine);
   });
   afterEach(() => fx.dispose());
 
   /** The outbox as written: stream and envelope of every row, in publishing order. */
-  const outbox = (): { stream: string; envelope: Envelope }[] =>
-    (fx.store.db.prepare("SELECT stream, envelope FROM outbox ORDER BY seq").all() as { stream: string; envelope: Buffer }[]).map(
-      (row) => ({ stream: row.stream, envelope: fromBinary(EnvelopeSchema, row.envelope) }),
-    );
+  const outbox = async (): Promise<{ stream: string; envelope: Envelope }[]> =>
+    (await fx.fresh.query<{ stream: string; envelope: Uint8Array }>("SELECT stream, envelope FROM outbox ORDER BY seq")).map((row) => ({
+      stream: row.stream,
+      envelope: fromBinary(EnvelopeSchema, row.envelope),
+    }));
 
   it("writes OrderPlaced then OrderConfirmed for a confirmed order, on the orders stream with the order as subject", async () => {
     const order = await fx.domain.placeOrder("alice", request);
 
-    const rows = outbox();
+    const rows = await outbox();
     expect(rows.map((r) => [r.stream, r.envelope.type, r.envelope.subject, r.envelope.source])).to.deep.equal([
       ["orders", "meshwork.orders.v1.OrderPlaced", order.orderId, "meshwork.orders"],
       ["orders", "meshwork.orders.v1.OrderConfirmed", order.orderId, "meshwork.orders"],
@@ -45,7 +47,7 @@ describe("order events (the orders outbox)", () => {
   it("writes OrderPlaced then OrderCancelled with the reason and detail for a declined card", async () => {
     const order = await fx.domain.placeOrder("alice", { ...request, cardToken: "tok_declined" });
 
-    const rows = outbox();
+    const rows = await outbox();
     expect(rows.map((r) => r.envelope.type)).to.deep.equal(["meshwork.orders.v1.OrderPlaced", "meshwork.orders.v1.OrderCancelled"]);
     const cancelled = unpackEnvelope(rows[1]!.envelope, OrderCancelledSchema);
     expect(cancelled).to.include({ orderId: order.orderId, customerId: "alice", reason: CancelReason.PAYMENT_DECLINED });
@@ -57,16 +59,16 @@ describe("order events (the orders outbox)", () => {
     await fx.domain.placeOrder("alice", request);
     await fx.domain.resumePending();
 
-    expect(fx.store.update({ ...order, state: "CONFIRMED", sagaStep: "DONE" }, "CAPTURE", ["ORDER_CONFIRMED"])).to.equal(undefined);
-    expect(outbox()).to.have.length(2);
+    expect(await fx.store.update({ ...order, state: "CONFIRMED", sagaStep: "DONE" }, "CAPTURE", ["ORDER_CONFIRMED"])).to.equal(undefined);
+    expect(await outbox()).to.have.length(2);
   });
 
-  it("writes no event when the change does not commit", () => {
+  it("writes no event when the change does not commit", async () => {
     const existing = { ...baseOrder(), orderId: "o1" };
-    expect(fx.store.insert(existing, ["ORDER_PLACED"])).to.equal(true);
-    expect(fx.store.insert({ ...existing, orderId: "o2" }, ["ORDER_PLACED"])).to.equal(false);
+    expect(await fx.store.insert(existing, ["ORDER_PLACED"])).to.equal(true);
+    expect(await fx.store.insert({ ...existing, orderId: "o2" }, ["ORDER_PLACED"])).to.equal(false);
 
-    expect(outbox().map((r) => r.envelope.subject)).to.deep.equal(["o1"]);
+    expect((await outbox()).map((r) => r.envelope.subject)).to.deep.equal(["o1"]);
   });
 });
 

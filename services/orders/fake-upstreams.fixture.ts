@@ -24,7 +24,7 @@ export class FakeUpstreams {
     { key: string; request: AuthorizeRequest; state: "AUTHORIZED" | "CAPTURED" | "VOIDED" }
   >();
   /** Runs at the start of every state-changing call, e.g. to look at the stored order. */
-  onCall: (method: Method, id: string) => void = () => {};
+  onCall: (method: Method, id: string) => void | Promise<void> = () => {};
   private readonly failures = new Map<Method, { error: ConnectError; times: number }>();
 
   constructor(items: ItemQuote[]) {
@@ -60,7 +60,7 @@ export class FakeUpstreams {
       return { ...item };
     },
     reserve: async (orderId, lines) => {
-      this.enter("reserve", orderId);
+      await this.enter("reserve", orderId);
       const existing = this.reservations.get(orderId);
       if (existing !== undefined) {
         if (JSON.stringify(existing.lines) !== JSON.stringify(lines)) {
@@ -80,7 +80,7 @@ export class FakeUpstreams {
       this.reservations.set(orderId, { lines: [...lines], state: "ACTIVE" });
     },
     release: async (orderId) => {
-      this.enter("release", orderId);
+      await this.enter("release", orderId);
       const reservation = this.reservation(orderId);
       if (reservation.state === "COMMITTED") {
         throw failure(Code.FailedPrecondition, "RESERVATION_COMMITTED", "committed");
@@ -91,7 +91,7 @@ export class FakeUpstreams {
       }
     },
     commit: async (orderId) => {
-      this.enter("commit", orderId);
+      await this.enter("commit", orderId);
       const reservation = this.reservation(orderId);
       if (reservation.state === "EXPIRED" || reservation.state === "RELEASED") {
         throw failure(Code.FailedPrecondition, `RESERVATION_${reservation.state}`, reservation.state.toLowerCase());
@@ -102,7 +102,7 @@ export class FakeUpstreams {
 
   readonly paymentsPort: PaymentsPort = {
     authorize: async (request) => {
-      this.enter("authorize", request.orderId);
+      await this.enter("authorize", request.orderId);
       for (const [paymentId, payment] of this.authorizations) {
         if (payment.key === request.idempotencyKey) {
           if (JSON.stringify(payment.request) !== JSON.stringify(request)) {
@@ -125,7 +125,7 @@ export class FakeUpstreams {
       return { paymentId };
     },
     capture: async (paymentId) => {
-      this.enter("capture", paymentId);
+      await this.enter("capture", paymentId);
       const payment = this.payment(paymentId);
       if (payment.state === "VOIDED") {
         throw failure(Code.FailedPrecondition, "PAYMENT_VOIDED", "voided");
@@ -133,7 +133,7 @@ export class FakeUpstreams {
       payment.state = "CAPTURED";
     },
     void: async (paymentId) => {
-      this.enter("void", paymentId);
+      await this.enter("void", paymentId);
       const payment = this.payment(paymentId);
       if (payment.state === "CAPTURED") {
         throw failure(Code.FailedPrecondition, "PAYMENT_CAPTURED", "captured");
@@ -142,9 +142,9 @@ export class FakeUpstreams {
     },
   };
 
-  private enter(method: Method, id: string): void {
+  private async enter(method: Method, id: string): Promise<void> {
     this.calls.push(`${method} ${id}`);
-    this.onCall(method, id);
+    await this.onCall(method, id);
     const planned = this.failures.get(method);
     if (planned !== undefined && planned.times > 0) {
       planned.times--;

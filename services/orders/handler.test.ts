@@ -22,10 +22,10 @@ async function refusal(call: Promise<unknown>): Promise<ConnectError> {
 }
 
 describe("createOrderHandler", () => {
-  let fx: ReturnType<typeof ordersFixture>;
+  let fx: Awaited<ReturnType<typeof ordersFixture>>;
   let client: Client<typeof OrderService>;
-  beforeEach(() => {
-    fx = ordersFixture();
+  beforeEach(async () => {
+    fx = await ordersFixture();
     const transport = createRouterTransport((router) => router.service(OrderService, createOrderHandler(fx.domain)));
     client = createClient(OrderService, transport);
   });
@@ -47,7 +47,7 @@ describe("createOrderHandler", () => {
     expect(order?.lines.map(({ sku, quantity, unitPriceMinor }) => ({ sku, quantity, unitPriceMinor }))).to.deep.equal([
       { sku: "MUG-001", quantity: 2, unitPriceMinor: 1200n },
     ]);
-    const stored = fx.store.get(order?.orderId ?? "");
+    const stored = await fx.store.get(order?.orderId ?? "");
     expect(order?.createdAt && timestampDate(order.createdAt)).to.deep.equal(stored?.createdAt);
     expect(order?.updatedAt && timestampDate(order.updatedAt)).to.deep.equal(stored?.updatedAt);
   });

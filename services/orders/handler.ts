@@ -30,15 +30,15 @@ export function createOrderHandler(domain: OrderDomain): ServiceImpl<typeof Orde
       const order = await domain.placeOrder(callingCustomerId(context.requestHeader), input, context.signal);
       return { order: toMessage(order) };
     },
-    getOrder(request, context) {
-      return { order: toMessage(domain.getOrder(callingCustomerId(context.requestHeader), request.orderId)) };
+    async getOrder(request, context) {
+      return { order: toMessage(await domain.getOrder(callingCustomerId(context.requestHeader), request.orderId)) };
     },
-    listOrders(request, context) {
-      const page = domain.listOrders(callingCustomerId(context.requestHeader), request.pageSize, request.pageToken);
+    async listOrders(request, context) {
+      const page = await domain.listOrders(callingCustomerId(context.requestHeader), request.pageSize, request.pageToken);
       return { orders: page.orders.map(toMessage), nextPageToken: page.nextPageToken };
     },
-    cancelOrder(request, context) {
-      return { order: toMessage(domain.cancelOrder(callingCustomerId(context.requestHeader), request.orderId)) };
+    async cancelOrder(request, context) {
+      return { order: toMessage(await domain.cancelOrder(callingCustomerId(context.requestHeader), request.orderId)) };
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   runUntilSignal,
   serviceRuntime,
   storeCheck,
+  storeFromEnv,
 } from "../../mesh/index.js";
 import { eventBusFromEnv, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { fileFeatureFlags, noFeatureFlags } from "../../mesh/flags/index.js";
@@ -22,7 +23,7 @@ import { createOrderDomain } from "./domain.js";
 import { ordersStream } from "./events.js";
 import { createOrderHandler } from "./handler.js";
 import { parseSagaCrashPoint } from "./saga.js";
-import { openSqliteOrderStore } from "./sqlite-store.js";
+import { openOrderStore } from "./open-store.js";
 import { inventoryPort, paymentsPort } from "./upstream.js";
 
 const runtime = serviceRuntime("orders", process.env, { defaultPort: 50053 });
@@ -30,16 +31,20 @@ const { env, logger } = runtime;
 
 // Order events go out through the outbox: the relay is woken after each commit that wrote one.
 let relay: OutboxRelay | undefined;
-const store = openSqliteOrderStore(runtime.dataFile("orders.db"), { onEventsCommitted: () => relay?.wake() });
+// SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE (replicas share it).
+const store = await openOrderStore(storeFromEnv(env, () => runtime.dataFile("orders.db")), {
+  onEventsCommitted: () => relay?.wake(),
+  logger,
+});
 // NATS JetStream when NATS_URL is set, else the embedded bus (served below).
-const bus = await eventBusFromEnv(env, { name: "orders", db: store.db, logger, streams: [ordersStream] });
+const bus = await eventBusFromEnv(env, { name: "orders", store: store.events, logger, streams: [ordersStream] });
 // Test only: OUTBOX_TEST_CRASH=before-publish makes the relay SIGKILL this
 // process before its first publish (test/e2e/events.test.ts).
 const outboxCrash = envChoice(env, "OUTBOX_TEST_CRASH", ["before-publish"], "") === "before-publish";
 if (outboxCrash) {
   logger.warn({ OUTBOX_TEST_CRASH: "before-publish" }, "test fault armed: the outbox relay kills this process before its first publish");
 }
-relay = startOutboxRelay({ db: store.db, bus, logger, testCrashBeforeFirstPublish: outboxCrash });
+relay = startOutboxRelay({ outbox: store.events.outbox, bus, logger, testCrashBeforeFirstPublish: outboxCrash });
 const clients = runtime.clients();
 const breaker = {
   volumeThreshold: envInt(env, "BREAKER_VOLUME_THRESHOLD", 10, { min: 1 }),
@@ -77,7 +82,7 @@ const flags = flagsFile === "" ? noFeatureFlags : await fileFeatureFlags({ file:
 const pricingRules = { bulkPricing: (customerId: string) => flags.boolean("bulk-pricing", false, { customerId }) };
 const domain = createOrderDomain(
   { store, inventory: inventoryPort(inventory), payments: paymentsPort(payments), pricingRules },
-  { logger, testCrashAt },
+  { logger, testCrashAt, sagaLeaseMs: envInt(env, "SAGA_LEASE_MS", 10_000, { min: 30 }) },
 );
 
 const server = await runtime.serve({
@@ -107,6 +112,6 @@ runUntilSignal(async () => {
   await resuming;
   clients.close();
   await flags.close();
-  store.close();
+  await store.close();
   await runtime.shutdown();
 }, logger);

@@ -1,22 +1,22 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { freshStore, type FreshStore, type StoreEngine } from "../../test/support/store-engines.js";
 import { createOrderDomain, type OrderDomainOptions } from "./domain.js";
 import { FakeUpstreams } from "./fake-upstreams.fixture.js";
+import { openOrderStore } from "./open-store.js";
+import type { OrderStore } from "./order-store.js";
 import type { ItemQuote } from "./ports.js";
-import { openSqliteOrderStore, type SqliteOrderStore } from "./sqlite-store.js";
 
-/** A real orders database in a fresh temporary directory. */
-export function openTempStore(): { store: SqliteOrderStore; path: string; dispose(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "orders-"));
-  const path = join(dir, "orders.db");
+/** A real orders database, new and empty, on `engine`. */
+export async function openTempStore(
+  engine: StoreEngine = "sqlite",
+): Promise<{ store: OrderStore; fresh: FreshStore; dispose(): Promise<void> }> {
+  const fresh = await freshStore(engine, "orders");
   const temp = {
     /** Replaceable, e.g. by a reopened store: dispose closes whichever is here. */
-    store: openSqliteOrderStore(path),
-    path,
-    dispose() {
-      temp.store.close();
-      rmSync(dir, { recursive: true, force: true });
+    store: await openOrderStore(fresh.location),
+    fresh,
+    async dispose() {
+      await temp.store.close();
+      await fresh.dispose();
     },
   };
   return temp;
@@ -34,9 +34,9 @@ export const catalogue: readonly ItemQuote[] = [
   { sku: "SCARF-EU", priceMinor: 1900, currencyCode: "EUR", available: 5 },
 ];
 
-/** The orders domain over a real temporary database and fake upstreams. */
-export function ordersFixture(options: OrderDomainOptions = {}) {
-  const temp = openTempStore();
+/** The orders domain over a real temporary database (on `engine`) and fake upstreams. */
+export async function ordersFixture(options: OrderDomainOptions = {}, engine: StoreEngine = "sqlite") {
+  const temp = await openTempStore(engine);
   const upstreams = new FakeUpstreams([...catalogue]);
   const domain = createOrderDomain(
     { store: temp.store, inventory: upstreams.inventoryPort, payments: upstreams.paymentsPort },

@@ -3,16 +3,17 @@ import { Code, ConnectError, failure } from "../../mesh/errors.js";
 import { createOrderDomain } from "./domain.js";
 import type { Order, SagaStep } from "./order.js";
 import { authorizationKey } from "./saga.js";
+import { storeEngines } from "../../test/support/store-engines.js";
 import { ordersFixture } from "./orders.fixture.js";
 
 const mugs = { requestId: "r1", lines: [{ sku: "MUG-001", quantity: 2 }, { sku: "TEE-002", quantity: 1 }], cardToken: "tok_visa" };
 
-describe("order saga", () => {
-  let fx: ReturnType<typeof ordersFixture>;
-  beforeEach(() => {
-    fx = ordersFixture();
+for (const engine of storeEngines) describe(`order saga on ${engine}`, () => {
+  let fx: Awaited<ReturnType<typeof ordersFixture>>;
+  beforeEach(async () => {
+    fx = await ordersFixture({}, engine);
   });
-  afterEach(() => fx.dispose());
+  afterEach(async () => fx.dispose());
 
   function place(cardToken = "tok_visa"): Promise<Order> {
     return fx.domain.placeOrder("alice", { ...mugs, cardToken });
@@ -20,7 +21,7 @@ describe("order saga", () => {
 
   it("confirms an order, storing each step before its call", async () => {
     const stepsAtCall: (SagaStep | undefined)[] = [];
-    fx.upstreams.onCall = () => stepsAtCall.push(fx.store.findByRequest("alice", "r1")?.sagaStep);
+    fx.upstreams.onCall = async () => void stepsAtCall.push((await fx.store.findByRequest("alice", "r1"))?.sagaStep);
 
     const order = await place();
 
@@ -46,7 +47,7 @@ describe("order saga", () => {
       cardToken: "tok_visa",
     });
     expect(fx.upstreams.reservations.get(order.orderId)?.state).to.equal("COMMITTED");
-    expect(fx.store.get(order.orderId)).to.deep.equal(order);
+    expect(await fx.store.get(order.orderId)).to.deep.equal(order);
   });
 
   for (const [token, reason] of [
@@ -147,10 +148,10 @@ describe("order saga", () => {
     for (const { during, compensations } of cases) {
       it(`is honoured after ${during} by ${compensations.join(" + ")}`, async () => {
         let seenByCaller: Order | undefined;
-        fx.upstreams.onCall = (method) => {
+        fx.upstreams.onCall = async (method) => {
           if (method === during) {
-            const orderId = fx.store.findByRequest("alice", "r1")?.orderId ?? "";
-            seenByCaller = fx.domain.cancelOrder("alice", orderId);
+            const orderId = (await fx.store.findByRequest("alice", "r1"))?.orderId ?? "";
+            seenByCaller = await fx.domain.cancelOrder("alice", orderId);
           }
         };
 
@@ -165,9 +166,9 @@ describe("order saga", () => {
   });
 
   it("is not honoured once the stock is committed: the order is confirmed", async () => {
-    fx.upstreams.onCall = (method) => {
+    fx.upstreams.onCall = async (method) => {
       if (method === "commit") {
-        fx.domain.cancelOrder("alice", fx.store.findByRequest("alice", "r1")?.orderId ?? "");
+        await fx.domain.cancelOrder("alice", (await fx.store.findByRequest("alice", "r1"))?.orderId ?? "");
       }
     };
 
@@ -209,15 +210,15 @@ describe("order saga", () => {
     }
 
     /** The customer's cancel, arriving while the process is down (it only marks the stored order). */
-    function cancel(): Order {
-      const order = fx.store.findByRequest("alice", "r1");
+    async function cancel(): Promise<Order> {
+      const order = await fx.store.findByRequest("alice", "r1");
       expect(order?.state).to.equal("PENDING");
-      return fx.domain.cancelOrder("alice", order!.orderId);
+      return await fx.domain.cancelOrder("alice", order!.orderId);
     }
 
     it("voids a hold an authorization placed before the crash", async () => {
       const restarted = await crashAt("authorize");
-      const order = cancel();
+      const order = await cancel();
       fx.upstreams.calls.length = 0;
 
       const [resumed] = await restarted.resumePending();
@@ -231,7 +232,7 @@ describe("order saga", () => {
 
     it("confirms an order whose commit landed before the crash: sold stock is not given back", async () => {
       const restarted = await crashAt("commit");
-      const order = cancel();
+      const order = await cancel();
 
       const [resumed] = await restarted.resumePending();
 
@@ -242,7 +243,7 @@ describe("order saga", () => {
 
     it("releases and voids when the commit had not landed", async () => {
       const restarted = await crashAt("commit", false);
-      const order = cancel();
+      const order = await cancel();
       fx.upstreams.calls.length = 0;
 
       const [resumed] = await restarted.resumePending();

@@ -20,6 +20,8 @@ export interface SagaOptions {
   readonly retryBackoffMs: number;
   /** Test only: the process kills itself with SIGKILL when the saga reaches this point. See `SagaCrashPoint`. */
   readonly crashAt?: SagaCrashPoint;
+  /** This replica's lease owner id: every write requires that no other replica holds the saga. */
+  readonly owner: string;
 }
 
 /**
@@ -95,7 +97,7 @@ export class OrderSaga {
     while (current.sagaStep !== "DONE") {
       const next = await this.step(current, repeat, signal);
       if (next === undefined) {
-        return this.deps.store.get(order.orderId) ?? current;
+        return (await this.deps.store.get(order.orderId)) ?? current;
       }
       current = next;
       repeat = false;
@@ -271,7 +273,7 @@ export class OrderSaga {
     }
   }
 
-  private cancel(order: Order, reason: CancelReason, detail: string, undo: Compensation[]): Order | undefined {
+  private cancel(order: Order, reason: CancelReason, detail: string, undo: Compensation[]): Promise<Order | undefined> {
     return this.save(order, { sagaStep: "COMPENSATE", cancelReason: reason, cancelDetail: detail, undo });
   }
 
@@ -290,14 +292,19 @@ export class OrderSaga {
     return undefined;
   }
 
-  private save(order: Order, change: SagaChange): Order | undefined {
+  private async save(order: Order, change: SagaChange): Promise<Order | undefined> {
     const next: Order = { ...order, ...change, updatedAt: this.options.now() };
     // The card token is needed only to authorize; it is not kept past that.
     const keepsCard = next.sagaStep === "RESERVE" || next.sagaStep === "AUTHORIZE";
     // Reaching DONE is the one step that ends the order: its event goes with it.
     const events: OrderEvent[] =
       next.sagaStep === "DONE" ? [next.state === "CONFIRMED" ? "ORDER_CONFIRMED" : "ORDER_CANCELLED"] : [];
-    const stored = this.deps.store.update({ ...next, cardToken: keepsCard ? next.cardToken : undefined }, order.sagaStep, events);
+    const stored = await this.deps.store.update(
+      { ...next, cardToken: keepsCard ? next.cardToken : undefined },
+      order.sagaStep,
+      events,
+      this.options.owner,
+    );
     if (stored === undefined) {
       this.options.logger.warn({ orderId: order.orderId, sagaStep: order.sagaStep }, "order moved on elsewhere");
     }

@@ -38,15 +38,15 @@ export function createPaymentHandler(payments: Payments): ServiceImpl<typeof Pay
     },
 
     async capturePayment(request) {
-      return create(CapturePaymentResponseSchema, { payment: toProtoPayment(payments.capture(request.paymentId)) });
+      return create(CapturePaymentResponseSchema, { payment: toProtoPayment(await payments.capture(request.paymentId)) });
     },
 
     async voidPayment(request) {
-      return create(VoidPaymentResponseSchema, { payment: toProtoPayment(payments.void(request.paymentId)) });
+      return create(VoidPaymentResponseSchema, { payment: toProtoPayment(await payments.void(request.paymentId)) });
     },
 
     async getPayment(request) {
-      return create(GetPaymentResponseSchema, { payment: toProtoPayment(payments.get(request.paymentId)) });
+      return create(GetPaymentResponseSchema, { payment: toProtoPayment(await payments.get(request.paymentId)) });
     },
   };
 }

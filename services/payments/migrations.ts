@@ -1,7 +1,8 @@
 /**
- * The payments schema, one step per entry, applied in order. The database's
- * `PRAGMA user_version` is the number of steps applied, so a step never runs
- * twice; steps are only ever appended, never edited once released.
+ * The payments schema, one step per entry, applied in order, on each engine:
+ * SQLite counts the steps applied in `PRAGMA user_version`, PostgreSQL in
+ * schema_migrations. A step never runs twice; steps are only ever appended,
+ * never edited once released, and both lists grow together.
  */
 export const migrations: readonly string[] = [
   // The card token is not stored: the fingerprint (a SHA-256 over order, amount,
@@ -19,3 +20,16 @@ export const migrations: readonly string[] = [
    ) STRICT;`,
 ];
 
+export const postgresMigrations: readonly string[] = [
+  `CREATE TABLE payments (
+     payment_id          text PRIMARY KEY,
+     idempotency_key     text NOT NULL UNIQUE,
+     request_fingerprint text NOT NULL,
+     order_id            text NOT NULL,
+     amount_minor        bigint NOT NULL CHECK (amount_minor > 0),
+     currency_code       text NOT NULL,
+     state               text NOT NULL CHECK (state IN ('AUTHORIZED', 'CAPTURED', 'VOIDED')),
+     created_at_ms       bigint NOT NULL,
+     updated_at_ms       bigint NOT NULL
+   );`,
+];

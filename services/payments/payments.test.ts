@@ -1,14 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import Database from "better-sqlite3";
 import { expect } from "chai";
 import { Code, ConnectError, reasonMetadataOf, reasonOf } from "../../mesh/errors.js";
 import type { CardProcessor } from "./card-processor.js";
 import type { AuthorizeRequest } from "./model.js";
 import { Payments } from "./payments.js";
 import { createSimulatedCardProcessor } from "./simulated-card-processor.js";
-import { openSqlitePaymentStore, type SqlitePaymentStore } from "./sqlite-store.js";
+import { freshStore, storeEngines, type FreshStore } from "../../test/support/store-engines.js";
+import { openPaymentStore } from "./open-store.js";
+import type { PaymentStore } from "./payment-store.js";
 
 const start = Date.parse("2030-01-01T00:00:00Z");
 
@@ -20,18 +18,16 @@ const visa: AuthorizeRequest = {
   cardToken: "tok_visa",
 };
 
-describe("Payments on SQLite", () => {
-  let dir: string;
-  let path: string;
-  let store: SqlitePaymentStore;
+for (const engine of storeEngines) describe(`Payments on ${engine}`, () => {
+  let fresh: FreshStore;
+  let store: PaymentStore;
   let nowMs: number;
   let processorCalls: number;
   let payments: Payments;
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "payments-"));
-    path = join(dir, "payments.db");
-    store = openSqlitePaymentStore(path);
+  beforeEach(async () => {
+    fresh = await freshStore(engine, "payments");
+    store = await openPaymentStore(fresh.location);
     nowMs = start;
     processorCalls = 0;
     const simulated = createSimulatedCardProcessor();
@@ -45,24 +41,19 @@ describe("Payments on SQLite", () => {
     payments = new Payments({ store, processor: counted, now: () => nowMs });
   });
 
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
+  afterEach(async () => {
+    await store.close();
+    await fresh.dispose();
   });
 
   /** Every payment row, read on a separate connection: what a failing call must leave untouched. */
-  function snapshot(): unknown[] {
-    const db = new Database(path, { readonly: true });
-    try {
-      return db.prepare("SELECT * FROM payments ORDER BY rowid").all();
-    } finally {
-      db.close();
-    }
+  function snapshot(): Promise<unknown[]> {
+    return fresh.query("SELECT * FROM payments ORDER BY created_at_ms, payment_id");
   }
 
   /** Awaits `call`, expects it to fail with `code` (and `reason`), and checks that it wrote nothing. */
   async function expectFailure(call: () => unknown, code: Code, reason?: string): Promise<ConnectError> {
-    const before = snapshot();
+    const before = await snapshot();
     const err = await Promise.resolve()
       .then(call)
       .then(
@@ -72,7 +63,7 @@ describe("Payments on SQLite", () => {
     expect(err).to.be.instanceOf(ConnectError);
     expect(Code[(err as ConnectError).code]).to.equal(Code[code]);
     expect(reasonOf(err)).to.equal(reason);
-    expect(snapshot()).to.deep.equal(before);
+    expect(await snapshot()).to.deep.equal(before);
     return err as ConnectError;
   }
 
@@ -88,12 +79,12 @@ describe("Payments on SQLite", () => {
         createdAtMs: start,
         updatedAtMs: start,
       });
-      expect(payments.get(payment.paymentId)).to.deep.equal(payment);
+      expect(await payments.get(payment.paymentId)).to.deep.equal(payment);
     });
 
     it("never stores the card token", async () => {
       await payments.authorize(visa);
-      expect(JSON.stringify(snapshot())).to.not.contain("tok_visa");
+      expect(JSON.stringify(await snapshot())).to.not.contain("tok_visa");
     });
 
     for (const [token, code, reason] of [
@@ -114,15 +105,15 @@ describe("Payments on SQLite", () => {
       nowMs += 1000;
       expect(await payments.authorize(visa)).to.deep.equal(first);
       expect(processorCalls).to.equal(1);
-      expect(snapshot()).to.have.length(1);
+      expect(await snapshot()).to.have.length(1);
     });
 
     it("returns the payment in its current state once captured or voided", async () => {
       const captured = await payments.authorize(visa);
-      payments.capture(captured.paymentId);
+      await payments.capture(captured.paymentId);
       expect((await payments.authorize(visa)).state).to.equal("CAPTURED");
       const voided = await payments.authorize({ ...visa, idempotencyKey: "key-2" });
-      payments.void(voided.paymentId);
+      await payments.void(voided.paymentId);
       expect((await payments.authorize({ ...visa, idempotencyKey: "key-2" })).state).to.equal("VOIDED");
       expect(processorCalls).to.equal(2);
     });
@@ -150,7 +141,7 @@ describe("Payments on SQLite", () => {
       const [a, b] = await Promise.all([payments.authorize(slow), payments.authorize(slow)]);
       expect(b).to.deep.equal(a);
       expect(processorCalls).to.equal(1);
-      expect(snapshot()).to.have.length(1);
+      expect(await snapshot()).to.have.length(1);
     });
 
     it("refuses a concurrent different request under the same key", async () => {
@@ -169,7 +160,7 @@ describe("Payments on SQLite", () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 20);
       await expectFailure(() => payments.authorize({ ...visa, cardToken: "tok_slow_10000" }, controller.signal), Code.Canceled);
-      expect(snapshot()).to.have.length(0);
+      expect(await snapshot()).to.have.length(0);
     });
   });
 
@@ -177,18 +168,18 @@ describe("Payments on SQLite", () => {
     it("collects an authorized payment, and is idempotent", async () => {
       const { paymentId } = await payments.authorize(visa);
       nowMs += 1000;
-      const captured = payments.capture(paymentId);
+      const captured = await payments.capture(paymentId);
       expect(captured).to.deep.include({ state: "CAPTURED", createdAtMs: start, updatedAtMs: start + 1000 });
-      expect(payments.get(paymentId)).to.deep.equal(captured);
+      expect(await payments.get(paymentId)).to.deep.equal(captured);
       nowMs += 1000;
-      const before = snapshot();
-      expect(payments.capture(paymentId)).to.deep.equal(captured);
-      expect(snapshot()).to.deep.equal(before);
+      const before = await snapshot();
+      expect(await payments.capture(paymentId)).to.deep.equal(captured);
+      expect(await snapshot()).to.deep.equal(before);
     });
 
     it("refuses a voided payment", async () => {
       const { paymentId } = await payments.authorize(visa);
-      payments.void(paymentId);
+      await payments.void(paymentId);
       const err = await expectFailure(() => payments.capture(paymentId), Code.FailedPrecondition, "PAYMENT_VOIDED");
       expect(reasonMetadataOf(err)).to.deep.equal({ payment_id: paymentId });
     });
@@ -202,17 +193,17 @@ describe("Payments on SQLite", () => {
     it("cancels an authorized payment, and is idempotent", async () => {
       const { paymentId } = await payments.authorize(visa);
       nowMs += 1000;
-      const voided = payments.void(paymentId);
+      const voided = await payments.void(paymentId);
       expect(voided).to.deep.include({ state: "VOIDED", updatedAtMs: start + 1000 });
       nowMs += 1000;
-      const before = snapshot();
-      expect(payments.void(paymentId)).to.deep.equal(voided);
-      expect(snapshot()).to.deep.equal(before);
+      const before = await snapshot();
+      expect(await payments.void(paymentId)).to.deep.equal(voided);
+      expect(await snapshot()).to.deep.equal(before);
     });
 
     it("refuses a captured payment", async () => {
       const { paymentId } = await payments.authorize(visa);
-      payments.capture(paymentId);
+      await payments.capture(paymentId);
       await expectFailure(() => payments.void(paymentId), Code.FailedPrecondition, "PAYMENT_CAPTURED");
     });
 

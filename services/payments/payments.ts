@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Code, ConnectError, failure } from "../../mesh/errors.js";
 import type { CardProcessor } from "./card-processor.js";
 import type { AuthorizeRequest, Payment, PaymentState } from "./model.js";
-import type { PaymentStore } from "./payment-store.js";
+import type { PaymentRecords, PaymentStore } from "./payment-store.js";
 
 export interface PaymentsOptions {
   /** Where payments and their idempotency keys live. */
@@ -44,7 +44,7 @@ export class Payments {
   async authorize(request: AuthorizeRequest, signal?: AbortSignal): Promise<Payment> {
     const key = request.idempotencyKey;
     const fingerprint = fingerprintOf(request);
-    const stored = this.store.findByIdempotencyKey(key);
+    const stored = await this.store.findByIdempotencyKey(key);
     if (stored) {
       assertSameRequest(stored.fingerprint, fingerprint, key);
       return stored.payment;
@@ -61,12 +61,12 @@ export class Payments {
   }
 
   /** Collects an authorized payment; a captured one comes back unchanged, a voided one is refused. */
-  capture(paymentId: string): Payment {
-    return this.store.transaction(() => {
-      const payment = this.requirePayment(paymentId);
+  capture(paymentId: string): Promise<Payment> {
+    return this.store.transaction(async (tx) => {
+      const payment = await requirePayment(tx, paymentId, { forUpdate: true });
       switch (payment.state) {
         case "AUTHORIZED":
-          return this.moveTo(payment, "CAPTURED");
+          return this.moveTo(tx, payment, "CAPTURED");
         case "CAPTURED":
           return payment;
         case "VOIDED":
@@ -78,12 +78,12 @@ export class Payments {
   }
 
   /** Cancels an authorization; a voided one comes back unchanged, a captured one is refused. */
-  void(paymentId: string): Payment {
-    return this.store.transaction(() => {
-      const payment = this.requirePayment(paymentId);
+  void(paymentId: string): Promise<Payment> {
+    return this.store.transaction(async (tx) => {
+      const payment = await requirePayment(tx, paymentId, { forUpdate: true });
       switch (payment.state) {
         case "AUTHORIZED":
-          return this.moveTo(payment, "VOIDED");
+          return this.moveTo(tx, payment, "VOIDED");
         case "VOIDED":
           return payment;
         case "CAPTURED":
@@ -95,8 +95,8 @@ export class Payments {
   }
 
   /** One payment; NotFound if the id is unknown. */
-  get(paymentId: string): Payment {
-    return this.requirePayment(paymentId);
+  get(paymentId: string): Promise<Payment> {
+    return requirePayment(this.store, paymentId);
   }
 
   private async authorizeOnce(request: AuthorizeRequest, fingerprint: string, signal?: AbortSignal): Promise<Payment> {
@@ -112,23 +112,23 @@ export class Payments {
       createdAtMs: now,
       updatedAtMs: now,
     };
-    this.store.insertPayment(payment, request.idempotencyKey, fingerprint);
+    await this.store.insertPayment(payment, request.idempotencyKey, fingerprint);
     return payment;
   }
 
-  private moveTo(payment: Payment, state: PaymentState): Payment {
+  private async moveTo(tx: PaymentRecords, payment: Payment, state: PaymentState): Promise<Payment> {
     const updatedAtMs = this.now();
-    this.store.setState(payment.paymentId, state, updatedAtMs);
+    await tx.setState(payment.paymentId, state, updatedAtMs);
     return { ...payment, state, updatedAtMs };
   }
+}
 
-  private requirePayment(paymentId: string): Payment {
-    const payment = this.store.findPayment(paymentId);
-    if (!payment) {
-      throw new ConnectError(`payment ${paymentId} not found`, Code.NotFound);
-    }
-    return payment;
+async function requirePayment(records: PaymentRecords, paymentId: string, options?: { forUpdate: boolean }): Promise<Payment> {
+  const payment = await records.findPayment(paymentId, options);
+  if (!payment) {
+    throw new ConnectError(`payment ${paymentId} not found`, Code.NotFound);
   }
+  return payment;
 }
 
 /** A digest rather than the fields themselves, so the card token is never stored. */

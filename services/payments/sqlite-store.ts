@@ -1,8 +1,9 @@
 import type Database from "better-sqlite3";
 import { openDatabase } from "../../mesh/index.js";
+import { SqliteSession } from "../../mesh/sqlite/sqlite-session.js";
 import { migrations } from "./migrations.js";
 import type { Payment, PaymentState } from "./model.js";
-import type { KeyedPayment, PaymentStore } from "./payment-store.js";
+import type { KeyedPayment, PaymentRecords, PaymentStore } from "./payment-store.js";
 
 export interface SqlitePaymentStoreOptions {
   /**
@@ -30,16 +31,19 @@ interface PaymentRow {
  * in-memory one for ":memory:", and migrates it to the latest schema.
  */
 export function openSqlitePaymentStore(path: string, options: SqlitePaymentStoreOptions = {}): SqlitePaymentStore {
-  const db = openDatabase(path, { name: "payments", migrations, busyTimeoutMs: options.busyTimeoutMs });
+  const db = openDatabase(path, { name: "payments", migrations: migrations, busyTimeoutMs: options.busyTimeoutMs });
   return new SqlitePaymentStore(db);
 }
 
 /** The payment store on one better-sqlite3 connection. Statements are prepared once, at open. */
 export class SqlitePaymentStore implements PaymentStore {
-  private readonly statements;
+  private readonly session: SqliteSession;
+  /** The records on the connection itself: what a transaction's `fn` gets. */
+  private readonly records: PaymentRecords;
 
-  constructor(private readonly db: Database.Database) {
-    this.statements = {
+  constructor(db: Database.Database) {
+    this.session = new SqliteSession(db);
+    const sql = {
       findPayment: db.prepare<[string], PaymentRow>("SELECT * FROM payments WHERE payment_id = ?"),
       findByIdempotencyKey: db.prepare<[string], PaymentRow>("SELECT * FROM payments WHERE idempotency_key = ?"),
       insertPayment: db.prepare<[string, string, string, string, number, string, PaymentState, number, number]>(
@@ -47,51 +51,65 @@ export class SqlitePaymentStore implements PaymentStore {
                                currency_code, state, created_at_ms, updated_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      setState: db.prepare<[PaymentState, number, string]>(
-        "UPDATE payments SET state = ?, updated_at_ms = ? WHERE payment_id = ?",
-      ),
+      setState: db.prepare<[PaymentState, number, string]>("UPDATE payments SET state = ?, updated_at_ms = ? WHERE payment_id = ?"),
+      ping: db.prepare("SELECT 1"),
+    };
+    // Synchronous, so that a readiness probe sees a closed database at once.
+    this.ping = () => {
+      sql.ping.get();
+    };
+    this.records = {
+      findPayment: async (paymentId) => {
+        const row = sql.findPayment.get(paymentId);
+        return row && toPayment(row);
+      },
+      findByIdempotencyKey: async (idempotencyKey) => {
+        const row = sql.findByIdempotencyKey.get(idempotencyKey);
+        return row && { payment: toPayment(row), fingerprint: row.request_fingerprint };
+      },
+      insertPayment: async (payment, idempotencyKey, fingerprint) => {
+        sql.insertPayment.run(
+          payment.paymentId,
+          idempotencyKey,
+          fingerprint,
+          payment.orderId,
+          payment.amountMinor,
+          payment.currencyCode,
+          payment.state,
+          payment.createdAtMs,
+          payment.updatedAtMs,
+        );
+      },
+      setState: async (paymentId, state, updatedAtMs) => {
+        sql.setState.run(state, updatedAtMs, paymentId);
+      },
     };
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+  readonly ping: () => void;
+
+  transaction<T>(fn: (tx: PaymentRecords) => Promise<T>): Promise<T> {
+    return this.session.transaction(() => fn(this.records));
   }
 
-  findPayment(paymentId: string): Payment | undefined {
-    const row = this.statements.findPayment.get(paymentId);
-    return row && toPayment(row);
+  findPayment(paymentId: string): Promise<Payment | undefined> {
+    return this.session.run(() => this.records.findPayment(paymentId));
   }
 
-  findByIdempotencyKey(idempotencyKey: string): KeyedPayment | undefined {
-    const row = this.statements.findByIdempotencyKey.get(idempotencyKey);
-    return row && { payment: toPayment(row), fingerprint: row.request_fingerprint };
+  findByIdempotencyKey(idempotencyKey: string): Promise<KeyedPayment | undefined> {
+    return this.session.run(() => this.records.findByIdempotencyKey(idempotencyKey));
   }
 
-  insertPayment(payment: Payment, idempotencyKey: string, fingerprint: string): void {
-    this.statements.insertPayment.run(
-      payment.paymentId,
-      idempotencyKey,
-      fingerprint,
-      payment.orderId,
-      payment.amountMinor,
-      payment.currencyCode,
-      payment.state,
-      payment.createdAtMs,
-      payment.updatedAtMs,
-    );
+  insertPayment(payment: Payment, idempotencyKey: string, fingerprint: string): Promise<void> {
+    return this.session.run(() => this.records.insertPayment(payment, idempotencyKey, fingerprint));
   }
 
-  setState(paymentId: string, state: PaymentState, updatedAtMs: number): void {
-    this.statements.setState.run(state, updatedAtMs, paymentId);
+  setState(paymentId: string, state: PaymentState, updatedAtMs: number): Promise<void> {
+    return this.session.run(() => this.records.setState(paymentId, state, updatedAtMs));
   }
 
-  /** A trivial query, for readiness: throws once the database is closed or unusable. */
-  ping(): void {
-    this.db.prepare("SELECT 1").get();
-  }
-
-  close(): void {
-    this.db.close();
+  async close(): Promise<void> {
+    this.session.close();
   }
 }
 

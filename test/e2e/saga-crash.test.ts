@@ -156,7 +156,8 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
   }
 
   before(async () => {
-    mesh = await startMesh({ env: { SAGA_RESUME_MS: "200" } });
+    // A short saga lease: the restarted process (a new replica) takes the dead one's orders over soon.
+    mesh = await startMesh({ env: { SAGA_RESUME_MS: "200", SAGA_LEASE_MS: "1000" } });
     orders = mesh.orders;
     inventory = mesh.inventory;
     for (const [sku, counts] of await stock()) {

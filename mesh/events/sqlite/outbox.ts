@@ -1,6 +1,8 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type Database from "better-sqlite3";
-import { EnvelopeSchema, type Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
+import { EnvelopeSchema, type Envelope } from "../../../gen/meshwork/events/v1/envelope_pb.js";
+import type { SqliteSession } from "../../sqlite/sqlite-session.js";
+import type { OutboxRow, OutboxStore } from "../event-stores.js";
 
 /**
  * The outbox's schema: one migration step a producing service appends to its
@@ -51,37 +53,43 @@ function statements(db: Database.Database): OutboxStatements {
  * Records `envelope` for publishing to `stream`. Call it inside the
  * transaction that makes the state change the event reports, so that both
  * commit or neither does; the outbox relay publishes it after the commit.
- * Synchronous, like the rest of a better-sqlite3 transaction. Throws if an
- * event with the same id is already in the outbox.
+ * Throws if an event with the same id is already in the outbox.
  */
 export function appendToOutbox(db: Database.Database, stream: string, envelope: Envelope): void {
   statements(db).insert.run(envelope.id, stream, toBinary(EnvelopeSchema, envelope), Date.now());
 }
 
-/** One unpublished outbox row. */
-export interface OutboxRow {
-  readonly seq: number;
-  readonly stream: string;
-  readonly envelope: Envelope;
-}
-
-/** Up to `limit` unpublished rows, oldest first; none when everything is published. */
-export function nextUnpublished(db: Database.Database, limit: number): OutboxRow[] {
-  const rows = statements(db).next.all(limit) as { seq: number; stream: string; envelope: Buffer }[];
-  return rows.map((row) => ({ seq: row.seq, stream: row.stream, envelope: fromBinary(EnvelopeSchema, row.envelope) }));
-}
-
-/** Marks the rows `seqs` published, in one transaction. */
-export function markPublished(db: Database.Database, seqs: readonly number[]): void {
-  const { mark } = statements(db);
-  const now = Date.now();
-  db.transaction(() => {
+/**
+ * The outbox on SQLite. One writer at a time holds the file, so the relay
+ * reads the oldest rows, publishes them strictly in `seq` order (which keeps
+ * every subject's order) and marks the acknowledged ones in one transaction.
+ * Processes sharing the file each run a relay that may publish a row twice;
+ * the bus drops the repeat (deduplication on the event id).
+ */
+export function sqliteOutbox(session: SqliteSession): OutboxStore {
+  const sql = statements(session.db);
+  const mark = session.db.transaction((seqs: readonly number[]) => {
+    const now = Date.now();
     for (const seq of seqs) {
-      mark.run(now, seq);
+      sql.mark.run(now, seq);
     }
-  })();
-}
-
-export function countUnpublished(db: Database.Database): number {
-  return (statements(db).count.get() as { n: number }).n;
+  });
+  return {
+    async relayBatch(limit, publish) {
+      const rows = await session.run(() =>
+        (sql.next.all(limit) as { seq: number; stream: string; envelope: Buffer }[]).map(
+          (row): OutboxRow => ({ seq: row.seq, stream: row.stream, envelope: fromBinary(EnvelopeSchema, row.envelope) }),
+        ),
+      );
+      if (rows.length === 0) {
+        return 0;
+      }
+      const acknowledged = await publish(rows);
+      if (acknowledged.length > 0) {
+        await session.run(() => mark(acknowledged.map((row) => row.seq)));
+      }
+      return rows.length;
+    },
+    countUnpublished: () => session.run(() => (sql.count.get() as { n: number }).n),
+  };
 }
