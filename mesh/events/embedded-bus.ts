@@ -12,7 +12,11 @@ export interface EmbeddedBusOptions {
    * publishes, its consumer positions when it subscribes.
    */
   readonly store: { readonly eventLog: EventLogStore; readonly positions: ConsumerPositionStore };
-  /** The producer of each stream this process subscribes to, e.g. { orders: "http://127.0.0.1:50053" }. */
+  /**
+   * The producer of each stream this process subscribes to, e.g. { orders:
+   * "http://127.0.0.1:50053" }, or a comma-separated list of its replicas
+   * when they share a PostgreSQL database (each serves the whole log).
+   */
   readonly sources?: Readonly<Record<string, string>>;
   /** Makes the clients to the sources. Default: one of the bus's own, closed with it. */
   readonly clients?: ClientFactory;
@@ -72,7 +76,8 @@ export function createEmbeddedBus(options: EmbeddedBusOptions): EmbeddedBus {
     }
     const client = clients.client(EventLogService, {
       name: `event-log ${source}`,
-      endpoints: source,
+      // A comma-separated list: producer replicas sharing one database serve the same log; any will do.
+      endpoints: source.includes(",") ? source.split(",").map((url) => url.trim()) : source,
       timeouts: { defaultTimeoutMs: subscribeTimeoutMs },
       breaker: false,
       retry: false,
