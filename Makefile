@@ -62,12 +62,8 @@ typecheck: deps ## TypeScript, strict
 unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
 	./scripts/mocha.sh
 
-bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests)
-	node --import tsx bench/grpc-serving.ts
-	node --import tsx bench/client-stack.ts
-	node --import tsx bench/gateway.ts
-	node --import tsx bench/observability.ts
-	node --import tsx bench/events.ts
+bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests); rewrites bench/RESULTS.md
+	node --import tsx bench/run-all.ts
 
 canary: deps ## Roll a version out step by step, rolled back on a breach: make canary SERVICE=orders VERSION=canary [WINDOW_S=30]
 	@node --import tsx scripts/canary.ts --service "$(SERVICE)" --version "$(VERSION)" $(if $(STABLE),--stable "$(STABLE)") $(if $(WINDOW_S),--window-s "$(WINDOW_S)") $(if $(METRICS),--metrics "$(METRICS)") $(if $(TOKEN),--token "$(TOKEN)")

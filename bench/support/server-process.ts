@@ -15,6 +15,8 @@ export interface ServerProcessOptions {
   readonly core?: number;
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeArgs?: readonly string[];
+  /** Arguments after the script. */
+  readonly args?: readonly string[];
 }
 
 export class ServerProcess {
@@ -36,7 +38,7 @@ export class ServerProcess {
   }
 
   static start(options: ServerProcessOptions): ServerProcess {
-    const command = [process.execPath, ...(options.nodeArgs ?? []), "--import", "tsx", options.main];
+    const command = [process.execPath, ...(options.nodeArgs ?? []), "--import", "tsx", options.main, ...(options.args ?? [])];
     const argv = options.core === undefined ? command : ["taskset", "-c", String(options.core), ...command];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
