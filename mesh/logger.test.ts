@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { createLogger } from "./logger.js";
+import { createLogger, redactSecrets } from "./logger.js";
 
 /** A logger writing into an array, one parsed object per line. */
 function capture() {
@@ -21,6 +21,30 @@ describe("createLogger", () => {
     }
     expect(lines[2]).to.deep.include({ request: { cardToken: "[redacted]", lines: [] } });
     expect(lines[1]).to.deep.include({ req: { headers: { authorization: "[redacted]" } } });
+  });
+
+  it("redacts secrets in arrays, in an error's own fields, in child bindings, and three levels down", () => {
+    const { logger, text, lines } = capture();
+    logger.info({ orders: [{ cardToken: "tok_in_array" }] }, "array");
+    const err = Object.assign(new Error("declined"), { request: { headers: { authorization: "Bearer err.field.sig" } } });
+    logger.error({ err, saga: { step: { input: { card_token: "tok_three_deep" } } } }, "failed");
+    logger.child({ token: "child-t0ken" }).info("child");
+    for (const secret of ["tok_in_array", "err.field.sig", "tok_three_deep", "child-t0ken"]) {
+      expect(text(), secret).to.not.include(secret);
+    }
+    expect(lines[0]).to.deep.include({ orders: [{ cardToken: "[redacted]" }] });
+    // The error is still logged as an error: type, message and stack.
+    expect(lines[1]!.err).to.include({ type: "Error", message: "declined" });
+    expect((lines[1]!.err as { stack: string }).stack).to.include("logger.test.ts");
+    expect(lines[2]).to.include({ token: "[redacted]" });
+  });
+
+  it("leaves an object without secrets as it is, and the caller's objects untouched", () => {
+    const flat = { rpc: "a.B/C", code: "ok", duration_ms: 1.5, headers: { "content-type": "application/grpc" } };
+    expect(redactSecrets(flat)).to.equal(flat);
+    const nested = { request: { cardToken: "tok_visa" } };
+    expect(redactSecrets(nested)).to.deep.equal({ request: { cardToken: "[redacted]" } });
+    expect(nested.request.cardToken).to.equal("tok_visa");
   });
 
   it("adds no request fields outside an inbound call", () => {
