@@ -10,6 +10,7 @@ import {
   type Sampler,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
+import { UnrecordedTracer } from "./unrecorded-tracer.js";
 
 export interface TracingOptions {
   /**
@@ -26,8 +27,9 @@ export interface TracingOptions {
    */
   readonly sampler?: Sampler;
   /**
-   * Where finished spans go. Default: none; spans are then sampled and
-   * propagated but not exported.
+   * Where finished spans go. Default: none; spans then get ids and are
+   * sampled and propagated, but not recorded (see UnrecordedTracer): a
+   * process that exports nothing pays nothing for recording.
    */
   readonly exporter?: SpanExporter;
   /**
@@ -67,13 +69,15 @@ export function createTracing(options: TracingOptions = {}): Tracing {
     options.serviceName === undefined
       ? defaultResource()
       : defaultResource().merge(resourceFromAttributes({ "service.name": options.serviceName }));
+  const sampler = options.sampler ?? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
   const provider = new BasicTracerProvider({
     resource,
-    sampler: options.sampler ?? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+    sampler,
     spanProcessors:
       exporter === undefined
         ? []
         : [options.export === "simple" ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter, options.batch)],
   });
-  return { tracer: provider.getTracer(options.tracerName ?? "meshwork"), provider };
+  const tracer = exporter === undefined ? new UnrecordedTracer(sampler) : provider.getTracer(options.tracerName ?? "meshwork");
+  return { tracer, provider };
 }
