@@ -27,6 +27,8 @@ interface StreamResponse {
  * latest snapshot) and /mesh/stream (Server-Sent Events: the latest snapshot
  * at once, then one `data:` event per poll). A stream whose client reads
  * slower than the polls come skips snapshots rather than buffering them.
+ * Each of them, and every poll while a stream is open, tells the collector
+ * the page is watched, which keeps it polling.
  */
 export function meshRoutes(collector: StatusCollector, page: MeshPage, options: MeshRoutesOptions = {}): MeshRoutes {
   const maxStreams = options.maxStreams ?? 32;
@@ -48,6 +50,10 @@ export function meshRoutes(collector: StatusCollector, page: MeshPage, options: 
     }
   };
   const unsubscribe = collector.subscribe((snapshot) => {
+    if (streams.size > 0) {
+      // An open stream is someone watching: polling goes on.
+      collector.watch();
+    }
     const json = jsonOf(snapshot);
     for (const [res, state] of streams) {
       push(res, state, json);
@@ -74,6 +80,9 @@ export function meshRoutes(collector: StatusCollector, page: MeshPage, options: 
     const q = url.indexOf("?");
     const pathname = q < 0 ? url : url.slice(0, q);
     const document = documents[pathname];
+    if (document !== undefined || pathname === "/mesh/stream") {
+      collector.watch();
+    }
     if (document !== undefined) {
       const body = document.body();
       res.writeHead(200, { ...pageHeaders, "content-type": document.contentType, "content-length": Buffer.byteLength(body) });

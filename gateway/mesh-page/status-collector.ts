@@ -56,6 +56,14 @@ export interface StatusCollectorOptions {
   readonly windowMs?: number;
   /** Deadline of each health check and scrape. Default: 800 ms, under the poll interval. */
   readonly probeTimeoutMs?: number;
+  /**
+   * How long polling goes on after the page was last looked at (`watch`).
+   * Default: 60 s. Polling costs every process a scrape and the gateway their
+   * parsing each interval, so a mesh nobody watches is not polled: the first
+   * look starts it again (the page then shows "not polled yet" until the first
+   * poll ends, and rates once a window has passed).
+   */
+  readonly idleAfterMs?: number;
   /** Recent gateway errors kept. Default: 50. */
   readonly recentErrors?: number;
   /** Prefix of the mesh's series. Default: "meshwork_", as createMeshMetrics. */
@@ -112,6 +120,9 @@ export class StatusCollector {
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  /** Set by `start`: polling may run. */
+  private started = false;
+  private watchedAt = 0;
   private snapshot: MeshSnapshot;
 
   constructor(private readonly config: StatusCollectorOptions) {
@@ -120,6 +131,7 @@ export class StatusCollector {
       pollIntervalMs,
       windowMs: config.windowMs ?? Math.max(5_000, 2 * pollIntervalMs),
       probeTimeoutMs: config.probeTimeoutMs ?? 800,
+      idleAfterMs: config.idleAfterMs ?? 60_000,
       recentErrors: config.recentErrors ?? 50,
       metricsPrefix: config.metricsPrefix ?? "meshwork_",
       historyPoints: config.historyPoints ?? 120,
@@ -149,18 +161,32 @@ export class StatusCollector {
 
   /**
    * Starts polling, once the local process listens at `localUrl`: the first
-   * poll at once, then one every interval after the previous ended.
+   * poll at once, then one every interval after the previous ended, for as
+   * long as the page is watched (see `idleAfterMs`; start counts as a look).
    */
   start(localUrl: string): void {
-    if (this.timer !== undefined || this.polling !== undefined || this.stopping.signal.aborted) {
+    if (this.started || this.stopping.signal.aborted) {
       return;
     }
+    this.started = true;
     this.local.url = localUrl;
+    this.watch();
+  }
+
+  /**
+   * Someone looks at the page (a request for it, its snapshot or its stream,
+   * or a poll while a stream is open): polling goes on, or starts again.
+   */
+  watch(): void {
+    this.watchedAt = Date.now();
+    if (!this.started || this.timer !== undefined || this.polling !== undefined || this.stopping.signal.aborted) {
+      return;
+    }
     const loop = (): void => {
       this.timer = undefined;
       this.polling = this.poll().finally(() => {
         this.polling = undefined;
-        if (!this.stopping.signal.aborted) {
+        if (!this.stopping.signal.aborted && Date.now() - this.watchedAt < this.options.idleAfterMs) {
           this.timer = setTimeout(loop, this.options.pollIntervalMs);
         }
       });
