@@ -2,7 +2,7 @@
 // user would run instead, with one load generator (h2load), in one run.
 //
 //   npx tsx bench/defaults.ts [--rounds 3] [--duration 8] [--rate-duration 5]
-//                             [--grpc-rate 1000] [--rest-rate 300] [--place-rate 20]
+//                             [--grpc-rate 1000] [--rest-rate 300] [--place-rate 10]
 //                             [--place-in-flight 8] [--no-profile]
 //
 // The mesh is scripts/run-mesh.ts itself (what `make run` runs) with its
@@ -27,6 +27,9 @@
 // request id of its own, which h2load cannot vary): `place-in-flight` orders
 // in flight, then `place-rate` orders a second. Rows run in turn within a
 // round; figures are medians over rounds, ratios medians of per-round ratios.
+// A closed-loop run fails the bench on any error; at a fixed rate a process
+// that cannot keep up may shed load (429, timeouts): those requests are
+// counted and shown, not hidden.
 // Then (unless --no-profile) the mesh is started again with every process
 // profiled (bench/support/cpu-profile-preload.mjs) and the same closed-loop
 // runs give each process's CPU per request by contributor: the measured CPU
@@ -65,7 +68,7 @@ const { values: args } = parseArgs({
     "rate-duration": { type: "string", default: "5" },
     "grpc-rate": { type: "string", default: "1000" },
     "rest-rate": { type: "string", default: "300" },
-    "place-rate": { type: "string", default: "20" },
+    "place-rate": { type: "string", default: "10" },
     "place-in-flight": { type: "string", default: "8" },
     "no-profile": { type: "boolean", default: false },
   },
@@ -112,6 +115,8 @@ interface Measured {
   readonly cpu: Record<string, number>;
   /** The other mesh processes' CPU per request (idle work: collector, sweepers, relays). */
   readonly restOfMesh: number;
+  /** Requests not answered (fixed-rate runs only; a closed-loop run fails on any). */
+  readonly failed: number;
 }
 interface RoundResult {
   readonly throughput: Measured;
@@ -119,6 +124,7 @@ interface RoundResult {
   readonly p99Ms: number;
   readonly offeredRate: number;
   readonly achievedRate: number;
+  readonly failedAtRate: number;
 }
 
 const version = h2loadVersion();
@@ -232,10 +238,11 @@ try {
     const before = watched.map((name) => procTreeCpuUs(pidOf(name)));
     let requests: number;
     let requestsPerSec: number;
+    let failed = 0;
     let latenciesMs: Float64Array | undefined;
     if (row.id === "p-gateway") {
       const placed = await placeOrders(mesh!.url("gateway"), token, durationS, rate);
-      ({ requests, requestsPerSec, latenciesMs } = placed);
+      ({ requests, requestsPerSec, latenciesMs, failed } = placed);
     } else {
       const load = loadOf[row.id];
       const h1 = load.h1 === true;
@@ -251,7 +258,8 @@ try {
         (child) => (loadChild = child),
       );
       // A warm-up may time out while a process compiles its paths; a measured run may not.
-      if (!warmUp && (result.failed > 0 || result.statusOther > 0 || result.succeeded === 0)) {
+      failed = result.failed + result.statusOther;
+      if (!warmUp && ((rate === undefined && failed > 0) || result.succeeded === 0)) {
         throw new Error(`${row.id}: ${result.failed} failed, ${result.statusOther} non-2xx of ${result.succeeded + result.failed} (${result.command})`);
       }
       requests = Math.max(result.succeeded, 1);
@@ -269,7 +277,7 @@ try {
         restOfMesh += perRequest;
       }
     });
-    return { measured: { requestsPerSec, cpu, restOfMesh }, ...(latenciesMs === undefined ? {} : { latenciesMs }) };
+    return { measured: { requestsPerSec, cpu, restOfMesh, failed }, ...(latenciesMs === undefined ? {} : { latenciesMs }) };
   };
   const rateOf = (row: RowSpec): number =>
     row.family === "place" ? settings.placeRate : row.family === "rest" ? settings.restRate : settings.grpcRate;
@@ -290,12 +298,14 @@ try {
         p99Ms: percentile(latencies, 0.99),
         offeredRate: rateOf(row),
         achievedRate: fixed.measured.requestsPerSec,
+        failedAtRate: fixed.measured.failed,
       };
       results.get(row.id)!.push(result);
       console.log(
         `  round ${round} ${row.id.padEnd(9)} ${fmt(throughput.requestsPerSec, 0)} req/s, CPU µs/req ` +
           `${Object.entries(throughput.cpu).map(([n, us]) => `${n} ${fmt(us, 0)}`).join(", ")}; ` +
-          `at ${rateOf(row)}/s p50 ${fmt(result.p50Ms, 2)} ms p99 ${fmt(result.p99Ms, 2)} ms`,
+          `at ${rateOf(row)}/s p50 ${fmt(result.p50Ms, 2)} ms p99 ${fmt(result.p99Ms, 2)} ms` +
+          (result.failedAtRate > 0 ? `, ${result.failedAtRate} not answered` : ""),
       );
     }
   }
@@ -407,12 +417,18 @@ async function placeOrders(
   token: string,
   durationS: number,
   rate: number | undefined,
-): Promise<{ requests: number; requestsPerSec: number; latenciesMs: Float64Array }> {
+): Promise<{ requests: number; requestsPerSec: number; latenciesMs: Float64Array; failed: number }> {
   const latencies: number[] = [];
+  let failed = 0;
   const prefix = `bench-${process.pid}-${Date.now()}`;
   const one = async (): Promise<void> => {
     const start = performance.now();
     const answer = await httpCall(gateway, "POST", "/v1/orders", token, orderBody(`${prefix}-${orderSeq++}`));
+    if (rate !== undefined && (answer.status === 429 || answer.status === 503 || answer.status === 504)) {
+      // Load shed at a rate the mesh cannot keep up with: counted, not hidden.
+      failed++;
+      return;
+    }
     if (answer.status !== 200 || !answer.body.includes("ORDER_STATE_CONFIRMED")) {
       throw new Error(`PlaceOrder answered ${answer.status}: ${answer.body.slice(0, 300)}`);
     }
@@ -442,7 +458,10 @@ async function placeOrders(
     await Promise.all(pending);
   }
   const elapsedS = (performance.now() - begin) / 1000;
-  return { requests: latencies.length, requestsPerSec: latencies.length / elapsedS, latenciesMs: Float64Array.from(latencies).sort() };
+  if (latencies.length === 0) {
+    throw new Error(`no order was answered in ${durationS} s (${failed} shed)`);
+  }
+  return { requests: latencies.length, requestsPerSec: latencies.length / elapsedS, latenciesMs: Float64Array.from(latencies).sort(), failed };
 }
 
 /**
@@ -514,8 +533,8 @@ function report(results: Map<RowId, RoundResult[]>, breakdown: Map<RowId, Map<st
   const totalCpu = (r: RoundResult): number => Object.values(r.throughput.cpu).reduce((x, y) => x + y, 0);
 
   console.log();
-  console.log("| row | path | req/s (closed loop) | CPU µs/req by process | CPU µs/req, path | rest of mesh µs/req | offered/s | p50 | p99 |");
-  console.log("|---|---|---:|---|---:|---:|---:|---:|---:|");
+  console.log("| row | path | req/s (closed loop) | CPU µs/req by process | CPU µs/req, path | rest of mesh µs/req | offered/s | p50 | p99 | not answered |");
+  console.log("|---|---|---:|---|---:|---:|---:|---:|---:|---:|");
   for (const row of rows) {
     const list = results.get(row.id)!;
     const byProcess = row.path.map((name) => `${name} ${fmt(medianOf(list.map((r) => r.throughput.cpu[name]!)), 0)}`).join(", ");
@@ -523,7 +542,8 @@ function report(results: Map<RowId, RoundResult[]>, breakdown: Map<RowId, Map<st
     console.log(
       `| ${row.id} | ${row.label} | ${fmt(med(row.id, (r) => r.throughput.requestsPerSec), 0)} | ${byProcess} | ` +
         `${fmt(med(row.id, totalCpu), 0)} | ${isMesh ? fmt(med(row.id, (r) => r.throughput.restOfMesh), 0) : "-"} | ` +
-        `${list[0]!.offeredRate} | ${fmt(med(row.id, (r) => r.p50Ms), 2)} ms | ${fmt(med(row.id, (r) => r.p99Ms), 2)} ms |`,
+        `${list[0]!.offeredRate} | ${fmt(med(row.id, (r) => r.p50Ms), 2)} ms | ${fmt(med(row.id, (r) => r.p99Ms), 2)} ms | ` +
+        `${list.map((r) => r.failedAtRate).reduce((a, b) => a + b, 0)} |`,
     );
   }
 

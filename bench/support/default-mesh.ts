@@ -3,7 +3,7 @@
 // tracing configured from OTEL_* with nothing exported, the /mesh collector
 // polling), for bench/defaults.ts: on free ports, in a temporary data
 // directory, pinned to a core when asked, its output read through a pipe.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "./server-process.js";
@@ -50,14 +50,6 @@ export class DefaultMesh {
     const ports = {} as Record<MeshProcessName, number>;
     for (const name of meshProcessNames) {
       ports[name] = await freePort();
-    }
-    // What `make run` does first: the buf image the gateway reads its OpenAPI prose from.
-    const built = spawnSync(join(options.root, "node_modules", ".bin", "buf"), ["build", "proto", "--exclude-imports", "-o", join(options.dataDir, "api.binpb")], {
-      cwd: options.root,
-      encoding: "utf8",
-    });
-    if (built.status !== 0) {
-      throw new Error(`buf build failed: ${built.stderr}`);
     }
     const node = [process.execPath, "--import", "tsx", join(options.root, "scripts", "run-mesh.ts")];
     const argv = options.core === undefined ? node : ["taskset", "-c", String(options.core), ...node];
