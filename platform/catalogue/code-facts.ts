@@ -12,7 +12,8 @@ import { openDatabase } from "../../mesh/index.js";
 
 /**
  * The services a main reaches: every client target it builds (an object
- * literal with a string `name` and `endpoints`, as ClientFactory takes) and
+ * literal with a string `name` and `endpoints`, or a spread of an
+ * `env...Endpoints(...)` reader, as ClientFactory takes) and
  * every producer it pulls events from on the embedded bus (the keys of
  * `sources: { [stream]: url }`; a stream is named after its producer).
  */
@@ -23,7 +24,7 @@ export function mainTargets(root: string, folder: string): string[] {
   const visit = (node: ts.Node): void => {
     if (ts.isObjectLiteralExpression(node)) {
       const name = property(node, "name");
-      if (name !== undefined && property(node, "endpoints") !== undefined && ts.isStringLiteralLike(name)) {
+      if (name !== undefined && ts.isStringLiteralLike(name) && (property(node, "endpoints") !== undefined || spreadsEndpoints(node))) {
         found.add(name.text);
       }
       const sources = property(node, "sources");
@@ -113,6 +114,13 @@ export function foreignDatabaseUses(root: string, folder: string, name: string, 
     }
   }
   return problems;
+}
+
+/** `...envTargetEndpoints(env, "X_URL", ...)`: endpoints (and versions) read from the environment. */
+function spreadsEndpoints(node: ts.ObjectLiteralExpression): boolean {
+  return node.properties.some(
+    (p) => ts.isSpreadAssignment(p) && ts.isCallExpression(p.expression) && /Endpoints$/.test(p.expression.expression.getText()),
+  );
 }
 
 function property(node: ts.ObjectLiteralExpression, name: string): ts.Expression | undefined {
