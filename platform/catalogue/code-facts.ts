@@ -105,7 +105,7 @@ export function foreignDatabaseUses(root: string, folder: string, name: string, 
     for (const m of text.matchAll(/dataFile\(\s*["'`]([^"'`]+)["'`]/g)) {
       if (m[1] !== `${name}.db`) problems.push(`${at}: opens data file "${m[1]}", not ${name}.db`);
     }
-    for (const m of text.matchAll(/openDatabase\([^;]*?\bname:\s*["'`]([^"'`]+)["'`]/gs)) {
+    for (const m of text.matchAll(/(?:openDatabase|openPostgres)\([^;]*?\bname:\s*["'`]([^"'`]+)["'`]/gs)) {
       if (m[1] !== name) problems.push(`${at}: opens the database of "${m[1]}"`);
     }
     for (const other of otherServices) {
@@ -116,7 +116,7 @@ export function foreignDatabaseUses(root: string, folder: string, name: string, 
   return problems;
 }
 
-/** `...envTargetEndpoints(env, "X_URL", ...)`: endpoints (and versions) read from the environment. */
+/** A spread of an env...Endpoints reader call: endpoints (and versions) read from the environment. */
 function spreadsEndpoints(node: ts.ObjectLiteralExpression): boolean {
   return node.properties.some(
     (p) => ts.isSpreadAssignment(p) && ts.isCallExpression(p.expression) && /Endpoints$/.test(p.expression.expression.getText()),

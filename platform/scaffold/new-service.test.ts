@@ -98,6 +98,7 @@ describe("make service: a new service that passes its checks in one command", fu
       "--timeout",
       "120000",
       "services/shipping/entries.test.ts",
+      "services/shipping/store.test.ts",
       "services/shipping/handler.test.ts",
       "test/e2e/shipping.test.ts",
       // Suites that read the whole config, policy and README: still true with shipping in them.

@@ -1,7 +1,8 @@
 /**
  * What `make service NAME=<name> [PUBLIC=1]` writes: a working service in
  * this repository's shape — its contract, and services/<name>/ with main
- * (wiring), handler (proto <-> domain), domain, store and migrations, its
+ * (wiring), handler (proto <-> domain), domain, a store port with its SQLite
+ * and PostgreSQL implementations and their migrations, its
  * catalogue entry and its tests — with every name derived from NAME, so
  * nothing is renamed by hand. The resource is an "entry" (a title, created
  * idempotently by request id), small enough to replace and complete enough
@@ -147,15 +148,16 @@ slos:
     [`${dir}/main.ts`]: `// Wiring only: configuration from the environment, store, domain, handler
 // and server.
 import { ${S} } from "../../gen/meshwork/${name}/v1/${name}_pb.js";
-import { registration, runUntilSignal, serviceRuntime, storeCheck } from "../../mesh/index.js";
+import { registration, runUntilSignal, serviceRuntime, storeCheck, storeFromEnv } from "../../mesh/index.js";
 import { Entries } from "./entries.js";
 import { create${P}Handler } from "./handler.js";
-import { openSqliteEntryStore } from "./sqlite-store.js";
+import { openEntryStore } from "./open-store.js";
 
 const runtime = serviceRuntime("${name}", process.env, { defaultPort: ${port} });
-const { logger } = runtime;
+const { env, logger } = runtime;
 
-const store = openSqliteEntryStore(runtime.dataFile("${name}.db"));
+// SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE.
+const store = await openEntryStore(storeFromEnv(env, () => runtime.dataFile("${name}.db")), { logger });
 const entries = new Entries({ store });
 
 const server = await runtime.serve({
@@ -167,7 +169,7 @@ const server = await runtime.serve({
 
 runUntilSignal(async () => {
   await server.shutdown();
-  store.close();
+  await store.close();
   await runtime.shutdown();
 }, logger);
 `,
@@ -188,15 +190,21 @@ export interface StoredEntry {
   readonly requestId: string;
 }
 
-/** Where entries live: the domain owns this interface; sqlite-store.ts implements it. */
+/**
+ * Where entries live: the domain owns this port; sqlite-store.ts (the
+ * embedded default) and postgres-store.ts implement it.
+ */
 export interface EntryStore {
   /**
    * Stores \`entry\` for \`requestId\` unless an entry was already stored for
    * that request id, and returns the stored one either way (atomically: two
    * concurrent retries store one entry).
    */
-  insertOnce(requestId: string, entry: Entry): StoredEntry;
-  get(entryId: string): Entry | undefined;
+  insertOnce(requestId: string, entry: Entry): Promise<StoredEntry>;
+  get(entryId: string): Promise<Entry | undefined>;
+  /** A trivial query, for readiness: fails once the database is closed or unreachable (see storeCheck). */
+  ping(): void | Promise<void>;
+  close(): Promise<void>;
 }
 `,
 
@@ -226,8 +234,8 @@ export class Entries {
    * request id with another title is a client mistake, not a retry:
    * FailedPrecondition REQUEST_ID_REUSED.
    */
-  create(requestId: string, title: string): Entry {
-    const stored = this.store.insertOnce(requestId, { entryId: randomUUID(), title, createdAt: new Date(this.now()) });
+  async create(requestId: string, title: string): Promise<Entry> {
+    const stored = await this.store.insertOnce(requestId, { entryId: randomUUID(), title, createdAt: new Date(this.now()) });
     if (stored.entry.title !== title) {
       throw failure(Code.FailedPrecondition, "REQUEST_ID_REUSED", \`request id \${requestId} already created an entry with another title\`);
     }
@@ -235,8 +243,8 @@ export class Entries {
   }
 
   /** The entry, or NotFound ENTRY_NOT_FOUND. */
-  get(entryId: string): Entry {
-    const entry = this.store.get(entryId);
+  async get(entryId: string): Promise<Entry> {
+    const entry = await this.store.get(entryId);
     if (entry === undefined) {
       throw failure(Code.NotFound, "ENTRY_NOT_FOUND", \`no entry \${entryId}\`);
     }
@@ -246,9 +254,10 @@ export class Entries {
 `,
 
     [`${dir}/migrations.ts`]: `/**
- * The ${name} schema, one step per entry, applied in order; \`PRAGMA
- * user_version\` counts the steps applied. Append only: never edit a step
- * that has shipped. The catalogue's \`data\` lists the tables these create.
+ * The ${name} schema, one step per entry, applied in order, on each engine:
+ * SQLite counts the steps applied in \`PRAGMA user_version\`, PostgreSQL in
+ * schema_migrations. Append only, never edit a step that has shipped, and
+ * grow both lists together. The catalogue's \`data\` lists the tables these create.
  */
 export const migrations: readonly string[] = [
   \`CREATE TABLE entries (
@@ -257,6 +266,15 @@ export const migrations: readonly string[] = [
      title         TEXT NOT NULL,
      created_at_ms INTEGER NOT NULL
    ) STRICT;\`,
+];
+
+export const postgresMigrations: readonly string[] = [
+  \`CREATE TABLE entries (
+     entry_id      text PRIMARY KEY,
+     request_id    text NOT NULL UNIQUE,
+     title         text NOT NULL,
+     created_at_ms bigint NOT NULL
+   );\`,
 ];
 `,
 
@@ -281,7 +299,11 @@ export function openSqliteEntryStore(path: string): SqliteEntryStore {
   return new SqliteEntryStore(openDatabase(path, { name: "${name}", migrations }));
 }
 
-/** The entry store on one better-sqlite3 connection. Statements are prepared once, at open. */
+/**
+ * The entry store on one better-sqlite3 connection. Statements are prepared
+ * once, at open; each method's statements run synchronously, so an insert and
+ * its read-back are never interleaved with another call.
+ */
 export class SqliteEntryStore implements EntryStore {
   private readonly insert;
   private readonly byRequest;
@@ -297,7 +319,7 @@ export class SqliteEntryStore implements EntryStore {
     this.pingStatement = db.prepare("SELECT 1");
   }
 
-  insertOnce(requestId: string, entry: Entry): StoredEntry {
+  async insertOnce(requestId: string, entry: Entry): Promise<StoredEntry> {
     this.insert.run(entry.entryId, requestId, entry.title, entry.createdAt.getTime());
     const row = this.byRequest.get(requestId);
     if (row === undefined) {
@@ -306,7 +328,7 @@ export class SqliteEntryStore implements EntryStore {
     return { entry: toEntry(row), requestId: row.request_id };
   }
 
-  get(entryId: string): Entry | undefined {
+  async get(entryId: string): Promise<Entry | undefined> {
     const row = this.byId.get(entryId);
     return row === undefined ? undefined : toEntry(row);
   }
@@ -316,13 +338,111 @@ export class SqliteEntryStore implements EntryStore {
     this.pingStatement.get();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }
 
 function toEntry(row: EntryRow): Entry {
   return { entryId: row.entry_id, title: row.title, createdAt: new Date(row.created_at_ms) };
+}
+`,
+
+    [`${dir}/postgres-store.ts`]: `import type { Logger } from "pino";
+import { openPostgres, prepared } from "../../mesh/postgres/postgres-database.js";
+import type { Entry } from "./entry.js";
+import type { EntryStore } from "./entry-store.js";
+import { postgresMigrations } from "./migrations.js";
+
+interface EntryRow {
+  entry_id: string;
+  request_id: string;
+  title: string;
+  created_at_ms: string | number;
+}
+
+const sql = {
+  insert: prepared(
+    "INSERT INTO entries (entry_id, request_id, title, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
+  ),
+  byRequest: prepared("SELECT * FROM entries WHERE request_id = $1"),
+  byId: prepared("SELECT * FROM entries WHERE entry_id = $1"),
+};
+
+/** Connects to the ${name} database \`url\` names and migrates it to the latest schema. */
+export async function openPostgresEntryStore(url: string, options: { logger?: Logger } = {}): Promise<EntryStore> {
+  const db = await openPostgres(url, { name: "${name}", migrations: postgresMigrations, ...options });
+  return {
+    async insertOnce(requestId, entry) {
+      await db.pool.query(sql.insert([entry.entryId, requestId, entry.title, entry.createdAt.getTime()]));
+      const { rows } = await db.pool.query<EntryRow>(sql.byRequest([requestId]));
+      if (rows[0] === undefined) {
+        throw new Error(\`entry for request \${requestId} vanished after its insert\`);
+      }
+      return { entry: toEntry(rows[0]), requestId: rows[0].request_id };
+    },
+    async get(entryId) {
+      const { rows } = await db.pool.query<EntryRow>(sql.byId([entryId]));
+      return rows[0] === undefined ? undefined : toEntry(rows[0]);
+    },
+    ping: () => db.ping(),
+    close: () => db.close(),
+  };
+}
+
+function toEntry(row: EntryRow): Entry {
+  return { entryId: row.entry_id, title: row.title, createdAt: new Date(Number(row.created_at_ms)) };
+}
+`,
+
+    [`${dir}/open-store.ts`]: `import type { Logger } from "pino";
+import type { StoreLocation } from "../../mesh/store/store-from-env.js";
+import type { EntryStore } from "./entry-store.js";
+import { openPostgresEntryStore } from "./postgres-store.js";
+import { openSqliteEntryStore } from "./sqlite-store.js";
+
+/** The entry store at \`location\`: SQLite (the embedded default) or PostgreSQL. */
+export async function openEntryStore(location: StoreLocation, options: { logger?: Logger } = {}): Promise<EntryStore> {
+  return location.engine === "sqlite" ? openSqliteEntryStore(location.path) : openPostgresEntryStore(location.url, options);
+}
+`,
+
+    [`${dir}/store.test.ts`]: `import { expect } from "chai";
+import { freshStore, storeEngines, type FreshStore } from "../../test/support/store-engines.js";
+import { openEntryStore } from "./open-store.js";
+
+const entry = { entryId: "e-1", title: "First", createdAt: new Date(Date.UTC(2030, 0, 1)) };
+
+/** The store port on both engines: SQLite and a real PostgreSQL. */
+for (const engine of storeEngines) {
+  describe(\`${name}: entry store on \${engine}\`, () => {
+    let fresh: FreshStore;
+
+    beforeEach(async () => {
+      fresh = await freshStore(engine, "${name}");
+    });
+    afterEach(() => fresh.dispose());
+
+    it("creates the schema once, and keeps entries across a reopen", async () => {
+      const store = await openEntryStore(fresh.location);
+      expect(await store.insertOnce("req-1", entry)).to.deep.equal({ entry, requestId: "req-1" });
+      await store.close();
+      const reopened = await openEntryStore(fresh.location);
+      expect(await fresh.schemaVersion()).to.equal(1);
+      expect(await reopened.get("e-1")).to.deep.equal(entry);
+      expect(await reopened.get("e-2")).to.equal(undefined);
+      await reopened.close();
+    });
+
+    it("stores one entry per request id, returning the first to a retry", async () => {
+      const store = await openEntryStore(fresh.location);
+      await store.insertOnce("req-1", entry);
+      const retry = await store.insertOnce("req-1", { ...entry, entryId: "e-2", title: "Second" });
+      expect(retry).to.deep.equal({ entry, requestId: "req-1" });
+      expect(await store.get("e-2")).to.equal(undefined);
+      await store.close();
+    });
+  });
 }
 `,
 
@@ -339,11 +459,11 @@ import type { Entry } from "./entry.js";
  */
 export function create${P}Handler(entries: Entries): ServiceImpl<typeof ${S}> {
   return {
-    createEntry(request) {
-      return { entry: toMessage(entries.create(request.requestId, request.title)) };
+    async createEntry(request) {
+      return { entry: toMessage(await entries.create(request.requestId, request.title)) };
     },
-    getEntry(request) {
-      return { entry: toMessage(entries.get(request.entryId)) };
+    async getEntry(request) {
+      return { entry: toMessage(await entries.get(request.entryId)) };
     },
   };
 }
@@ -369,33 +489,33 @@ describe("${name}: Entries", () => {
   });
   afterEach(() => store.close());
 
-  it("creates an entry and reads it back", () => {
-    const entry = entries.create("req-1", "First");
+  it("creates an entry and reads it back", async () => {
+    const entry = await entries.create("req-1", "First");
     expect(entry.title).to.equal("First");
     expect(entry.createdAt).to.deep.equal(new Date(Date.UTC(2030, 0, 1)));
-    expect(entries.get(entry.entryId)).to.deep.equal(entry);
+    expect(await entries.get(entry.entryId)).to.deep.equal(entry);
   });
 
-  it("returns the first entry for a retried request id", () => {
-    const first = entries.create("req-1", "First");
-    expect(entries.create("req-1", "First")).to.deep.equal(first);
+  it("returns the first entry for a retried request id", async () => {
+    const first = await entries.create("req-1", "First");
+    expect(await entries.create("req-1", "First")).to.deep.equal(first);
   });
 
-  it("refuses a request id reused with another title", () => {
-    entries.create("req-1", "First");
-    const err = ConnectError.from(catching(() => entries.create("req-1", "Second")));
+  it("refuses a request id reused with another title", async () => {
+    await entries.create("req-1", "First");
+    const err = ConnectError.from(await failing(entries.create("req-1", "Second")));
     expect([err.code, reasonOf(err)]).to.deep.equal([Code.FailedPrecondition, "REQUEST_ID_REUSED"]);
   });
 
-  it("answers NotFound for an unknown entry", () => {
-    const err = ConnectError.from(catching(() => entries.get("nope")));
+  it("answers NotFound for an unknown entry", async () => {
+    const err = ConnectError.from(await failing(entries.get("nope")));
     expect([err.code, reasonOf(err)]).to.deep.equal([Code.NotFound, "ENTRY_NOT_FOUND"]);
   });
 });
 
-function catching(run: () => unknown): unknown {
+async function failing(call: Promise<unknown>): Promise<unknown> {
   try {
-    run();
+    await call;
   } catch (err) {
     return err;
   }
@@ -440,7 +560,7 @@ describe("${name}: ${S} over serve()", () => {
   afterEach(async () => {
     clients.close();
     await server.shutdown();
-    store.close();
+    await store.close();
   });
 
   it("creates an entry once per request id and gets it", async () => {
