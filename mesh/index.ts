@@ -37,6 +37,8 @@ export { storeCheck } from "./health/store-check.js";
 export type { PingableStore } from "./health/store-check.js";
 export { breakersCheck } from "./health/breakers-check.js";
 export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
+export { decodePageToken, encodePageToken } from "./paging/page-token.js";
+export type { PagePosition } from "./paging/page-token.js";
 export { callingCustomerId, customerIdHeader, customerIdPattern } from "./customer-identity.js";
 export { FaultInjector, faultConfigFromSetting, faultService, faultInjectedReason } from "./faults/index.js";
 export type { InjectedFault } from "./faults/index.js";

@@ -1,3 +1,5 @@
+import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { MethodOptions_IdempotencyLevel as IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { ResilienceEvents } from "./resilience-events.js";
@@ -100,7 +102,6 @@ const retrySafe: ReadonlySet<IdempotencyLevel> = new Set([IdempotencyLevel.NO_SI
 
 const grpcTimeout = "grpc-timeout";
 const connectTimeout = "connect-timeout-ms";
-const grpcTimeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
 /**
  * The call's deadline on the performance.now() clock, from the timeout header
@@ -109,16 +110,9 @@ const grpcTimeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 
  */
 function deadlineOf(header: Headers): number | undefined {
   const grpc = header.get(grpcTimeout);
-  if (grpc !== null) {
-    const unit = grpcTimeoutUnitMs[grpc.slice(-1)];
-    const value = Number(grpc.slice(0, -1));
-    return unit === undefined || !Number.isFinite(value) ? undefined : performance.now() + value * unit;
-  }
-  const connect = header.get(connectTimeout);
-  if (connect !== null && Number.isFinite(Number(connect))) {
-    return performance.now() + Number(connect);
-  }
-  return undefined;
+  const { timeoutMs } =
+    grpc !== null ? parseGrpcTimeout(grpc, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header.get(connectTimeout), Number.MAX_SAFE_INTEGER);
+  return timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
 }
 
 /** A copy of `header` whose timeout header says `remainingMs`. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { CancelReason, Channel, Notification, OrderChange, OrderEvent } from "./notification.js";
 import type { NotificationStore } from "./notification-store.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { decodeNotificationPageToken, encodeNotificationPageToken } from "./page-token.js";
 
 export interface NotificationDomainOptions {
   /** The clock. Default: the system clock. */
@@ -57,11 +57,11 @@ export function createNotificationDomain(store: NotificationStore, options: Noti
 
     async listNotifications(customerId, orderId, pageSize, pageToken) {
       const limit = pageSize || defaultPageSize;
-      const cursor = pageToken === "" ? undefined : decodePageToken(pageToken);
+      const cursor = pageToken === "" ? undefined : decodeNotificationPageToken(pageToken);
       const rows = await store.listForOrder(customerId, orderId, limit + 1, cursor);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
+      const nextPageToken = rows.length > limit && last !== undefined ? encodeNotificationPageToken(last) : "";
       return { notifications: page.map(({ sequence: _, ...notification }) => notification), nextPageToken };
     },
   };

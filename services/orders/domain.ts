@@ -3,7 +3,7 @@ import { pino, type Logger } from "pino";
 import { Code, failure } from "../../mesh/errors.js";
 import type { Order, RequestedLine } from "./order.js";
 import type { OrderStore } from "./order-store.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { decodeOrderPageToken, encodeOrderPageToken } from "./page-token.js";
 import type { InventoryPort, PaymentsPort, PricingRulesPort } from "./ports.js";
 import { priceLines } from "./pricing.js";
 import { OrderSaga, type SagaCrashPoint } from "./saga.js";
@@ -222,11 +222,11 @@ export function createOrderDomain(deps: OrderDomainDependencies, options: OrderD
 
     async listOrders(customerId, pageSize, pageToken) {
       const limit = pageSize || defaultPageSize;
-      const cursor = pageToken === "" ? undefined : decodePageToken(pageToken);
+      const cursor = pageToken === "" ? undefined : decodeOrderPageToken(pageToken);
       const rows = await store.listByCustomer(customerId, limit + 1, cursor);
       const orders = rows.slice(0, limit);
       const last = orders.at(-1);
-      const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
+      const nextPageToken = rows.length > limit && last !== undefined ? encodeOrderPageToken(last) : "";
       return { orders, nextPageToken };
     },
 
