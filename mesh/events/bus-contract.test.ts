@@ -32,6 +32,7 @@ import {
   type EventBus,
   type OutboxRelay,
 } from "./index.js";
+import { eventually } from "../../test/support/eventually.js";
 
 const logger = createLogger("bus-contract-test", "silent");
 const fast = { initialMs: 20, maxMs: 200 };
@@ -206,17 +207,6 @@ class NatsHarness extends HarnessBase implements BusHarness {
 
 function event(orderId: string, id: string = randomUUID()): Envelope {
   return createEnvelope(OrderConfirmedSchema, { orderId }, { source: "meshwork.test", subject: orderId, id });
-}
-
-/** Waits until `condition` holds; fails the test with `what` after 15 s. */
-async function eventually(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Records every delivery a subscription gets. */

@@ -10,6 +10,7 @@ import { openDatabase, type Database } from "../sqlite/open-database.js";
 import { breakersCheck } from "./breakers-check.js";
 import type { ReadinessCheck, ReadinessReport } from "./readiness.js";
 import { storeCheck } from "./store-check.js";
+import { eventually } from "../../test/support/eventually.js";
 
 const logger = createLogger("health-test", "silent");
 
@@ -42,17 +43,6 @@ async function readyz(server: MeshServer): Promise<{ status: number; body: Readi
   const res = await fetch(`${server.url}/readyz`);
   expect(res.headers.get("content-type")).to.equal("application/json");
   return { status: res.status, body: (await res.json()) as ReadinessReport };
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > giveUp) {
-      return value;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("/healthz and /readyz on serve()", () => {
@@ -163,6 +153,7 @@ describe("breakersCheck over a ClientFactory's breakers", () => {
     const client = clients.client(InventoryService, target(300));
     await client.listItems({});
     const result = await eventually(
+      "every inventory breaker open",
       async () => {
         await client.getItem({ sku: "DOWN-1" }).catch(() => undefined);
         return check.run();

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
 import { DeadLetterService } from "../../gen/meshwork/events/v1/dead_letters_pb.js";
@@ -13,21 +12,10 @@ import { createNotificationDomain, type NotificationDomain } from "./domain.js";
 import type { Notification } from "./notification.js";
 import { notificationsConsumer, orderEventHandlers, ordersStream } from "./order-events.js";
 import { openSqliteNotificationStore, type SqliteNotificationStore } from "./sqlite-store.js";
+import { eventually } from "../../test/support/eventually.js";
 
 const source = { source: "meshwork.orders" };
 const logger = pino({ enabled: false });
-
-/** Waits until `read` returns something defined, or fails after 10 s. */
-async function eventually<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
-  for (let tries = 0; tries < 200; tries++) {
-    const value = await read();
-    if (value !== undefined) {
-      return value;
-    }
-    await sleep(50);
-  }
-  expect.fail(`timed out waiting for ${what}`);
-}
 
 /**
  * The notifications consumer on the real embedded bus: a producer's event log

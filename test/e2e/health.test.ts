@@ -7,23 +7,13 @@ import { ClientFactory, type ReadinessReport } from "../../mesh/index.js";
 import { bareTarget } from "../support/bare-target.js";
 import { freePort } from "../support/free-port.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
+import { eventually } from "../support/eventually.js";
 
 const alice = { headers: { "x-customer-id": "alice" } };
 
 async function probe(p: ServiceProcess, which: "healthz" | "readyz"): Promise<{ status: number; body: ReadinessReport }> {
   const res = await fetch(`${p.url}/${which}`);
   return { status: res.status, body: (await res.json()) as ReadinessReport };
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 45_000): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > giveUp) {
-      return value;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** Kubernetes probes on every process of a real mesh, each its own OS process. */
@@ -93,12 +83,14 @@ describe("/healthz and /readyz, real processes", function () {
     // Orders keep coming, as they would in production: the breaker opens, and
     // the capture breaker's last success leaves its window.
     const down = await eventually(
+      "orders not ready",
       async () => {
         const { order } = await place(`health-down-${n++}`);
         expect(order?.state).to.equal(OrderState.CANCELLED);
         return probe(orders, "readyz");
       },
       (r) => r.status === 503,
+      { timeoutMs: 45_000, intervalMs: 200 },
     );
     expect(down.status, JSON.stringify(down.body)).to.equal(503);
     expect(down.body.status).to.equal("not_ready");
@@ -110,11 +102,13 @@ describe("/healthz and /readyz, real processes", function () {
 
     payments = await start("payments", paymentsEnv());
     const back = await eventually(
+      "orders ready again",
       async () => {
         await place(`health-back-${n++}`);
         return probe(orders, "readyz");
       },
       (r) => r.status === 200,
+      { timeoutMs: 45_000, intervalMs: 200 },
     );
     expect(back.status, JSON.stringify(back.body)).to.equal(200);
     expect(back.body.status).to.equal("ready");
@@ -123,7 +117,7 @@ describe("/healthz and /readyz, real processes", function () {
 
   it("answers 503 naming serving from the start of shutdown, while still live", async () => {
     const exited = payments.stop();
-    const stopping = await eventually(() => probe(payments, "readyz"), (r) => r.status === 503, 10_000);
+    const stopping = await eventually("payments not ready", () => probe(payments, "readyz"), (r) => r.status === 503, { timeoutMs: 10_000 });
     expect(stopping.status).to.equal(503);
     expect(stopping.body.failed).to.deep.equal(["serving"]);
     expect(stopping.body.checks.store).to.deep.equal({ ok: true });

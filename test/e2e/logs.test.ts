@@ -7,7 +7,7 @@ import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
-import { eventually } from "../support/otlp-receiver.js";
+import { eventually } from "../support/eventually.js";
 import type { ServiceProcess } from "../support/service-process.js";
 
 type Line = Record<string, unknown>;

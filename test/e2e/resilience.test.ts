@@ -10,6 +10,7 @@ import { ClientFactory } from "../../mesh/index.js";
 import { bareTarget } from "../support/bare-target.js";
 import { freePort } from "../support/free-port.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
+import { eventually } from "../support/eventually.js";
 
 const alice = { headers: { "x-customer-id": "alice" } };
 
@@ -38,17 +39,6 @@ class Processes {
     } finally {
       db.close();
     }
-  }
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > giveUp) {
-      return value;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -132,6 +122,7 @@ describe("resilience across real processes", function () {
     const [order] = (await client.listOrders({}, alice)).orders;
     expect(order).to.not.equal(undefined);
     const settled = await eventually(
+      "the order to leave PENDING",
       async () => (await client.getOrder({ orderId: order!.orderId }, alice)).order!,
       (o) => o.state !== OrderState.PENDING,
     );

@@ -9,6 +9,7 @@ import { CancelReason, OrderService, OrderState, type Order } from "../../gen/me
 import type { SagaCrashPoint } from "../../services/orders/saga.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import type { ServiceProcess } from "../support/service-process.js";
+import { eventually } from "../support/eventually.js";
 
 /**
  * The order saga survives the orders process dying at any step. Split mode:
@@ -53,22 +54,6 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
     query<{ state: string }>("inventory.db", "SELECT state FROM reservations WHERE order_id = ?", orderId)[0]?.state;
   const paymentStates = (orderId: string) =>
     query<{ state: string }>("payments.db", "SELECT state FROM payments WHERE order_id = ?", orderId).map((row) => row.state);
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await Promise.resolve()
-        .then(probe)
-        .catch(() => undefined);
-      if (value !== undefined) {
-        return value;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}`);
-      }
-      await sleep(100);
-    }
-  }
 
   async function stock(): Promise<Map<string, { available: number; reserved: number; sold: number }>> {
     const items = client(InventoryService, inventory.url);
@@ -125,7 +110,7 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
   async function restartAndAwaitEnd(customer: string, orderId: string): Promise<Order> {
     orders = await orders.restart();
     const orderClient = client(OrderService, orders.url);
-    return until(`order ${orderId} to end`, async () => {
+    return eventually(`order ${orderId} to end`, async () => {
       const { order } = await orderClient.getOrder({ orderId }, as(customer));
       return order?.state === OrderState.PENDING ? undefined : order;
     });
@@ -235,7 +220,7 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
       // A slow authorization, cancelled while it runs: the saga then voids, then releases.
       cardToken: "tok_slow_1500",
       meanwhile: async (orderClient) => {
-        const { order_id } = await until("the order to be authorizing", () =>
+        const { order_id } = await eventually("the order to be authorizing", () =>
           storedOrder(customer)?.saga_step === "AUTHORIZE" ? storedOrder(customer) : undefined,
         );
         await orderClient.cancelOrder({ orderId: order_id }, as(customer));
@@ -265,7 +250,7 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
       it(`${point}: the order is cancelled RESERVATION_EXPIRED, the stock is back and the hold voided`, async () => {
         const customer = `expire-${point}`;
         const crashed = await placeAndCrash({ customer, point, cardToken: "tok_visa" });
-        await until("the reservation to expire", () => (reservationState(crashed.orderId) === "EXPIRED" ? true : undefined));
+        await eventually("the reservation to expire", () => (reservationState(crashed.orderId) === "EXPIRED" ? true : undefined));
 
         const order = await restartAndAwaitEnd(customer, crashed.orderId);
 

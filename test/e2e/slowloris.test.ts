@@ -7,6 +7,7 @@ import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.j
 import { ClientFactory } from "../../mesh/index.js";
 import { reachableFileLimit, withFileLimit } from "../support/file-limit.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
+import { eventually } from "../support/eventually.js";
 
 const idle = 5_000;
 const dribbling = 500;
@@ -74,20 +75,6 @@ class SlowlorisDriver {
 
 function openDescriptors(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean, what: string, timeoutMs = 90_000): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) {
-      return value;
-    }
-    if (Date.now() > giveUp) {
-      throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 /**
@@ -177,15 +164,15 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
       });
       expect(openDescriptors(pid)).to.be.at.least(baseline + idle + dribbling);
 
-      const closed = await until(
+      const closed = await eventually(
+        `${target.name}: every held connection closed`,
         () => driver.count(),
         (count) => count.open === 0,
-        `${target.name}: held connections still open`,
-        attackTimeoutMs + 60_000,
+        { timeoutMs: attackTimeoutMs + 60_000, intervalMs: 250 },
       );
       expect(closed.closedByServer, `${target.name}: every one closed by the server`).to.equal(idle + dribbling);
       expect(closed.answered408, `${target.name}: each dribbling one told 408`).to.equal(dribbling);
-      await until(() => openDescriptors(pid), (n) => n <= baseline + 2, `${target.name}: descriptors above baseline ${baseline}`, 30_000);
+      await eventually(`${target.name}: descriptors back to baseline ${baseline}`, () => openDescriptors(pid), (n) => n <= baseline + 2, { timeoutMs: 30_000, intervalMs: 250 });
       return `${target.name}: ${idle + dribbling} connections opened in ${openMs.toFixed(0)} ms; /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with ${idle + dribbling} connections held`;
     } finally {
       await driver.stop();

@@ -7,7 +7,8 @@ import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
-import { eventually, spanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
+import { eventually } from "../support/eventually.js";
+import { spanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
 
 const placeOrder = `${OrderService.typeName}/PlaceOrder`;
 const rpc = (service: { typeName: string }, method: string) => `${service.typeName}/${method}`;

@@ -110,13 +110,3 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   };
 }
 
-/** Polls `condition` every 50 ms until it holds; fails with `what` after `timeoutMs` (a bound on waiting, not a timing assertion). */
-export async function eventually(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) {
-      throw new Error(`gave up waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

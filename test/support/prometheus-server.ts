@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./free-port.js";
+import { eventually } from "./eventually.js";
 
 /** The Debian package's binary (make test installs it). */
 export const prometheusBin = "/usr/bin/prometheus";
@@ -72,6 +73,7 @@ export class PrometheusServer {
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const server = new PrometheusServer(`http://127.0.0.1:${port}`, child, dir, () => output);
     const ready = await eventually(
+      "prometheus to be ready",
       async () => {
         if (child.exitCode !== null) {
           throw new Error(`prometheus exited with ${child.exitCode}: ${output}`);
@@ -82,7 +84,7 @@ export class PrometheusServer {
         );
       },
       (status) => status === 200,
-    );
+    ).catch(() => 0);
     if (ready !== 200) {
       await server.stop();
       throw new Error(`prometheus did not become ready: ${output}`);
@@ -100,9 +102,9 @@ export class PrometheusServer {
     return body.data.result;
   }
 
-  /** Queries until `done` holds for the result (or `timeoutMs` has passed), and returns the last result. */
+  /** Queries until `done` holds for the result, and returns it; fails after `timeoutMs`. */
   until(expr: string, done: (result: Sample[]) => boolean, timeoutMs = 60_000): Promise<Sample[]> {
-    return eventually(() => this.query(expr), done, timeoutMs);
+    return eventually(`${expr} to satisfy the test`, () => this.query(expr), done, { timeoutMs, intervalMs: 250 });
   }
 
   /** The alerts pending or firing now. */
@@ -112,9 +114,9 @@ export class PrometheusServer {
     return body.data.alerts;
   }
 
-  /** Reads the alerts until `done` holds for them (or `timeoutMs` has passed), and returns the last reading. */
+  /** Reads the alerts until `done` holds for them, and returns them; fails after `timeoutMs`. */
   alertsUntil(done: (alerts: PrometheusAlert[]) => boolean, timeoutMs = 60_000): Promise<PrometheusAlert[]> {
-    return eventually(() => this.alerts(), done, timeoutMs);
+    return eventually("the alerts to satisfy the test", () => this.alerts(), done, { timeoutMs, intervalMs: 250 });
   }
 
   /** Stops the server by its PID and removes its configuration and data. */
@@ -132,13 +134,3 @@ export class PrometheusServer {
   }
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > giveUp) {
-      return value;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
