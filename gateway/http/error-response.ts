@@ -1,17 +1,16 @@
 import { createRegistry, toJson, type Registry } from "@bufbuild/protobuf";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { isGatewayError } from "./gateway-error.js";
 import { httpStatusFor } from "./http-status.js";
+import { maskedMessage } from "./masked-codes.js";
 
 /** The error details the gateway can render as JSON; others are dropped. */
 const detailTypes: Registry = createRegistry(ErrorInfoSchema, BadRequestSchema, RetryInfoSchema, ViolationsSchema);
 
-/** Codes whose upstream message may describe the server's insides. */
-const opaqueCodes = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
 
 export interface ErrorResponse {
   readonly status: number;
@@ -29,14 +28,15 @@ export interface ErrorResponse {
  * Connect's lower_snake name ("not_found"); `details` are the error's
  * google.rpc / buf.validate details as proto3 JSON with an "@type", so a REST
  * client reads an ErrorInfo reason or the violated fields without protobuf.
- * Server-side failures (Internal, Unknown, DataLoss) get a fixed message:
- * whatever an upstream said about its insides stays out of the response.
+ * Server-side failures (Internal, Unknown, DataLoss) get a fixed message
+ * (gateway/http/masked-codes.ts, the one table REST and passthrough share).
  */
 export function errorResponse(err: unknown): ErrorResponse {
   const error = ConnectError.from(err);
   const status = isGatewayError(error) ? error.httpStatus : httpStatusFor(error.code);
-  const message = opaqueCodes.has(error.code) ? "internal error" : error.rawMessage;
-  const details = opaqueCodes.has(error.code) ? [] : renderDetails(error);
+  const masked = maskedMessage(error.code);
+  const message = masked ?? error.rawMessage;
+  const details = masked === undefined ? renderDetails(error) : [];
   const code = codeToString(error.code);
   return {
     status,

@@ -1,5 +1,9 @@
+import { parsePathTemplate as parseHttpTemplate, type TemplateSegment } from "../transcoding/path-template.js";
+
 /**
- * A google.api.http path template as an OpenAPI path.
+ * A google.api.http path template as an OpenAPI path, from the one template
+ * parser the gateway routes with (gateway/transcoding/path-template.ts), so
+ * the document and the routes agree on what a template matches.
  *
  * Every variable becomes one OpenAPI path parameter named after its field
  * path: `{sku}` -> `{sku}`, `{book.id}` -> `{book.id}`. A variable with a
@@ -24,38 +28,40 @@ export interface PathVariable {
   readonly pattern?: string;
 }
 
-const variable = /\{([^{}=]+)(?:=([^{}]+))?\}/g;
-
 export function parsePathTemplate(template: string): PathTemplate {
-  if (!template.startsWith("/")) {
-    throw new Error(`http path template "${template}" does not start with "/"`);
-  }
+  const parsed = parseHttpTemplate(template);
+  const parts: string[] = [];
   const variables: PathVariable[] = [];
-  const path = template.replace(variable, (_match, fieldPath: string, segments: string | undefined) => {
-    const name = fieldPath.trim();
-    if (segments === undefined || segments === "*") {
-      variables.push({ fieldPath: name });
-    } else {
-      variables.push({ fieldPath: name, segments, pattern: segmentsPattern(segments) });
-    }
-    return `{${name}}`;
-  });
-  if (/[{}]/.test(path.replace(/\{[^{}]+\}/g, ""))) {
-    throw new Error(`http path template "${template}" has unbalanced braces`);
+  let next = 0;
+  for (const v of [...parsed.variables].sort((a, b) => a.start - b.start)) {
+    parts.push(...parsed.segments.slice(next, v.start).map(segmentText));
+    const inside = parsed.segments.slice(v.start, v.end);
+    parts.push(`{${v.fieldPath}}`);
+    variables.push(
+      inside.length === 1 && inside[0]?.kind === "wildcard"
+        ? { fieldPath: v.fieldPath }
+        : { fieldPath: v.fieldPath, segments: inside.map(segmentText).join("/"), pattern: segmentsPattern(inside) },
+    );
+    next = v.end;
   }
-  return { path, variables };
+  parts.push(...parsed.segments.slice(next).map(segmentText));
+  return { path: `/${parts.join("/")}${parsed.verb === undefined ? "" : `:${parsed.verb}`}`, variables };
 }
 
-/** `shelves/*\/books/**` -> `^shelves/[^/]+/books/.+$`. */
-function segmentsPattern(segments: string): string {
-  const parts = segments.split("/").map((segment) => {
-    if (segment === "*") {
-      return "[^/]+";
-    }
-    if (segment === "**") {
-      return ".+";
-    }
-    return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  });
-  return `^${parts.join("/")}$`;
+function segmentText(segment: TemplateSegment): string {
+  return segment.kind === "literal" ? segment.value : segment.kind === "wildcard" ? "*" : "**";
+}
+
+/**
+ * What the routes accept for a variable's segments, as a regular expression:
+ * `*` one non-empty segment, `**` (always last) zero or more segments of any
+ * content. `shelves/*\/books/**` -> `^shelves/[^/]+/books(?:/.*)?$`.
+ */
+function segmentsPattern(segments: readonly TemplateSegment[]): string {
+  const rest = segments.at(-1)?.kind === "rest";
+  const fixed = (rest ? segments.slice(0, -1) : segments).map((s) =>
+    s.kind === "wildcard" ? "[^/]+" : segmentText(s).replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+  );
+  const head = fixed.join("/");
+  return `^${head}${rest ? (fixed.length === 0 ? ".*" : "(?:/.*)?") : ""}$`;
 }

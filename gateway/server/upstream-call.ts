@@ -11,6 +11,7 @@ import type { TokenVerifier } from "../auth/token-verifier.js";
 import { forwardedHeaders } from "../http/forwarded-headers.js";
 import { GatewayError } from "../http/gateway-error.js";
 import type { RateLimiter } from "../limits/rate-limiter.js";
+import { maskUpstreamError } from "../http/masked-codes.js";
 
 /** A service the gateway fronts, and where its endpoints are. */
 export interface Upstream {
@@ -101,28 +102,10 @@ export class UpstreamCaller {
       const response = await transport.unary(method, call.signal, call.timeoutMs, headers, call.request, contextValues);
       return response.message;
     } catch (err) {
-      throw withoutInternals(ConnectError.from(err));
+      throw maskUpstreamError(ConnectError.from(err));
     }
   }
 }
-
-
-/**
- * Upstream failures the client can only wait out get a fixed message: the
- * mesh's own ("connect ECONNREFUSED 10.0.0.5:50051", "circuit breaker
- * \"inventory ...\" is open") would describe the inside of the mesh. The
- * original stays as the cause, for the log.
- */
-function withoutInternals(err: ConnectError): ConnectError {
-  const message = fixedMessages.get(err.code);
-  return message === undefined ? err : new ConnectError(message, err.code, undefined, undefined, err);
-}
-
-const fixedMessages = new Map<Code, string>([
-  [Code.Unavailable, "the service is temporarily unavailable; retry later"],
-  [Code.DeadlineExceeded, "the request did not complete within its deadline"],
-  [Code.ResourceExhausted, "the service is busy; retry later"],
-]);
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
