@@ -69,7 +69,7 @@ function readBody(route: Route, root: ReflectMessage, body: string | undefined):
   }
   let json: JsonValue;
   try {
-    json = parseJsonExactly(body) as JsonValue;
+    json = parseJsonExactly(body, route.body.kind === "whole" ? root.desc : route.body.field) as JsonValue;
   } catch (err) {
     throw invalid(`malformed JSON: ${(err as Error).message}`, err);
   }

@@ -8,7 +8,7 @@ import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/in
 import { RouteRulesSchema, RoutingService, type RouteRules } from "../../gen/meshwork/routing/v1/routing_pb.js";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { Registry } from "prom-client";
-import { eventually } from "../../test/support/otlp-receiver.js";
+import { eventually } from "../../test/support/eventually.js";
 import { routingMetrics } from "../metrics/routing-metrics.js";
 import { ResilienceEvents } from "../resilience/resilience-events.js";
 import { createTracing } from "../telemetry/tracing.js";

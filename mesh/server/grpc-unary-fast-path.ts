@@ -153,7 +153,8 @@ function serveCall(
     try {
       request = fromBinary(route.method.input, unwrapSingleFrame(Buffer.concat(chunks, received)));
     } catch (err) {
-      fail(err instanceof ConnectError ? err : new ConnectError("failed to decode the request message", Code.InvalidArgument));
+      // As connect-node: a message that does not parse is Internal ("parse binary: ...").
+      fail(err instanceof ConnectError ? err : new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.Internal));
       return;
     }
     route.call(request, context).then(
@@ -168,19 +169,34 @@ function serveCall(
 
 const okTrailers: OutgoingHttpHeaders = { "grpc-status": "0" };
 
-/** The message of a body holding exactly one uncompressed gRPC frame. */
+/**
+ * The message of a body holding exactly one uncompressed gRPC frame, refused
+ * with the codes connect-node gives for the same bytes (grpc-edge-cases.test.ts):
+ * no frame at all Unimplemented; a frame cut short, or bytes after the frame
+ * that are not a whole frame, InvalidArgument; a whole second frame
+ * Unimplemented; the compressed flag without grpc-encoding Internal.
+ */
 function unwrapSingleFrame(body: Buffer): Uint8Array {
-  if (body.length < 5) {
+  if (body.length === 0) {
     throw new ConnectError("protocol error: missing request message", Code.Unimplemented);
   }
+  const end = frameEnd(body, 0);
   if (body[0] !== 0) {
     throw new ConnectError("protocol error: compressed message without grpc-encoding", Code.Internal);
   }
-  const length = body.readUInt32BE(1);
-  if (length !== body.length - 5) {
+  if (end !== body.length) {
+    frameEnd(body, end);
     throw new ConnectError("protocol error: a unary request needs exactly one message", Code.Unimplemented);
   }
-  return body.subarray(5);
+  return body.subarray(5, end);
+}
+
+/** Where the frame starting at `start` ends; InvalidArgument when the body stops before. */
+function frameEnd(body: Buffer, start: number): number {
+  if (body.length - start < 5 || body.length - start - 5 < body.readUInt32BE(start + 1)) {
+    throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  }
+  return start + 5 + body.readUInt32BE(start + 1);
 }
 
 function copyHeaders(from: Headers | undefined, to: OutgoingHttpHeaders): void {

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
@@ -6,9 +6,10 @@ import { expect } from "chai";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { GetItemRequestSchema, InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { ClientFactory, type TransportKind } from "../client/client-factory.js";
 import { createLogger } from "../logger.js";
+import { grpcFrame, rawHttp2Post } from "../../test/support/raw-grpc.js";
 import { registration, serve, type MeshServer } from "./serve.js";
 
 const logger = createLogger("serve-test", "silent");
@@ -100,6 +101,26 @@ describe("serve", () => {
         );
         expect(err.code).to.equal(Code.DeadlineExceeded);
       });
+    });
+  }
+
+  // The server enforces the deadline a request carries: a raw HTTP/2 client
+  // with no timer of its own sends grpc-timeout 200m for a call that takes
+  // 5 s, and is answered DeadlineExceeded (4) by the server — on the fast
+  // path (binary) and on connect-node's path (JSON) alike.
+  for (const [name, contentType, message] of [
+    ["the fast path", "application/grpc", toBinary(GetItemRequestSchema, create(GetItemRequestSchema, { sku: "SLOW-5000" }))],
+    ["connect-node's path", "application/grpc+json", Buffer.from(toJsonString(GetItemRequestSchema, create(GetItemRequestSchema, { sku: "SLOW-5000" })))],
+  ] as const) {
+    it(`enforces a grpc-timeout itself on ${name}, with no client timer`, async () => {
+      const answer = await rawHttp2Post(
+        server.url,
+        "/meshwork.inventory.v1.InventoryService/GetItem",
+        { "content-type": contentType, te: "trailers", "grpc-timeout": "200m" },
+        grpcFrame(message),
+      );
+      expect(answer.status).to.equal(200);
+      expect(answer.grpcStatus, answer.grpcMessage).to.equal(Code.DeadlineExceeded);
     });
   }
 

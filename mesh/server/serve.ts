@@ -93,6 +93,13 @@ export interface ServeOptions {
   /** Largest request message, in bytes. Default: 4 MiB, as gRPC's default. */
   readonly readMaxBytes?: number;
   /**
+   * Whether unary binary gRPC takes the fast path (grpc-unary-fast-path.ts).
+   * False sends every call through connect-node: the reference the fast
+   * path must answer like (grpc-edge-cases.test.ts), and a baseline for
+   * benchmarks. Default: true.
+   */
+  readonly grpcFastPath?: boolean;
+  /**
    * Timeouts and caps of every connection to the port: first byte, headers,
    * request body, keep-alive and HTTP/2 idle timeouts, concurrent HTTP/2
    * streams, connections, header size. Default: `defaultConnectionLimits`.
@@ -124,6 +131,10 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   const host = options.host ?? "127.0.0.1";
   const gracePeriodMs = options.gracePeriodMs ?? 10_000;
   const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
+  // The longest deadline a caller may ask for, on both paths: a longer one
+  // (grpc-timeout allows 99,999,999 hours) is refused InvalidArgument as a
+  // client bug rather than held open for days.
+  const maxTimeoutMs = 24 * 60 * 60 * 1000;
   const shutdown = new AbortController();
   const interceptors: ServerInterceptor[] = [
     logCall(options.logger),
@@ -166,14 +177,14 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     },
     shutdownSignal: shutdown.signal,
     readMaxBytes,
+    maxTimeoutMs,
     // The caller's address, for the call's log line (the fast path passes it too).
     contextValues: (req) => createContextValues().set(peerKey, req.socket?.remoteAddress),
   });
-  const fastPath = createGrpcUnaryFastPath(routes, {
-    readMaxBytes,
-    maxTimeoutMs: 24 * 60 * 60 * 1000,
-    shutdownSignal: shutdown.signal,
-  });
+  const fastPath =
+    options.grpcFastPath === false
+      ? undefined
+      : createGrpcUnaryFastPath(routes, { readMaxBytes, maxTimeoutMs, shutdownSignal: shutdown.signal });
   const httpRoutes = [
     probeRoutes({ checks: options.readiness ?? [], serving: () => health.get("") === ServingStatus.SERVING }),
     ...(options.httpRoutes ?? []),
@@ -187,7 +198,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
       }
       connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
     },
-    { takeStream: fastPath, ...(options.limits === undefined ? {} : { limits: options.limits }) },
+    { ...(fastPath === undefined ? {} : { takeStream: fastPath }), ...(options.limits === undefined ? {} : { limits: options.limits }) },
   );
   const port = await listener.listen(options.port, host);
 

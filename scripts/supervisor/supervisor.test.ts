@@ -2,6 +2,7 @@ import { expect } from "chai";
 import net from "node:net";
 import { freePort } from "../../test/support/free-port.js";
 import { PortsInUseError, Supervisor, type ProcessSpec, type ProcessStatus } from "./supervisor.js";
+import { eventually } from "../../test/support/eventually.js";
 
 /**
  * A real child process: a TCP server on its port that answers "ok" (its health
@@ -38,16 +39,6 @@ function answer(port: number): Promise<string> {
   });
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const giveUp = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > giveUp) {
-      throw new Error(`gave up waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe("the supervisor (make run)", function () {
   this.timeout(60_000);
   let supervisor: Supervisor | undefined;
@@ -69,7 +60,7 @@ describe("the supervisor (make run)", function () {
     for (let n = 1; n <= 3; n++) {
       const pid = supervisor.status()[0]!.pid;
       supervisor.signal("svc", "SIGKILL");
-      await until(() => supervisor!.status()[0]!.restarts === n && supervisor!.status()[0]!.pid !== pid, `restart ${n}`);
+      await eventually(`restart ${n}`, () => supervisor!.status()[0]!.restarts === n && supervisor!.status()[0]!.pid !== pid, (ok) => ok, { intervalMs: 20 });
       expect(await supervisor.whenServing("svc")).to.equal(true);
       // The restarted process knows its count (serviceRuntime publishes it as meshwork_process_restarts).
       expect(await answer(port)).to.equal(`ok ${n}`);
@@ -93,7 +84,7 @@ describe("the supervisor (make run)", function () {
       report: (l) => reports.push(l),
     });
     await supervisor.start();
-    await until(() => supervisor!.status()[0]!.restarts >= 5, "five restarts");
+    await eventually("five restarts", () => supervisor!.status()[0]!.restarts >= 5, (ok) => ok, { intervalMs: 20 });
     const loop = reports.find((l) => l.startsWith("crasher is crash-looping"));
     expect(loop).to.match(/^crasher is crash-looping: 4 exits in the last 120 s \(last: code 1\); restarting in 40 ms$/);
     expect(["crash-loop", "starting"]).to.include(supervisor.status()[0]!.state);
@@ -124,14 +115,14 @@ describe("the supervisor (make run)", function () {
     await supervisor.start();
     supervisor.signal("svc", "SIGKILL");
     // Take the port as soon as the process is gone, before its restart.
-    await until(() => supervisor!.status()[0]!.state === "backoff", "the exit");
+    await eventually("the exit", () => supervisor!.status()[0]!.state === "backoff", (ok) => ok, { intervalMs: 20 });
     const squatter = net.createServer();
     await new Promise<void>((resolve, reject) => {
       squatter.once("error", reject);
       squatter.listen(port, "127.0.0.1", resolve);
     });
     try {
-      await until(() => supervisor!.status()[0]!.state === "port-in-use", "port-in-use");
+      await eventually("port-in-use", () => supervisor!.status()[0]!.state === "port-in-use", (ok) => ok, { intervalMs: 20 });
       expect(reports.some((l) => l === `svc: port 127.0.0.1:${port} is in use by another process; trying again in 40 ms`)).to.equal(true);
     } finally {
       await new Promise((resolve) => squatter.close(resolve));

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ContractError, loadContract, parseContract } from "../../mesh/contracts/index.js";
-import { contractsDir, meshworkServices } from "./support.js";
+import { contractsDir, keepContract, meshworkServices } from "./support.js";
 
 describe("contract files", () => {
   const files = readdirSync(contractsDir, { recursive: true, encoding: "utf8" })
@@ -21,6 +21,14 @@ describe("contract files", () => {
       }
     });
   }
+
+  it("recording (RECORD_CONTRACTS=1) is refused when CI=true, and nothing is written", () => {
+    const file = path.join(contractsDir, "orders", "inventory.v1.json");
+    const before = readFileSync(file, "utf8");
+    const contract = { ...loadContract(file), interactions: [] };
+    expect(() => keepContract(contract, 1, { RECORD_CONTRACTS: "1", CI: "true" })).to.throw("refused when CI=true");
+    expect(readFileSync(file, "utf8")).to.equal(before);
+  });
 
   it("a malformed contract is refused naming the file and the place", () => {
     const base = { consumer: "orders", provider: "inventory", service: "meshwork.inventory.v1.InventoryService" };

@@ -23,19 +23,23 @@ export const meshworkServices = createServiceRegistry([
   file_meshwork_orders_v1_orders,
 ]);
 
-/** `RECORD_CONTRACTS=1 npx mocha ... <consumer test>` rewrites the consumer's contract files. */
-const recording = process.env.RECORD_CONTRACTS === "1";
 
 /**
- * A consumer test's last step: with RECORD_CONTRACTS=1, write the freshly
+ * A consumer test's last step: with RECORD_CONTRACTS=1 (`RECORD_CONTRACTS=1
+ * npx mocha ... <consumer test>`), write the freshly
  * recorded contract; otherwise require the committed file to say exactly the
  * same, so a consumer change that relies on something new cannot pass with a
  * stale contract.
  */
-export function keepContract(contract: Contract, version = 1): void {
+export function keepContract(contract: Contract, version = 1, env: NodeJS.ProcessEnv = process.env): void {
   const file = path.join(contractsDir, contract.consumer, `${contract.provider}.v${version}.json`);
   const relative = path.relative(process.cwd(), file);
-  if (recording) {
+  if (env.RECORD_CONTRACTS === "1") {
+    // CI checks contracts, it never records them: a CI run with
+    // RECORD_CONTRACTS=1 would rewrite the files and pass whatever they say.
+    if (env.CI === "true") {
+      throw new Error("RECORD_CONTRACTS=1 rewrites contracts/ and is refused when CI=true: CI checks the committed contracts");
+    }
     mkdirSync(path.dirname(file), { recursive: true });
     writeContract(file, contract);
     return;
