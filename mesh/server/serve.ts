@@ -19,6 +19,7 @@ import type { ReadinessCheck } from "../health/readiness.js";
 import type { ConnectionLimits } from "./connection-limits.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
 import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
+import { settleOnAbort } from "./settle-on-abort.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
 import { createReflectionServices } from "./reflection-service.js";
 import { chainInterceptors, type ServerInterceptor, type UnaryCall, type UnaryResult } from "./unary-call.js";
@@ -164,7 +165,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
       }
       const call = chainInterceptors(interceptors, asUnaryCall(method as DescMethodUnary, handler as UnaryImplLike));
       routes.set(`/${service.typeName}/${method.name}`, { service, method: method as DescMethodUnary, call });
-      routed[method.localName] = call;
+      routed[method.localName] = settleOnAbort(call);
     }
     return { service, impl: routed };
   });
