@@ -47,7 +47,8 @@ export interface BalancedTransport extends Transport {
  * not processed (RFC 9113 section 8.7). Streams are never re-sent (their
  * input may already be consumed).
  *
- * Endpoints are resolved on the first call, then every `refreshMs`; a failed
+ * Endpoints are resolved on the first call, then every `refreshMs` and after
+ * a call fails Unavailable (at most once a second); a failed
  * or empty resolution keeps the last good list.
  */
 export function createBalancedTransport(options: BalancedTransportOptions): BalancedTransport {
@@ -61,6 +62,7 @@ class Balancer implements BalancedTransport {
   private next = 0;
   private firstResolve: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastFailureRefresh = 0;
   private closed = false;
 
   constructor(private readonly options: BalancedTransportOptions) {
@@ -218,6 +220,21 @@ class Balancer implements BalancedTransport {
     this.record(endpoint, undefined);
   }
 
+  /**
+   * An endpoint that fails may have moved (a replaced pod has a new address,
+   * the old one answers nothing): resolve again now rather than at the next
+   * refresh, as gRPC's resolvers do on a connection failure; at most once a
+   * second, and never for a fixed list.
+   */
+  private refreshAfterFailure(): void {
+    const now = Date.now();
+    if (this.options.resolver.refreshMs === undefined || this.closed || now - this.lastFailureRefresh < 1_000) {
+      return;
+    }
+    this.lastFailureRefresh = now;
+    void this.refresh();
+  }
+
   /** Feeds one call's outcome (undefined: it succeeded) to outlier detection. */
   private record(endpoint: string, error: unknown): void {
     const code = error === undefined ? undefined : ConnectError.from(error).code;
@@ -225,6 +242,7 @@ class Balancer implements BalancedTransport {
       return;
     }
     if (code === Code.Unavailable || wasRefused(error)) {
+      this.refreshAfterFailure();
       const ejection = this.detector.recordFailure(endpoint);
       if (ejection !== undefined) {
         this.options.events?.emit("endpointEjected", { target: this.options.target, ...ejection });
@@ -248,6 +266,8 @@ function wasRefused(error: unknown): boolean {
     const code = (e as NodeJS.ErrnoException).code;
     if (
       code === "ECONNREFUSED" ||
+      // The h2 transport's connect timeout: nothing was sent (mesh/client/h2-session-pool.ts).
+      code === "ERR_MESH_H2_CONNECT_TIMEOUT" ||
       code === "ERR_HTTP2_GOAWAY_SESSION" ||
       (code === "ERR_HTTP2_STREAM_ERROR" && e.message.includes("NGHTTP2_REFUSED_STREAM"))
     ) {

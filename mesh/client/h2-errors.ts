@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import http2 from "node:http2";
+import { connectTimeoutCode, pingTimeoutCode } from "./h2-session-pool.js";
 
 /**
  * connect-node's mapping of Node errors (connectErrorFromNodeReason), the
@@ -25,7 +26,15 @@ export function errorFromNodeReason(reason: unknown): ConnectError {
       code = Code.Aborted;
       break;
     }
-    if (nodeCode === "ETIMEDOUT" || nodeCode === "ENOTFOUND" || nodeCode === "EAI_AGAIN" || nodeCode === "ECONNREFUSED") {
+    if (
+      nodeCode === "ETIMEDOUT" ||
+      nodeCode === "ENOTFOUND" ||
+      nodeCode === "EAI_AGAIN" ||
+      nodeCode === "ECONNREFUSED" ||
+      nodeCode === connectTimeoutCode ||
+      nodeCode === pingTimeoutCode ||
+      nodeCode === "EHOSTUNREACH"
+    ) {
       code = Code.Unavailable;
       break;
     }
@@ -100,5 +109,10 @@ export function wasRefused(error: ConnectError): boolean {
     return false;
   }
   const cause = error.cause as NodeJS.ErrnoException | undefined;
-  return cause?.code === "ECONNREFUSED" || cause?.code === "ERR_HTTP2_GOAWAY_SESSION" || cause?.code === "ERR_HTTP2_STREAM_ERROR";
+  return (
+    cause?.code === "ECONNREFUSED" ||
+    cause?.code === connectTimeoutCode ||
+    cause?.code === "ERR_HTTP2_GOAWAY_SESSION" ||
+    cause?.code === "ERR_HTTP2_STREAM_ERROR"
+  );
 }

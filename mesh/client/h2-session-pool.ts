@@ -1,5 +1,30 @@
 import http2 from "node:http2";
 
+/**
+ * How a dead peer is noticed. A host that dies without closing its
+ * connections (killed, its link gone, partitioned) sends no RST and no
+ * GOAWAY: without these, a connect would wait for the kernel's SYN retries
+ * (minutes) and calls on an open session until their deadline, and the
+ * balancer would never learn to avoid the endpoint. With them a connect
+ * that does not complete fails as refused (no request was sent, so the next
+ * endpoint may take it), and a session with calls in flight that stops
+ * answering PINGs is destroyed, failing its calls Unavailable, as gRPC's
+ * keepalive and Envoy's connect_timeout do.
+ */
+export interface H2DeadPeerOptions {
+  /** A connection not established within this fails as refused. Default 3 s (Envoy's connect_timeout is 5 s). */
+  readonly connectTimeoutMs?: number;
+  /** While calls are in flight, a PING this often. Default 2 s. */
+  readonly pingIntervalMs?: number;
+  /** A PING not acknowledged within this destroys the session. Default 3 s. */
+  readonly pingTimeoutMs?: number;
+}
+
+/** The code of the error a connect that timed out fails with; it counts as refused. */
+export const connectTimeoutCode = "ERR_MESH_H2_CONNECT_TIMEOUT";
+/** The code of the error a session whose peer stopped answering PINGs is destroyed with. */
+export const pingTimeoutCode = "ERR_MESH_H2_PING_TIMEOUT";
+
 /** One live session at a time, plus those draining after GOAWAY or close. */
 export class H2SessionPool {
   closed = false;
@@ -7,8 +32,20 @@ export class H2SessionPool {
   private readonly all = new Set<http2.ClientHttp2Session>();
   /** Open streams per session, to ref() the socket while there are any. */
   private readonly active = new WeakMap<http2.ClientHttp2Session, number>();
+  /** The PING loop of each session with calls in flight. */
+  private readonly pingers = new WeakMap<http2.ClientHttp2Session, NodeJS.Timeout>();
+  private readonly connectTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
 
-  constructor(private readonly authority: string) {}
+  constructor(
+    private readonly authority: string,
+    options: H2DeadPeerOptions = {},
+  ) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 2_000;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
+  }
 
   get(): http2.ClientHttp2Session {
     const existing = this.current;
@@ -32,7 +69,14 @@ export class H2SessionPool {
     session.once("close", () => {
       retire();
       this.all.delete(session);
+      clearInterval(this.pingers.get(session));
     });
+    const connectTimer = setTimeout(() => {
+      session.destroy(failure(connectTimeoutCode, `connecting to ${this.authority} timed out after ${this.connectTimeoutMs} ms`));
+    }, this.connectTimeoutMs);
+    connectTimer.unref();
+    session.once("connect", () => clearTimeout(connectTimer));
+    session.once("close", () => clearTimeout(connectTimer));
     return session;
   }
 
@@ -42,6 +86,7 @@ export class H2SessionPool {
     this.active.set(session, n + 1);
     if (n === 0) {
       session.ref();
+      this.startPinging(session);
     }
   }
 
@@ -49,9 +94,37 @@ export class H2SessionPool {
   closedStream(session: http2.ClientHttp2Session): void {
     const n = (this.active.get(session) ?? 1) - 1;
     this.active.set(session, n);
-    if (n === 0 && !session.destroyed) {
-      session.unref();
+    if (n === 0) {
+      clearInterval(this.pingers.get(session));
+      this.pingers.delete(session);
+      if (!session.destroyed) {
+        session.unref();
+      }
     }
+  }
+
+  private startPinging(session: http2.ClientHttp2Session): void {
+    let outstanding = false;
+    const pinger = setInterval(() => {
+      if (outstanding || session.destroyed || session.connecting) return;
+      outstanding = true;
+      const timeout = setTimeout(() => {
+        session.destroy(failure(pingTimeoutCode, `${this.authority} did not answer a PING within ${this.pingTimeoutMs} ms`));
+      }, this.pingTimeoutMs);
+      try {
+        session.ping((err) => {
+          outstanding = false;
+          clearTimeout(timeout);
+          if (err !== null && !session.destroyed) session.destroy(err);
+        });
+      } catch {
+        // Too many PINGs in flight or the session is closing: the next round decides.
+        outstanding = false;
+        clearTimeout(timeout);
+      }
+    }, this.pingIntervalMs);
+    pinger.unref();
+    this.pingers.set(session, pinger);
   }
 
   retire(session: http2.ClientHttp2Session): void {
@@ -68,4 +141,8 @@ export class H2SessionPool {
       session.close();
     }
   }
+}
+
+function failure(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
 }
