@@ -12,11 +12,11 @@ import http2 from "node:http2";
  * keepalive and Envoy's connect_timeout do.
  */
 export interface H2DeadPeerOptions {
-  /** A connection not established within this fails as refused. Default 3 s (Envoy's connect_timeout is 5 s). */
+  /** A connection not established within this fails as refused. Default 5 s (Envoy's connect_timeout). */
   readonly connectTimeoutMs?: number;
   /** While calls are in flight, a PING this often. Default 2 s. */
   readonly pingIntervalMs?: number;
-  /** A PING not acknowledged within this destroys the session. Default 3 s. */
+  /** A PING not acknowledged within this destroys the session. Default 5 s. */
   readonly pingTimeoutMs?: number;
 }
 
@@ -42,9 +42,9 @@ export class H2SessionPool {
     private readonly authority: string,
     options: H2DeadPeerOptions = {},
   ) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.pingIntervalMs = options.pingIntervalMs ?? 2_000;
-    this.pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 5_000;
   }
 
   get(): http2.ClientHttp2Session {
@@ -71,9 +71,10 @@ export class H2SessionPool {
       this.all.delete(session);
       clearInterval(this.pingers.get(session));
     });
-    const connectTimer = setTimeout(() => {
+    const connectTimer = setTimeout(() => afterPendingIo(() => {
+      if (!session.connecting || session.destroyed) return;
       session.destroy(failure(connectTimeoutCode, `connecting to ${this.authority} timed out after ${this.connectTimeoutMs} ms`));
-    }, this.connectTimeoutMs);
+    }), this.connectTimeoutMs);
     connectTimer.unref();
     session.once("connect", () => clearTimeout(connectTimer));
     session.once("close", () => clearTimeout(connectTimer));
@@ -108,9 +109,10 @@ export class H2SessionPool {
     const pinger = setInterval(() => {
       if (outstanding || session.destroyed || session.connecting) return;
       outstanding = true;
-      const timeout = setTimeout(() => {
+      const timeout = setTimeout(() => afterPendingIo(() => {
+        if (!outstanding || session.destroyed) return;
         session.destroy(failure(pingTimeoutCode, `${this.authority} did not answer a PING within ${this.pingTimeoutMs} ms`));
-      }, this.pingTimeoutMs);
+      }), this.pingTimeoutMs);
       try {
         session.ping((err) => {
           outstanding = false;
@@ -141,6 +143,15 @@ export class H2SessionPool {
       session.close();
     }
   }
+}
+
+/**
+ * Runs `verdict` after the I/O already waiting is handled: when the event
+ * loop was blocked past a timeout, the connect or PING ack that arrived
+ * meanwhile is seen first, so a busy process does not condemn a live peer.
+ */
+function afterPendingIo(verdict: () => void): void {
+  setImmediate(verdict);
 }
 
 function failure(code: string, message: string): NodeJS.ErrnoException {
