@@ -45,6 +45,10 @@ base=localhost/meshwork-base:$key
 work=$(mktemp -d /var/tmp/meshwork-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+# One build of the base at a time on this machine (test runs may build side by side).
+mkdir -p /var/cache/meshwork-image
+exec 9>/var/cache/meshwork-image/.lock
+flock 9
 # base:begin
 if buildah inspect --type image "$base" >/dev/null 2>&1; then
   echo "base layer $base: cached"
@@ -103,6 +107,7 @@ else
   echo "base layer built in $((SECONDS - started)) s"
 fi
 # base:end
+flock -u 9
 
 # The app layer: the build and its production dependencies, owned by root and
 # read-only to the process (it writes only to /data and /tmp volumes).

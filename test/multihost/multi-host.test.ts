@@ -1,0 +1,339 @@
+// The mesh on separate hosts: the Meshwork image (make image) as containers
+// on a podman network of their own (test/support/podman-hosts.ts), each
+// process on its own host with its own address in 198.18.0.0/15 and names
+// resolved by DNS as a headless Service resolves them: a gateway, two
+// inventory, two payments and two orders replicas (each pair sharing one
+// SQLite database on this machine's disk, WAL mode), notifications, and a
+// three-node NATS JetStream cluster with every stream on three nodes. With
+// orders flowing through the gateway: a host killed, a host partitioned
+// (nftables), 100 ms on the payments hosts, a rolling restart of every
+// replicated process, a NATS node killed; then the invariants, read from the
+// databases. Every fault is bounded in count and time and every address is a
+// container's on this machine.
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import Database from "better-sqlite3";
+import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
+import { DevTokens, httpRequest, type RawResponse } from "../support/gateway-http.js";
+import { checkPodman, PodmanHosts, type HostSpec } from "../support/podman-hosts.js";
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, "../..");
+const uid = 65532;
+const ports = { gateway: 8080, inventory: 50051, payments: 50052, orders: 50053, notifications: 50054 } as const;
+
+interface Placed {
+  readonly requestId: string;
+  readonly card: string;
+  readonly response: RawResponse;
+}
+
+describe("the mesh on separate hosts (podman, the Meshwork image)", function () {
+  this.timeout(600_000);
+  const tag = `localhost/meshwork:multihost-${process.pid}`;
+  let net: PodmanHosts | undefined;
+  let data: string;
+  let tokens: DevTokens;
+  let token: string;
+  let gatewayUrl: string;
+  let seeded: Map<string, number>;
+  const placed: Placed[] = [];
+  let counter = 0;
+
+  const dir = (name: string): string => {
+    const d = path.join(data, name);
+    mkdirSync(d, { recursive: true });
+    chownSync(d, uid, uid);
+    return d;
+  };
+  const natsUrl = "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222";
+  const common = { LOG_LEVEL: "warn", SHUTDOWN_DELAY_MS: "1000", NATS_URL: natsUrl, NATS_STREAM_REPLICAS: "3", BREAKER_RESET_MS: "2000" };
+  const specs = (): Record<string, HostSpec> => ({
+    "nats-1": natsSpec(1), "nats-2": natsSpec(2), "nats-3": natsSpec(3),
+    // FaultService armed with no rule: the latency scenario sets a delay at run time.
+    "payments-1": service("payments", 1, 15, { MESH_FAULTS: "{}" }), "payments-2": service("payments", 2, 16, { MESH_FAULTS: "{}" }),
+    "inventory-1": service("inventory", 1, 11), "inventory-2": service("inventory", 2, 12),
+    "orders-1": service("orders", 1, 13, { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052" }),
+    "orders-2": service("orders", 2, 14, { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052" }),
+    "notifications-1": service("notifications", 1, 17, { ORDERS_URL: "http://orders:50053" }),
+    "gateway-1": {
+      name: "gateway-1", octet: 10, args: ["gateway/main.js"],
+      env: { ...common, PORT: "8080", INVENTORY_URL: "dns:inventory:50051", ORDERS_URL: "dns:orders:50053", NOTIFICATIONS_URL: "dns:notifications:50054", RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000" },
+      volumes: { "/data": dir("gateway") },
+    },
+  });
+  function service(name: keyof typeof ports, replica: number, octet: number, env: Record<string, string> = {}): HostSpec {
+    return {
+      name: `${name}-${replica}`, aliases: [name], octet, args: [`services/${name}/main.js`],
+      env: { ...common, PORT: String(ports[name]), ...env },
+      // Both replicas of a service share its database (SQLite in WAL mode, one machine's disk).
+      volumes: { "/data": dir(name) },
+    };
+  }
+  function natsSpec(n: number): HostSpec {
+    return {
+      name: `nats-${n}`, octet: 20 + n, entrypoint: "/usr/local/bin/nats-server",
+      args: ["-n", `nats-${n}`, "-js", "-sd", "/data", "-p", "4222", "--cluster_name", "meshwork", "--cluster", "nats://0.0.0.0:6222",
+        "--routes", "nats://nats-1:6222,nats://nats-2:6222,nats://nats-3:6222", "-m", "8222"],
+      files: { "/usr/local/bin/nats-server": "/usr/sbin/nats-server" },
+      volumes: { "/data": dir(`nats-${n}`) },
+    };
+  }
+  const healthPort = (name: string): number =>
+    name.startsWith("nats") ? 8222 : ports[name.split("-")[0] as keyof typeof ports];
+  async function startHost(spec: HostSpec): Promise<void> {
+    await net!.start(spec);
+    await net!.waitHealthy(spec.name, healthPort(spec.name));
+  }
+
+  async function placeOrder(card: string, headers: Record<string, string> = {}): Promise<Placed> {
+    const requestId = `mh-${process.pid}-${++counter}`;
+    const response = await httpRequest(gatewayUrl, {
+      method: "POST",
+      path: "/v1/orders",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify({ requestId, lines: [{ sku: "MUG-001", quantity: 1 }], cardToken: card }),
+      timeoutMs: 60_000,
+    });
+    const result = { requestId, card, response };
+    placed.push(result);
+    return result;
+  }
+  /** The same request again, as a client retries it. */
+  async function placeOrderAgain(first: Placed): Promise<Placed> {
+    const response = await httpRequest(gatewayUrl, {
+      method: "POST",
+      path: "/v1/orders",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ requestId: first.requestId, lines: [{ sku: "MUG-001", quantity: 1 }], cardToken: first.card }),
+      timeoutMs: 60_000,
+    });
+    const result = { requestId: first.requestId, card: first.card, response };
+    placed.push(result);
+    return result;
+  }
+  const stateOf = (p: Placed): string | undefined => (p.response.json as { order?: { state?: string } } | undefined)?.order?.state;
+  const orderIdOf = (p: Placed): string | undefined => (p.response.json as { order?: { orderId?: string } } | undefined)?.order?.orderId;
+  const expected = (card: string): string => (card === "tok_visa" ? "ORDER_STATE_CONFIRMED" : "ORDER_STATE_CANCELLED");
+
+  /** Places orders one after another while `during` runs, and a few after it; returns them. */
+  async function ordersDuring(during: () => Promise<void>, cards: readonly string[] = ["tok_visa"]): Promise<Placed[]> {
+    const mine: Placed[] = [];
+    let done = false;
+    const fault = during().finally(() => (done = true));
+    const loop = (async () => {
+      for (let i = 0; (!done || i < 4) && i < 200; i++) mine.push(await placeOrder(cards[i % cards.length]!));
+    })();
+    await fault;
+    await loop;
+    return mine;
+  }
+
+  /**
+   * Places tok_visa orders until four in a row answer CONFIRMED: the callers
+   * have learnt what the fault changed. Bounded: 60 orders.
+   */
+  async function untilConfirming(): Promise<number> {
+    let inRow = 0;
+    for (let i = 1; i <= 60; i++) {
+      const p = await placeOrder("tok_visa");
+      inRow = p.response.status === 200 && stateOf(p) === "ORDER_STATE_CONFIRMED" ? inRow + 1 : 0;
+      if (inRow === 4) return i;
+    }
+    throw new Error("orders did not confirm four in a row within 60 orders");
+  }
+
+  /** Reads an order through the gateway until it is no longer PENDING (bounded). */
+  async function settled(orderId: string): Promise<string> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const r = await httpRequest(gatewayUrl, { method: "GET", path: `/v1/orders/${orderId}`, headers: { authorization: `Bearer ${token}` } });
+      const state = (r.json as { order?: { state?: string } } | undefined)?.order?.state;
+      if (r.status === 200 && state !== "ORDER_STATE_PENDING") return state!;
+      if (Date.now() > deadline) throw new Error(`order ${orderId} still ${state ?? r.text} after 90 s`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  before(async function () {
+    await checkPodman();
+    data = mkdtempSync(path.join(os.tmpdir(), "meshwork-multihost-"));
+    chownSync(data, uid, uid);
+    // The image, as make image builds it (the base layer comes from the cache).
+    await run(path.join(root, "deploy/image/build.sh"), [], { cwd: root, env: { ...process.env, IMAGE: tag }, maxBuffer: 16 * 1024 * 1024 });
+    net = await PodmanHosts.create(`meshwork-mh-${process.pid}`, tag);
+    const all = specs();
+    await Promise.all(["nats-1", "nats-2", "nats-3", "payments-1", "payments-2", "inventory-1", "inventory-2"].map((n) => startHost(all[n]!)));
+    await Promise.all(["orders-1", "orders-2"].map((n) => startHost(all[n]!)));
+    await Promise.all(["notifications-1", "gateway-1"].map((n) => startHost(all[n]!)));
+    gatewayUrl = `http://${net.hosts.get("gateway-1")!.ip}:${ports.gateway}`;
+    tokens = new DevTokens(path.join(data, "gateway"));
+    token = await tokens.sign("alice");
+    // Stock for every order of the run; conservation is checked from here.
+    const adjusted = await httpRequest(gatewayUrl, {
+      method: "POST",
+      path: "/v1/inventory/items/MUG-001:adjust",
+      headers: { authorization: `Bearer ${await tokens.sign("ops", ["meshwork:admin"])}`, "content-type": "application/json" },
+      body: JSON.stringify({ adjustmentId: `mh-${process.pid}`, delta: 5000, reason: "multi-host test" }),
+    });
+    expect(adjusted.status, adjusted.text).to.equal(200);
+    seeded = stockTotals();
+  });
+
+  after(async () => {
+    await net?.destroy();
+    await run("podman", ["--runtime", "runc", "--cgroup-manager=cgroupfs", "rmi", "-f", tag]).catch(() => undefined);
+    if (data !== undefined) rmSync(data, { recursive: true, force: true });
+  });
+
+  function stockTotals(): Map<string, number> {
+    const db = new Database(path.join(data, "inventory", "inventory.db"), { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.prepare("SELECT sku, available + reserved + sold AS total FROM items").all() as { sku: string; total: number }[];
+      return new Map(rows.map((r) => [r.sku, r.total]));
+    } finally {
+      db.close();
+    }
+  }
+
+  it("serves orders across hosts: names resolve to every replica, orders confirm or cancel as their cards say", async () => {
+    const { stdout } = await net!.podman(["exec", net!.containerName("gateway-1"), "/usr/local/bin/node", "-e",
+      "require('dns').promises.lookup('inventory',{all:true}).then(a=>console.log(a.map(x=>x.address).sort().join(',')))"]);
+    expect(stdout.trim()).to.equal([net!.hosts.get("inventory-1")!.ip, net!.hosts.get("inventory-2")!.ip].sort().join(","));
+    for (const card of ["tok_visa", "tok_declined", "tok_visa", "tok_visa"]) {
+      const p = await placeOrder(card);
+      expect(p.response.status, p.response.text).to.equal(200);
+      expect(await settled(orderIdOf(p)!)).to.equal(expected(card));
+    }
+  });
+
+  it("a host killed (SIGKILL, link removed): callers eject it, nothing is lost, orders keep confirming", async () => {
+    const mine = await ordersDuring(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await net!.kill("inventory-2");
+      // Orders go on until the callers have learnt (bounded by ordersDuring's count).
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+    });
+    // A client whose request failed places it again with the same request id
+    // (PlaceOrder is idempotent by it): every order is there once, confirmed.
+    const failedFirst = mine.filter((p) => p.response.status !== 200);
+    for (const p of failedFirst) {
+      const again = await placeOrderAgain(p);
+      expect(again.response.status, again.response.text).to.equal(200);
+    }
+    // An order whose saga met the dead host mid-call may have compensated
+    // (CANCELLED, stock released): it ends, it is never lost or left PENDING.
+    const outcomes: string[] = [];
+    for (const p of placed.slice(-mine.length)) {
+      const id = orderIdOf(p);
+      if (id !== undefined) outcomes.push(await settled(id));
+    }
+    expect(outcomes.every((o) => o === "ORDER_STATE_CONFIRMED" || o === "ORDER_STATE_CANCELLED")).to.equal(true);
+    // Once the callers have ejected it, orders confirm.
+    const learnt = await untilConfirming();
+    console.log(`      host killed: ${mine.length} orders, ${failedFirst.length} answered an error first (retried with the same request id), ${outcomes.filter((o) => o === "ORDER_STATE_CANCELLED").length} compensated; confirming four in a row after ${learnt} more`);
+    await net!.remove("inventory-2");
+    await startHost(specs()["inventory-2"]!);
+  });
+
+  it("a host partitioned (nftables drops its traffic): sagas end as the cards determine after the heal", async () => {
+    const mine = await ordersDuring(async () => {
+      await net!.partition("payments-2");
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      await net!.heal("payments-2");
+    }, ["tok_visa", "tok_declined"]);
+    for (const p of mine) {
+      const id = orderIdOf(p);
+      if (id !== undefined) expect(await settled(id), p.requestId).to.equal(expected(p.card));
+    }
+    const learnt = await untilConfirming();
+    console.log(`      partition: ${mine.length} orders, each ended as its card says; confirming four in a row after ${learnt} more`);
+  });
+
+  // This machine's kernel has no netem (CONFIG_NET_SCH_NETEM is not set), so
+  // the 100 ms are the mesh's own fault filter on the payments hosts: every
+  // call they serve waits 100 ms before its handler, inside the caller's deadline.
+  it("100 ms on the payments hosts: orders confirm, and a deadline shorter than the path answers 504 deadline_exceeded", async () => {
+    const setDelay = (name: string, millis: number) =>
+      createClient(FaultService, createGrpcTransport({ baseUrl: `http://${net!.hosts.get(name)!.ip}:${ports.payments}` })).setFaults({
+        config: {
+          faults: millis === 0 ? [] : [{
+            service: "meshwork.payments.v1.PaymentService",
+            delay: { delayType: { case: "fixedDelay", value: { seconds: 0n, nanos: millis * 1_000_000 } }, percentage: { numerator: 100 } },
+          }],
+        },
+      });
+    await Promise.all(["payments-1", "payments-2"].map((n) => setDelay(n, 100)));
+    try {
+      const ok = await placeOrder("tok_visa");
+      expect(ok.response.status, ok.response.text).to.equal(200);
+      expect(stateOf(ok)).to.equal("ORDER_STATE_CONFIRMED");
+      // Authorize and capture take 100 ms each at least: 150 ms cannot hold the saga.
+      const short = await placeOrder("tok_visa", { "x-request-timeout-ms": "150" });
+      expect(short.response.status, short.response.text).to.equal(504);
+      expect((short.response.json as { code?: string }).code).to.equal("deadline_exceeded");
+    } finally {
+      await Promise.all(["payments-1", "payments-2"].map((n) => setDelay(n, 0)));
+    }
+  });
+
+  it("a rolling restart of every replicated process, one replica at a time: zero failed requests at the gateway", async () => {
+    const mine = await ordersDuring(async () => {
+      // As a Deployment's rolling update with maxSurge 1, maxUnavailable 0:
+      // the new replica (a new address) serves before the old one is stopped.
+      for (const name of ["inventory-1", "inventory-2", "payments-1", "payments-2", "orders-1", "orders-2"]) {
+        const replacement = `${name}-next`;
+        const spec = specs()[name]!;
+        await startHost({ ...spec, name: replacement, aliases: spec.aliases ?? [] });
+        await net!.stop(name);
+        await net!.remove(name);
+      }
+    });
+    const failed = mine.filter((p) => p.response.status !== 200).map((p) => `${p.requestId}: ${p.response.status} ${p.response.text}`);
+    expect(failed).to.deep.equal([]);
+    // Each ends as its card says (one answered before its saga finished is resumed).
+    for (const p of mine) expect(await settled(orderIdOf(p)!), p.requestId).to.equal("ORDER_STATE_CONFIRMED");
+    console.log(`      rolling restart: ${mine.length} orders, 0 failed, ${mine.filter((p) => stateOf(p) !== "ORDER_STATE_CONFIRMED").length} answered before their saga ended`);
+  });
+
+  it("a NATS node killed: events continue, each delivered once", async () => {
+    const mine = await ordersDuring(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await net!.kill("nats-2");
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    });
+    for (const p of mine) expect(p.response.status, p.response.text).to.equal(200);
+    const ids = mine.map(orderIdOf).filter((id): id is string => id !== undefined);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const db = new Database(path.join(data, "notifications", "notifications.db"), { readonly: true, fileMustExist: true });
+      const rows = db.prepare(`SELECT order_id, COUNT(*) AS n FROM notifications WHERE order_id IN (${ids.map(() => "?").join(",")}) GROUP BY order_id`).all(...ids) as { order_id: string; n: number }[];
+      db.close();
+      // OrderPlaced and OrderConfirmed: two notifications per order, never more.
+      expect(rows.every((r) => r.n <= 2)).to.equal(true);
+      if (rows.length === ids.length && rows.every((r) => r.n === 2)) break;
+      if (Date.now() > deadline) throw new Error(`notifications after 60 s: ${JSON.stringify(rows)} of ${ids.length} orders`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  });
+
+  it("invariants from the databases: one authorization and at most one capture per order, stock conserved, every event's effect once", async () => {
+    const ids = placed.map(orderIdOf).filter((id): id is string => id !== undefined);
+    for (const id of ids) await settled(id);
+    const payments = new Database(path.join(data, "payments", "payments.db"), { readonly: true, fileMustExist: true });
+    const perOrder = payments.prepare("SELECT order_id, COUNT(*) AS n, SUM(state = 'CAPTURED') AS captured FROM payments GROUP BY order_id").all() as { order_id: string; n: number; captured: number }[];
+    payments.close();
+    expect(perOrder.filter((r) => r.n > 1 || r.captured > 1)).to.deep.equal([]);
+    expect(stockTotals()).to.deep.equal(seeded);
+    const notifications = new Database(path.join(data, "notifications", "notifications.db"), { readonly: true, fileMustExist: true });
+    const duplicates = notifications.prepare("SELECT event_id FROM notifications GROUP BY event_id HAVING COUNT(*) > 1").all();
+    notifications.close();
+    expect(duplicates).to.deep.equal([]);
+  });
+});
