@@ -32,7 +32,6 @@ const imageEnv = new Set(["NODE_ENV", "HOST", "DATA_DIR"]);
 // read yet (when it is, it leaves this list and the checks above apply).
 const pendingEnv = new Map([
   ["MESH_TLS_DIR", "the workload certificates of the zero-trust work"],
-  ["DATABASE_URL_FILE", "the PostgreSQL stores"],
 ]);
 
 describe("Kubernetes manifests (deploy/kubernetes), offline", function () {

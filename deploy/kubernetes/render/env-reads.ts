@@ -18,6 +18,7 @@ const helpers: { readonly file: string; readonly usedBy: RegExp }[] = [
   { file: "mesh/process/service-runtime.ts", usedBy: /\bserviceRuntime\(/ },
   { file: "mesh/telemetry/tracing-from-env.ts", usedBy: /\bserviceRuntime\(|\btracingFromEnv\(/ },
   { file: "mesh/events/bus-from-env.ts", usedBy: /\beventBusFromEnv\(/ },
+  { file: "mesh/store/store-from-env.ts", usedBy: /\bstoreFromEnv\(/ },
 ];
 
 const callPattern = /\benv\w*\(\s*env\s*,\s*"([A-Z][A-Z0-9_]*)"\s*(?:,\s*"([^"]*)")?/g;
