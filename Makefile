@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench system-image run build image network-policies test bench generate proto-check release-api typecheck unit token canary catalogue slo-rules service clean
+.PHONY: help deps system-test system-bench system-image run build image network-policies test bench generate proto-check release-api typecheck unit token cert canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ catalogue: deps ## The service catalogue (services/*/service.yaml), checked agai
 
 slo-rules: deps ## Regenerate prometheus/slo-rules.yml (recording rules and burn-rate alerts) from the catalogue's SLOs
 	node --import tsx scripts/slo-rules.ts
+
+cert: deps ## Issue a certificate from the mesh CA: make cert NAME=alice-operator [KIND=service] [TTL=seconds]
+	@node --import tsx scripts/cert.ts --name "$(NAME)" $(if $(KIND),--kind "$(KIND)") $(if $(TTL),--ttl "$(TTL)")
 
 clean: ## Remove local data (.data/), test output and the build (dist/)
 	rm -rf .data test-output dist

@@ -8,6 +8,7 @@ import { createRouterTransport } from "@connectrpc/connect";
 import { FaultService } from "../gen/meshwork/faults/v1/faults_pb.js";
 import {
   breakersCheck,
+  identityCheck,
   envInt,
   envString,
   evaluateReadiness,
@@ -83,9 +84,14 @@ const caller = new UpstreamCaller({
 // Clients made: the routes file's rules (MESH_ROUTES_FILE) are checked against their versions.
 runtime.watchRoutes();
 
-// Readiness beyond serving: no upstream the config marks `readiness` looks
-// down (every breaker of it with recent calls open). /readyz and the /mesh page read it.
-const upstreamChecks = config.upstreams.filter((u) => u.readiness).map((u) => breakersCheck(clients, u.name));
+// Readiness beyond serving: its mesh certificate has not expired unrenewed
+// (every upstream would refuse it), and no upstream the config marks
+// `readiness` looks down (every breaker of it with recent calls open).
+// /readyz and the /mesh page read it.
+const upstreamChecks = [
+  ...(runtime.tls === undefined ? [] : [identityCheck(runtime.tls)]),
+  ...config.upstreams.filter((u) => u.readiness).map((u) => breakersCheck(clients, u.name)),
+];
 
 const web = await bundleWebApp();
 // The live mesh page at /mesh: every MESH_SERVICES process polled every MESH_POLL_MS.

@@ -45,8 +45,8 @@ export function envEndpoints(env: Env, name: string, fallback: string): string[]
   }
   const urls = raw.split(",").map((u) => u.trim());
   for (const url of urls) {
-    if (!/^http:\/\/[^/\s]+$/.test(url)) {
-      throw new Error(`${name}=${raw}: expected http://host:port[,http://host:port...] or dns:host:port`);
+    if (!/^https?:\/\/[^/\s]+$/.test(url)) {
+      throw new Error(`${name}=${raw}: expected https://host:port[,https://host:port...] (http:// with MESH_INSECURE=1) or dns:host:port`);
     }
   }
   return urls;

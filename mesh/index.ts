@@ -36,6 +36,7 @@ export type { CheckResult, ReadinessCheck, ReadinessReport } from "./health/read
 export { storeCheck } from "./health/store-check.js";
 export type { PingableStore } from "./health/store-check.js";
 export { breakersCheck } from "./health/breakers-check.js";
+export { identityCheck } from "./health/identity-check.js";
 export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
 export { decodePageToken, encodePageToken } from "./paging/page-token.js";
 export type { PagePosition } from "./paging/page-token.js";
@@ -81,3 +82,14 @@ export type {
   SubscribeOptions,
   Subscription,
 } from "./events/index.js";
+export { accessDeclarations, declaredCallers } from "./access/declared-callers.js";
+export type { AccessDeclaration, DeclaredCallers } from "./access/declared-callers.js";
+export { defaultTrustDomain, parseWorkloadId, workloadId } from "./identity/spiffe-id.js";
+export type { IdentityKind, WorkloadId } from "./identity/spiffe-id.js";
+export { WorkloadCredentials, loadCredentials } from "./identity/workload-credentials.js";
+export type { LoadedCredentials, WorkloadCredentialsOptions } from "./identity/workload-credentials.js";
+export { credentialFilesIn, writeCredentialFiles } from "./identity/credential-files.js";
+export type { CredentialFiles } from "./identity/credential-files.js";
+export { MeshCa, defaultWorkloadTtlMs } from "./identity/mesh-ca.js";
+export { CredentialRenewer } from "./identity/credential-renewer.js";
+export { openCaDir } from "./identity/ca-files.js";

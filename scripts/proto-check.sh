@@ -7,6 +7,10 @@
 #   breaking   buf breaking, FILE category, against the released baseline
 #              api/released.binpb (moved only by `make release-api`); unstable
 #              packages (v1alpha1, v2beta1, ...) are ignored, see buf.yaml
+#   access     who may call what (meshwork.access.v1) against the baseline:
+#              every change is reported, a widening fails
+#              (scripts/access-check.ts; released on purpose with
+#              ALLOW_ACCESS_WIDENING=1 make release-api)
 #   generated  gen/ and test/gen/ are what `make generate` makes (scripts/check-generated.sh)
 # Arguments name a subset of the steps (the contract tests run
 # `format lint breaking` in a copy of the repository). Lint and breaking
@@ -19,7 +23,7 @@ baseline=api/released.binpb
 reviewable=api/released.txtpb
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(format lint breaking generated)
+[ ${#steps[@]} -gt 0 ] || steps=(format lint breaking access generated)
 
 # buf's JSON violations (one object a line on stdout) as
 # `file:line:col: RULE_ID message`; a violation with no location in the
@@ -68,6 +72,21 @@ step_breaking() {
   return $status
 }
 
+step_access() {
+  if [ ! -f "$baseline" ]; then
+    echo "$baseline is missing: the released API baseline is committed; 'make release-api' creates it" >&2
+    return 1
+  fi
+  local tmp status=0
+  tmp=$(mktemp -d)
+  "$buf" build proto -o "$tmp/current.binpb" || status=1
+  if [ $status -eq 0 ]; then
+    node --import tsx scripts/access-check.ts "$baseline" "$tmp/current.binpb" || status=1
+  fi
+  rm -rf "$tmp"
+  return $status
+}
+
 step_generated() {
   ./scripts/check-generated.sh
 }
@@ -75,8 +94,8 @@ step_generated() {
 failed=()
 for step in "${steps[@]}"; do
   case "$step" in
-    format | lint | breaking | generated) ;;
-    *) echo "unknown step '$step' (format, lint, breaking, generated)" >&2; exit 2 ;;
+    format | lint | breaking | access | generated) ;;
+    *) echo "unknown step '$step' (format, lint, breaking, access, generated)" >&2; exit 2 ;;
   esac
   if "step_$step"; then
     echo "proto-check $step: ok"

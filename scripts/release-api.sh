@@ -8,8 +8,9 @@
 #                       or source info: the form a reviewer diffs
 # Unstable packages (vNalphaM, vNbetaM, vNtest...) are left out: the gate
 # never compares them (ignore_unstable_packages), and a draft is not a release.
-# Refuses to release contracts that fail format or lint, and refuses a
-# release that breaks the previous one unless ALLOW_BREAKING=1.
+# Refuses to release contracts that fail format or lint, a release that
+# breaks the previous one unless ALLOW_BREAKING=1, and one that widens who
+# may call what (meshwork.access.v1) unless ALLOW_ACCESS_WIDENING=1.
 # BUF overrides the buf binary (default node_modules/.bin/buf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,16 @@ if [ -f "$baseline" ] && ! "$buf" breaking proto --against "$baseline" --error-f
     exit 1
   fi
   echo "release-api: releasing a breaking change (ALLOW_BREAKING=1)" >&2
+fi
+
+if [ -f "$baseline" ] && ! ./scripts/proto-check.sh access >/dev/null 2>&1; then
+  if [ "${ALLOW_ACCESS_WIDENING:-}" != 1 ]; then
+    ./scripts/proto-check.sh access || true
+    echo "release-api: proto/ widens who may call what (above); release it anyway with ALLOW_ACCESS_WIDENING=1" >&2
+    exit 1
+  fi
+  ALLOW_ACCESS_WIDENING=1 ./scripts/proto-check.sh access
+  echo "release-api: releasing a widening of access (ALLOW_ACCESS_WIDENING=1)" >&2
 fi
 
 exclude=()

@@ -7,10 +7,18 @@
 // SERVING; a process that exits unexpectedly is restarted with backoff and
 // counted (a port already in use stops it at start, naming the port); Ctrl-C
 // (or SIGTERM) stops every process gracefully and exits 0.
+//
+// mTLS is on unless MESH_INSECURE=1: this supervisor is the mesh's CA. It
+// keeps a root and an intermediate in .data/ca (0700, keys 0600), issues each
+// process its identity spiffe://<MESH_TRUST_DOMAIN>/service/<name> into
+// .data/tls/<name> (MESH_TLS_DIR), valid MESH_CERT_TTL_SECONDS (default 1 h),
+// and renews it at half its life; processes reload the files themselves.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { ClientFactory, ensureDatabase, envInt, envString } from "../mesh/index.js";
+import { openCaDir } from "../mesh/identity/ca-files.js";
+import { CredentialRenewer } from "../mesh/identity/credential-renewer.js";
+import { ClientFactory, defaultTrustDomain, defaultWorkloadTtlMs, ensureDatabase, envInt, envString, workloadId } from "../mesh/index.js";
 import { loadCatalogue } from "../platform/catalogue/index.js";
 import { buildApiImage } from "./support/api-image.js";
 import { processTable } from "./supervisor/process-table.js";
@@ -32,13 +40,39 @@ const envPrefix = (name: string): string => name.toUpperCase().replaceAll("-", "
 const ports = new Map(
   [...services, gateway].map((m) => [m.name, envInt(process.env, `${envPrefix(m.name)}_PORT`, m.port, { min: 1, max: 65535 })]),
 );
+const insecure = envString(process.env, "MESH_INSECURE", "0") === "1";
+const trustDomain = envString(process.env, "MESH_TRUST_DOMAIN", defaultTrustDomain);
+const ttlMs = envInt(process.env, "MESH_CERT_TTL_SECONDS", defaultWorkloadTtlMs / 1000, { min: 10 }) * 1000;
+/** Health, probes and metrics answer in cleartext on every port; the gateway's public port is cleartext HTTP. */
 const url = (port: number): string => `http://${host}:${port}`;
-const serviceUrl = (name: string): string => url(ports.get(name)!);
+/** Where a service's RPCs are: https over mTLS. */
+const serviceUrl = (name: string): string => `${insecure ? "http" : "https"}://${host}:${ports.get(name)!}`;
+const gatewayPort = ports.get("gateway")!;
 
 mkdirSync(dataDir, { recursive: true });
 const databaseUrls = await serviceDatabases();
 // The gateway reads its services' descriptors from this image (gateway/gateway.yaml).
 const apiImage = await buildApiImage(path.join(dataDir, "api.binpb"));
+const renewers: CredentialRenewer[] = [];
+const tlsDirs = new Map<string, string>();
+if (insecure) {
+  console.warn("MESH_INSECURE=1: mTLS is off. Every port answers anyone in cleartext and no caller is checked; for debugging only.");
+} else {
+  const ca = await openCaDir(path.join(dataDir, "ca"), trustDomain);
+  for (const { name } of [...services, gateway]) {
+    const dir = path.join(dataDir, "tls", name);
+    tlsDirs.set(name, dir);
+    renewers.push(
+      await CredentialRenewer.start({
+        ca,
+        id: workloadId(trustDomain, "service", name),
+        dir,
+        ttlMs,
+        onError: (err) => console.error(`renewing ${name}'s certificate failed: ${err instanceof Error ? err.message : String(err)}`),
+      }),
+    );
+  }
+}
 const clients = new ClientFactory();
 const specs: ProcessSpec[] = [...services, gateway].map(({ name }) => ({
   name,
@@ -53,6 +87,7 @@ const specs: ProcessSpec[] = [...services, gateway].map(({ name }) => ({
     PORT: String(ports.get(name)),
     DATA_DIR: dataDir,
     LOG_LEVEL: logLevel,
+    ...(insecure ? { MESH_INSECURE: "1" } : { MESH_TLS_DIR: tlsDirs.get(name)!, MESH_INSECURE: "" }),
     // Where every service is: <NAME>_URL (ORDERS_URL is also the embedded
     // bus's source of order events for notifications; NATS_URL, when set,
     // passes through to all).
@@ -73,7 +108,7 @@ const supervisor = new Supervisor(specs);
 supervisor.on("serving", (p) => {
   if (p.restarts > 0) {
     console.log(`${p.name} is SERVING again (pid ${p.pid}, restart ${p.restarts})`);
-    console.log(processTable(supervisor.status(), url));
+    console.log(processTable(supervisor.status(), address));
   }
 });
 let stopping = false;
@@ -86,8 +121,19 @@ try {
   console.error(err instanceof PortsInUseError ? err.message : err);
   await stop(1);
 }
-console.log(processTable(supervisor.status(), url));
-console.log(`Live mesh page: ${serviceUrl("gateway")}/mesh`);
+console.log(processTable(supervisor.status(), address));
+console.log(`Live mesh page: ${url(gatewayPort)}/mesh`);
+if (!insecure) {
+  console.log(
+    `mTLS on: identities spiffe://${trustDomain}/service/<name>, renewed every ${Math.round(ttlMs / 2000)} s; ` +
+      "an operator certificate for buf curl: make cert NAME=<you>-operator",
+  );
+}
+
+/** A process's address in the table: the gateway's public HTTP, a service's RPC URL. */
+function address(port: number): string {
+  return port === gatewayPort ? url(port) : `${insecure ? "http" : "https"}://${host}:${port}`;
+}
 console.log("Mesh is up. Ctrl-C stops it.");
 
 /**
@@ -123,6 +169,7 @@ async function isServing(name: string, port: number): Promise<boolean> {
     const res = await fetch(`${url(port)}/healthz`, { signal: AbortSignal.timeout(1000) });
     return res.ok && ((await res.json()) as { status?: string }).status === "SERVING";
   }
+  // grpc.health.v1 answers in cleartext, as Kubernetes' gRPC probe asks it.
   const res = await clients.client(Health, url(port)).check({ service: "" }, { timeoutMs: 1000 });
   return res.status === HealthCheckResponse_ServingStatus.SERVING;
 }
@@ -134,6 +181,7 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   await supervisor.stop();
   clients.close();
+  renewers.forEach((r) => r.stop());
   console.log("Mesh stopped.");
   process.exit(code);
 }

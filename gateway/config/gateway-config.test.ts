@@ -36,8 +36,8 @@ describe("the gateway config file", function () {
         undefined,
         true,
       ],
-      ["orders", ["http://127.0.0.1:50053"], ["meshwork.orders.v1.OrderService"], 30_000, true],
-      ["notifications", ["http://127.0.0.1:50054"], ["meshwork.notifications.v1.NotificationService"], undefined, false],
+      ["orders", ["https://127.0.0.1:50053"], ["meshwork.orders.v1.OrderService"], 30_000, true],
+      ["notifications", ["https://127.0.0.1:50054"], ["meshwork.notifications.v1.NotificationService"], undefined, false],
     ]);
   });
 
@@ -99,7 +99,7 @@ describe("the gateway config file", function () {
     [
       "a malformed endpoint",
       "descriptors: a\naccess_policy: b\nupstreams:\n  - { name: a, endpoints: 'ftp://x', services: [a.B] }\n",
-      "upstreams[0].endpoints=ftp://x: expected http://host:port",
+      "upstreams[0].endpoints=ftp://x: expected https://host:port",
     ],
     [
       "one service under two upstreams",

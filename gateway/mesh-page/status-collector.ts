@@ -247,7 +247,11 @@ export class StatusCollector {
   }
 
   private async pollRemote(e: Endpoint): Promise<void> {
-    const [health, ready, text] = await Promise.all([this.checkHealth(e.url), this.readiness(e.url), this.scrape(e.url)]);
+    // Health, readiness and metrics answer in cleartext on a service's port
+    // whether or not it serves RPCs over mTLS (as for Kubernetes probes and
+    // Prometheus), so the page needs no certificate to poll them.
+    const probeUrl = e.url.replace(/^https:/, "http:");
+    const [health, ready, text] = await Promise.all([this.checkHealth(probeUrl), this.readiness(probeUrl), this.scrape(probeUrl)]);
     e.status = { url: e.url, ...health, ready, scraped: text !== undefined, restarts: restartsIn(text, this.options.metricsPrefix) };
     this.record(e, text, false);
   }

@@ -31,8 +31,8 @@ export interface DnsEndpointsOptions {
   /** A name that may resolve to several addresses, e.g. "inventory" or "localhost". */
   readonly host: string;
   readonly port: number;
-  /** Default: "http" (cleartext HTTP/2, as the mesh serves). */
-  readonly protocol?: "http";
+  /** Default: "http" (cleartext HTTP/2); "https" for mTLS. */
+  readonly protocol?: "http" | "https";
   /**
    * Default: 30 s. Long enough not to load the resolver, short enough that a
    * scaled-up service is used within a minute.

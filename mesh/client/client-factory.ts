@@ -11,7 +11,11 @@ import { ResilienceEvents } from "../resilience/resilience-events.js";
 import { retryInterceptor, type RetryOptions } from "../resilience/retry.js";
 import type { Tracer } from "@opentelemetry/api";
 import { traceClient } from "../telemetry/trace-client.js";
+import type { WorkloadCredentials } from "../identity/workload-credentials.js";
+import { grpcJsTls, http2TlsOptions, type ClientTls } from "./client-tls.js";
+import { withTlsFailuresNamed } from "./endpoint-tls-errors.js";
 import { createGrpcJsTransport } from "./grpc-js-transport.js";
+import { rotatingTransport } from "./rotating-transport.js";
 import { createH2GrpcTransport } from "./h2-grpc-transport.js";
 import { forwardRequestId } from "../interceptors/forward-request-id.js";
 import { withInterceptors } from "./intercepted-transport.js";
@@ -42,6 +46,12 @@ export interface ClientTarget {
    * Default: its endpoints.
    */
   readonly name?: string;
+  /**
+   * Over mTLS, the workload the target's servers must prove they are: their
+   * certificate carries spiffe://<trust domain>/service/<service>. Default:
+   * `name`; a target with neither accepts any service of the trust domain.
+   */
+  readonly service?: string;
   /**
    * One base URL ("http://127.0.0.1:50052"), several (round-robin), or a DNS
    * name resolving to several addresses, re-resolved periodically.
@@ -96,6 +106,15 @@ export interface ClientFactoryOptions {
    * call goes to each target's stable version.
    */
   readonly routes?: RouteTable;
+  /**
+   * mTLS with the process's workload credentials, on every transport: each
+   * endpoint is https://, a server must present a certificate that chains to
+   * the trust bundle and carries the target's SPIFFE id (ClientTarget.service),
+   * and a TLS failure names the target and why. New connections use the
+   * credentials as they are reloaded; those made with the previous ones take
+   * no new calls and close once theirs finish. Default: cleartext (http://).
+   */
+  readonly tls?: WorkloadCredentials;
 }
 
 /** Default deadline of an outbound call when neither caller nor config sets one. */
@@ -189,12 +208,23 @@ export class ClientFactory {
     }
     const events = this.events;
     const kind = target.transport ?? "grpc";
+    const scheme = this.options.tls === undefined ? "http" : "https";
+    const credentials = this.options.tls;
+    const clientTls: ClientTls | undefined =
+      credentials === undefined ? undefined : { credentials, service: target.service ?? target.name };
     const balancerOf = (endpoints: TargetEndpoints): BalancedTransport =>
       createBalancedTransport({
         target: name,
-        resolver: resolverOf(endpoints),
         events,
-        makeTransport: (baseUrl) => this.endpointTransport(baseUrl, kind),
+        resolver: resolverOf(endpoints, scheme, name),
+        makeTransport: (baseUrl) =>
+          clientTls === undefined
+            ? this.endpointTransport(baseUrl, kind)
+            : withTlsFailuresNamed(
+                rotatingTransport(() => this.endpointTransport(baseUrl, kind, clientTls), clientTls.credentials),
+                name,
+                baseUrl,
+              ),
         ...(target.outlier === undefined ? {} : { outlier: target.outlier }),
       });
     const balancer =
@@ -231,31 +261,65 @@ export class ClientFactory {
     return transport;
   }
 
-  private endpointTransport(baseUrl: string, kind: TransportKind): EndpointTransport {
+  /**
+   * The transport to one endpoint. Cleartext: its HTTP/2 sessions are shared
+   * by every target of the same URL. mTLS: each endpoint transport has its
+   * own, made with the credentials of the moment and closed with it (see
+   * rotatingTransport).
+   */
+  private endpointTransport(baseUrl: string, kind: TransportKind, clientTls?: ClientTls): EndpointTransport {
     if (kind === "grpc-js") {
       // Closed by the balancer when the endpoint goes away or on close().
-      return createGrpcJsTransport({ address: new URL(baseUrl).host });
+      return createGrpcJsTransport({
+        address: new URL(baseUrl).host,
+        ...(clientTls === undefined ? {} : grpcJsTls(clientTls)),
+      });
     }
-    let sessionManager = this.sessions.get(baseUrl);
+    const sessionOptions = clientTls === undefined ? undefined : http2TlsOptions(clientTls);
+    let sessionManager = sessionOptions === undefined ? this.sessions.get(baseUrl) : undefined;
     if (sessionManager === undefined) {
-      sessionManager = new Http2SessionManager(baseUrl);
-      this.sessions.set(baseUrl, sessionManager);
+      sessionManager = new Http2SessionManager(baseUrl, undefined, sessionOptions);
+      if (sessionOptions === undefined) {
+        this.sessions.set(baseUrl, sessionManager);
+      }
     }
+    const manager = sessionManager;
     const common = { baseUrl, httpVersion: "2" as const, sessionManager };
+    const ownSessions = sessionOptions === undefined ? undefined : () => manager.abort();
     if (kind === "grpc") {
       // Closed by the balancer when the endpoint goes away or on close().
-      return createH2GrpcTransport({ baseUrl, fallback: createGrpcTransport(common) });
+      const transport = createH2GrpcTransport({
+        baseUrl,
+        fallback: createGrpcTransport(common),
+        ...(sessionOptions === undefined ? {} : { sessionOptions }),
+      });
+      return ownSessions === undefined ? transport : { ...transport, close: () => (transport.close(), ownSessions()) };
     }
-    return createConnectTransport({ ...common, useBinaryFormat: true });
+    const transport = createConnectTransport({ ...common, useBinaryFormat: true });
+    return ownSessions === undefined ? transport : { ...transport, close: ownSessions };
   }
 }
 
-function resolverOf(endpoints: TargetEndpoints) {
+/**
+ * Where a target's endpoints are, each with the scheme the factory dials
+ * (https over mTLS, http otherwise): a wrong one fails at once, naming it.
+ */
+function resolverOf(endpoints: TargetEndpoints, scheme: "http" | "https", target: string) {
   return typeof endpoints === "string"
-    ? staticEndpoints([endpoints])
+    ? staticEndpoints(checkSchemes([endpoints], scheme, target))
     : isUrlList(endpoints)
-      ? staticEndpoints(endpoints)
-      : dnsEndpoints(endpoints);
+      ? staticEndpoints(checkSchemes(endpoints, scheme, target))
+      : dnsEndpoints({ ...endpoints, protocol: scheme });
+}
+
+function checkSchemes(urls: readonly string[], scheme: "http" | "https", target: string): readonly string[] {
+  const wrong = urls.find((url) => !url.startsWith(`${scheme}://`));
+  if (wrong !== undefined) {
+    throw new Error(
+      `${target}: endpoint ${wrong} is not ${scheme}://: ${scheme === "https" ? "this client speaks mTLS" : "this client speaks cleartext (no tls credentials)"}`,
+    );
+  }
+  return urls;
 }
 
 function isUrlList(endpoints: readonly string[] | DnsEndpointsOptions): endpoints is readonly string[] {

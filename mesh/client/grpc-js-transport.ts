@@ -31,8 +31,10 @@ import {
 import * as grpc from "@grpc/grpc-js";
 
 export interface GrpcJsTransportOptions {
-  /** The target's "host:port", e.g. "127.0.0.1:50051"; cleartext HTTP/2. */
+  /** The target's "host:port", e.g. "127.0.0.1:50051". */
   readonly address: string;
+  /** How the channel is secured (e.g. mTLS, client-tls.ts). Default: cleartext HTTP/2. */
+  readonly credentials?: grpc.ChannelCredentials;
   /** Client interceptors for every call, outermost first (Connect's order). */
   readonly interceptors?: readonly Interceptor[];
   /** Passed to the grpc-js channel as they are. Default: none. */
@@ -58,8 +60,8 @@ export type GrpcJsTransport = Transport & { close(): void };
  * negotiates compression itself, so those request headers are not forwarded.
  */
 export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTransport {
-  const client = new grpc.Client(options.address, grpc.credentials.createInsecure(), options.channelOptions ?? {});
-  const baseUrl = `http://${options.address}`;
+  const client = new grpc.Client(options.address, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
+  const baseUrl = `${options.credentials === undefined ? "http" : "https"}://${options.address}`;
   const interceptors = [...(options.interceptors ?? [])];
 
   return {

@@ -1,3 +1,4 @@
+import type http2 from "node:http2";
 import {
   create,
   isMessage,
@@ -32,6 +33,11 @@ export interface H2GrpcTransportOptions {
    * same endpoint). Without it, streaming calls fail with Unimplemented.
    */
   readonly fallback?: Transport;
+  /**
+   * Options of every node:http2 session it opens, e.g. `createConnection`
+   * for mTLS (client-tls.ts). Default: none (cleartext for http://).
+   */
+  readonly sessionOptions?: http2.SecureClientSessionOptions;
 }
 
 /** A Connect transport that owns one HTTP/2 session at a time; close it on shutdown. */
@@ -81,7 +87,7 @@ type AnyUnary = (req: UnaryRequest) => Promise<UnaryResponse>;
  */
 export function createH2GrpcTransport(options: H2GrpcTransportOptions): H2GrpcTransport {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const sessions = new H2SessionPool(baseUrl);
+  const sessions = new H2SessionPool(baseUrl, {}, options.sessionOptions ?? {});
   const paths = new Map<string, string>();
   const pathOf = (url: string): string => {
     let path = paths.get(url);

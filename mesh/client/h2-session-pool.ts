@@ -41,6 +41,8 @@ export class H2SessionPool {
   constructor(
     private readonly authority: string,
     options: H2DeadPeerOptions = {},
+    /** Options of each session, e.g. `createConnection` for mTLS. */
+    private readonly sessionOptions: http2.SecureClientSessionOptions = {},
   ) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.pingIntervalMs = options.pingIntervalMs ?? 2_000;
@@ -52,7 +54,7 @@ export class H2SessionPool {
     if (existing !== undefined && !existing.closed && !existing.destroyed) {
       return existing;
     }
-    const session = http2.connect(this.authority);
+    const session = http2.connect(this.authority, this.sessionOptions);
     session.unref();
     this.current = session;
     this.all.add(session);

@@ -1,6 +1,7 @@
 import { fromJson, toJson, type DescMethodUnary } from "@bufbuild/protobuf";
 import { ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { reasonOf } from "../errors.js";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
@@ -10,8 +11,10 @@ import { valuesAt } from "./json-path.js";
 import type { ServiceRegistry } from "./service-registry.js";
 
 export interface ReplayOptions {
-  /** The provider's base URL, e.g. http://127.0.0.1:41234 (spoken to over gRPC). */
+  /** The provider's base URL, e.g. https://127.0.0.1:41234 (spoken to over gRPC). */
   readonly baseUrl: string;
+  /** HTTP/2 session options, e.g. the consumer's client certificate for an mTLS provider. Default: none. */
+  readonly sessionOptions?: http2.SecureClientSessionOptions;
   /** Where the contract's service is looked up by name. */
   readonly registry: ServiceRegistry;
   /** Deadline of each call. Default: 10 s, far above any contract call's need. */
@@ -40,7 +43,7 @@ export class ContractReplayer {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: ReplayOptions) {
-    this.sessions = new Http2SessionManager(options.baseUrl);
+    this.sessions = new Http2SessionManager(options.baseUrl, undefined, options.sessionOptions);
     this.transport = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager: this.sessions });
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }

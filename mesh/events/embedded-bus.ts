@@ -76,6 +76,9 @@ export function createEmbeddedBus(options: EmbeddedBusOptions): EmbeddedBus {
     }
     const client = clients.client(EventLogService, {
       name: `event-log ${source}`,
+      // Over mTLS the source must be the stream's producer: a stream is named
+      // after the service that publishes it (orders, inventory).
+      service: stream,
       // A comma-separated list: producer replicas sharing one database serve the same log; any will do.
       endpoints: source.includes(",") ? source.split(",").map((url) => url.trim()) : source,
       timeouts: { defaultTimeoutMs: subscribeTimeoutMs },

@@ -8,6 +8,9 @@ import path from "node:path";
 import { FaultConfigSchema, FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { ClientFactory } from "../client/client-factory.js";
 import { envInt, envString, type Env } from "../env.js";
+import { identityCheck } from "../health/identity-check.js";
+import { meshTlsFromEnv } from "../identity/tls-from-env.js";
+import type { WorkloadCredentials } from "../identity/workload-credentials.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../metrics/mesh-metrics.js";
 import { metricsEndpoint } from "../metrics/metrics-endpoint.js";
@@ -69,6 +72,16 @@ export interface ServiceRuntime {
    * time); undefined, and nothing of it in any chain, otherwise.
    */
   readonly faults: FaultInjector | undefined;
+  /**
+   * The process's workload credentials (MESH_TLS_DIR or MESH_TLS_*_FILE,
+   * reloaded when the files change); undefined with MESH_INSECURE=1, which
+   * logs a warning at every start. serve() and clients() use them: mTLS on
+   * every port and every call, and readiness checks the certificate has not
+   * expired.
+   */
+  readonly tls: WorkloadCredentials | undefined;
+  /** The URL of a mesh process on this host's `port`: https:// over mTLS, http:// without (defaults of *_URL variables). */
+  localUrl(port: number): string;
   /** `name` inside DATA_DIR, which it makes if missing (e.g. a store's database file). */
   dataFile(name: string): string;
   /**
@@ -135,6 +148,15 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
       "MAX_CONNECTIONS lowered to fit under the open-file limit (ulimit -n); raise that limit to accept more connections",
     );
   }
+  const { credentials: tls, scheme } = meshTlsFromEnv(env, name, {
+    onReloadError: (err) => logger.warn({ err: err.message }, "new mTLS credentials could not be loaded; keeping the current ones"),
+  });
+  if (tls === undefined) {
+    logger.warn("MESH_INSECURE=1: mTLS is off. Every port answers anyone in cleartext and no caller is checked; for debugging only");
+  } else {
+    logger.info({ identity: tls.current.id.uri, not_after: tls.current.notAfter.toISOString() }, "mTLS identity loaded");
+    tls.on("change", (next) => logger.info({ identity: next.id.uri, not_after: next.notAfter.toISOString() }, "mTLS identity renewed"));
+  }
   const faults = faultInjectionFromEnv(env, logger);
   if (faults !== undefined) {
     metrics.observeFaults(faults);
@@ -161,12 +183,14 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     faults,
     routes,
     version,
+    tls,
+    localUrl: (localPort) => `${scheme}://127.0.0.1:${localPort}`,
     dataFile(file) {
       mkdirSync(dataDir, { recursive: true });
       return path.join(dataDir, file);
     },
     clients({ metered = true } = {}) {
-      const common = { tracer: tracing.tracer, routes, ...(faults === undefined ? {} : { faults }) };
+      const common = { tracer: tracing.tracer, routes, ...(faults === undefined ? {} : { faults }), ...(tls === undefined ? {} : { tls }) };
       if (!metered) {
         return new ClientFactory(common);
       }
@@ -199,6 +223,8 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
           ...(options.interceptors ?? []),
         ],
         httpRoutes: [metricsEndpoint(metrics), ...(options.httpRoutes ?? [])],
+        readiness: [...(tls === undefined ? [] : [identityCheck(tls)]), ...(options.readiness ?? [])],
+        ...(tls === undefined ? {} : { tls }),
         shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
         port,
         host,
@@ -209,6 +235,7 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
     },
     shutdown: () => {
       routeWatch?.close();
+      tls?.close();
       return tracing.provider.shutdown();
     },
   };

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import { connectionLimits, type ConnectionLimits } from "./connection-limits.js";
 
 export type RequestListener = (
@@ -16,6 +17,29 @@ export interface DualProtocolListenerOptions {
   readonly takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   /** Timeouts and caps of every connection (see ConnectionLimits). Default: `defaultConnectionLimits`. */
   readonly limits?: Partial<ConnectionLimits>;
+  /**
+   * TLS on the same port: a connection that starts with a TLS handshake
+   * record gets TLS 1.3 (ALPN h2 or http/1.1); any other stays cleartext and
+   * reaches the same listener, which tells them apart by
+   * `peerOfSocket(req.socket)`. Default: cleartext only.
+   */
+  readonly tls?: ListenerTlsOptions;
+}
+
+export interface ListenerTlsOptions {
+  /** The server's certificate, key and trust bundle; `setSecureContext` replaces them. */
+  readonly context: tls.SecureContextOptions;
+  /**
+   * Asks clients for a certificate, verified against `context.ca`. A missing
+   * or bad one does not fail the handshake: `onSecureConnection` sees the
+   * outcome (socket.authorized, authorizationError), so that the caller gets
+   * an RPC error saying why instead of a broken connection.
+   */
+  readonly requestCert?: boolean;
+  /** Runs once per TLS connection after its handshake, before any request on it is read. */
+  readonly onSecureConnection?: (socket: tls.TLSSocket) => void;
+  /** A handshake that failed (e.g. a client that refused this server's certificate). */
+  readonly onHandshakeError?: (err: Error, socket: tls.TLSSocket) => void;
 }
 
 /** An HTTP/2 session's open streams, and since when it has had none. */
@@ -30,7 +54,9 @@ interface SessionActivity {
  * use) and HTTP/1.1 (curl, browsers' Connect and gRPC-Web calls, wrk). Node's
  * h2c server refuses HTTP/1.1, so each new connection is sorted by its first
  * bytes: the HTTP/2 connection preface starts with "PRI", no HTTP/1.1 method
- * does; a first chunk of "P" or "PR" waits for the next byte.
+ * does; a first chunk of "P" or "PR" waits for the next byte. With `tls`, a
+ * connection whose first byte is a TLS handshake record is TLS, sorted again
+ * after the handshake by ALPN.
  *
  * It enforces `ConnectionLimits` itself, because it owns the sockets: Node's
  * HTTP/1.1 server starts its headers and request timeouts only when it
@@ -44,6 +70,7 @@ export class DualProtocolListener {
   readonly http1Server: http.Server;
   readonly limits: ConnectionLimits;
   private readonly tcp: net.Server;
+  private readonly tlsServer: tls.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   /** Connections not yet sorted by protocol, and when they were accepted. */
   private readonly unsorted = new Map<net.Socket, number>();
@@ -124,6 +151,32 @@ export class DualProtocolListener {
       this.sessions.set(session, { open: 0, idleSince: performance.now(), closing: false });
       session.once("close", () => this.sessions.delete(session));
     });
+    const tlsOptions = options.tls;
+    this.tlsServer =
+      tlsOptions === undefined
+        ? undefined
+        : tls.createServer(
+            {
+              ...tlsOptions.context,
+              minVersion: "TLSv1.3",
+              requestCert: tlsOptions.requestCert ?? false,
+              rejectUnauthorized: false,
+              ALPNProtocols: ["h2", "http/1.1"],
+              handshakeTimeout: limits.headersTimeoutMs,
+            },
+            (socket) => {
+              tlsOptions.onSecureConnection?.(socket);
+              if (socket.alpnProtocol === "h2") {
+                this.http2Server.emit("connection", socket);
+              } else {
+                this.http1Server.emit("connection", socket);
+              }
+            },
+          );
+    this.tlsServer?.on("tlsClientError", (err, socket) => {
+      tlsOptions?.onHandshakeError?.(err, socket);
+      socket.destroy();
+    });
     this.tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.tcp.maxConnections = limits.maxConnections;
   }
@@ -131,6 +184,17 @@ export class DualProtocolListener {
   /** Connections open now, of either protocol. */
   get connectionCount(): number {
     return this.sockets.size;
+  }
+
+  /**
+   * New TLS connections use these credentials; connections already open keep
+   * the ones they were made with until they close.
+   */
+  setSecureContext(context: tls.SecureContextOptions): void {
+    if (this.tlsServer === undefined) {
+      throw new Error("this listener serves cleartext only");
+    }
+    this.tlsServer.setSecureContext({ ...context, minVersion: "TLSv1.3" });
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -202,7 +266,7 @@ export class DualProtocolListener {
     let received: Buffer | undefined;
     const onData = (chunk: Buffer): void => {
       received = received === undefined ? chunk : Buffer.concat([received, chunk]);
-      const protocol = sniff(received);
+      const protocol = this.tlsServer !== undefined && received[0] === tlsHandshakeRecord ? "tls" : sniff(received);
       if (protocol === undefined) {
         return;
       }
@@ -210,7 +274,10 @@ export class DualProtocolListener {
       socket.pause();
       socket.unshift(received);
       this.unsorted.delete(socket);
-      if (protocol === "h2") {
+      if (protocol === "tls") {
+        // The TLS socket reads what is buffered on this one.
+        this.tlsServer!.emit("connection", socket);
+      } else if (protocol === "h2") {
         // The HTTP/2 session reads what is buffered on the socket itself.
         this.http2Server.emit("connection", socket);
       } else {
@@ -282,6 +349,9 @@ function closeAfter(res: http.ServerResponse): void {
 }
 
 function ignore(): void {}
+
+/** The first byte of a TLS connection: a handshake record (ClientHello); no HTTP request starts with it. */
+const tlsHandshakeRecord = 0x16;
 
 const preface = Buffer.from("PRI");
 

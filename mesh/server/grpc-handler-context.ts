@@ -1,8 +1,10 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { IncomingHttpHeaders } from "node:http2";
+import { callerKey } from "../context/caller.js";
 import { peerKey } from "../context/inbound-call.js";
 import { firstHeader, type RawHeaderSource } from "../context/raw-header.js";
+import type { Peer } from "../identity/peer.js";
 
 /**
  * A HandlerContext for the fast gRPC path. Connect's createHandlerContext
@@ -29,7 +31,9 @@ export class GrpcHandlerContext implements HandlerContext, RawHeaderSource {
     private readonly rawHeaders: IncomingHttpHeaders,
     private readonly deadline: number | undefined,
     /** The caller's address, put in the context values as `peerKey`. */
-    private readonly peer?: string,
+    private readonly peer: string | undefined,
+    /** Who called, put in the context values as `callerKey`. */
+    private readonly caller: Peer,
   ) {}
 
   get signal(): AbortSignal {
@@ -78,7 +82,7 @@ export class GrpcHandlerContext implements HandlerContext, RawHeaderSource {
   }
 
   get values(): ContextValues {
-    return (this.ctxValues ??= createContextValues().set(peerKey, this.peer));
+    return (this.ctxValues ??= createContextValues().set(peerKey, this.peer).set(callerKey, this.caller));
   }
 
   /** The response headers the handler set, if it set any. */

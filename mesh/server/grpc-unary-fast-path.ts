@@ -4,6 +4,7 @@ import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grp
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { firstHeader } from "../context/raw-header.js";
 import { encodeGrpcFrame } from "../wire/grpc-frame.js";
+import { peerOfSocket } from "../identity/peer.js";
 import { GrpcHandlerContext } from "./grpc-handler-context.js";
 import type { UnaryCall } from "./unary-call.js";
 
@@ -73,7 +74,8 @@ function serveCall(
 ): void {
   const timeout = parseTimeout(firstHeader(headers["grpc-timeout"]) ?? null, options.maxTimeoutMs);
   const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
-  const context = new GrpcHandlerContext(route.service, route.method, path, headers, deadline, stream.session?.socket?.remoteAddress);
+  const socket = stream.session?.socket;
+  const context = new GrpcHandlerContext(route.service, route.method, path, headers, deadline, socket?.remoteAddress, peerOfSocket(socket));
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
 

@@ -8,7 +8,12 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { Tracer } from "@opentelemetry/api";
+import { AccessPolicy } from "../access/access-policy.js";
+import { authorizeCaller, authorizeStream } from "../access/authorize-caller.js";
+import { callerKey } from "../context/caller.js";
 import { inboundCallScope, peerKey } from "../context/inbound-call.js";
+import { attachPeer, peerOfSocket, verifyPeer, type RejectedPeer } from "../identity/peer.js";
+import { tlsOptionsOf, type WorkloadCredentials } from "../identity/workload-credentials.js";
 import { traceServer } from "../telemetry/trace-server.js";
 import { logCall } from "../interceptors/log-call.js";
 import { catchUnexpected } from "../interceptors/catch-unexpected.js";
@@ -106,6 +111,23 @@ export interface ServeOptions {
    * streams, connections, header size. Default: `defaultConnectionLimits`.
    */
   readonly limits?: Partial<ConnectionLimits>;
+  /**
+   * mTLS with the process's workload credentials (new connections use them
+   * as they are reloaded). Every RPC then needs a client certificate that
+   * chains to the trust bundle and carries a SPIFFE id of the server's trust
+   * domain, and a caller the contract names (meshwork.access.v1, deny by
+   * default); x-customer-id only from callers allowed to assert it. What
+   * still answers without one: grpc.health.v1 and `httpRoutes` (probes,
+   * metrics), over cleartext or TLS, for Kubernetes probes and Prometheus.
+   * Default: cleartext with no caller checks, for in-process tests and
+   * MESH_INSECURE=1.
+   */
+  readonly tls?: WorkloadCredentials;
+  /**
+   * Told about every TLS connection whose client has no valid mesh identity
+   * (after the server logged it): e.g. to count refusals by reason.
+   */
+  readonly onPeerRejected?: (peer: RejectedPeer) => void;
 }
 
 /** A running server. */
@@ -114,6 +136,8 @@ export interface MeshServer {
   /** e.g. http://127.0.0.1:50051 */
   readonly url: string;
   readonly health: HealthStatus;
+  /** Whether RPCs need mTLS (ServeOptions.tls). */
+  readonly mtls: boolean;
   /**
    * Graceful shutdown: health goes NOT_SERVING, no new connections are
    * accepted, calls in flight finish within the grace period, and whatever is
@@ -123,10 +147,12 @@ export interface MeshServer {
 }
 
 /**
- * Serves services over gRPC, Connect and gRPC-Web on one port (HTTP/2
- * cleartext, and HTTP/1.1 for Connect and gRPC-Web). Every unary call runs
- * through one interceptor chain whatever its protocol: unary gRPC over HTTP/2
- * takes the fast path, everything else connect-node.
+ * Serves services over gRPC, Connect and gRPC-Web on one port (HTTP/2 and
+ * HTTP/1.1, over mTLS or cleartext). Every unary call runs through one
+ * interceptor chain whatever its protocol: unary gRPC over HTTP/2 takes the
+ * fast path, everything else connect-node. With `tls`, the chain refuses
+ * callers the contract does not name, and streaming methods get the same
+ * check before they start.
  */
 export async function serve(options: ServeOptions): Promise<MeshServer> {
   const host = options.host ?? "127.0.0.1";
@@ -137,15 +163,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   // client bug rather than held open for days.
   const maxTimeoutMs = 24 * 60 * 60 * 1000;
   const shutdown = new AbortController();
-  const interceptors: ServerInterceptor[] = [
-    logCall(options.logger),
-    catchUnexpected(options.logger),
-    ...(options.propagateDeadlines === false ? [] : [inboundCallScope()]),
-    ...(options.tracer === undefined ? [] : [traceServer(options.tracer)]),
-    ...(options.interceptors ?? []),
-    validateRequest(),
-  ];
-
+  const credentials = options.tls;
   const health = new HealthStatus();
   const reflection = createReflectionServices([...options.services.map((s) => s.service), Health]);
   const all: ServiceRegistration[] = [
@@ -154,13 +172,29 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     registration(ReflectionV1, reflection.v1),
     registration(ReflectionV1alpha, reflection.v1alpha),
   ];
+  const policy = credentials === undefined ? undefined : new AccessPolicy(all.map((s) => s.service));
+  const interceptors: ServerInterceptor[] = [
+    logCall(options.logger),
+    catchUnexpected(options.logger),
+    ...(options.propagateDeadlines === false ? [] : [inboundCallScope()]),
+    ...(options.tracer === undefined ? [] : [traceServer(options.tracer)]),
+    ...(options.interceptors ?? []),
+    ...(policy === undefined ? [] : [authorizeCaller(policy)]),
+    validateRequest(),
+  ];
 
   const routes = new Map<string, FastUnaryRoute>();
   const routerImpls = all.map(({ service, impl }) => {
     const routed: Record<string, unknown> = { ...impl };
     for (const method of service.methods) {
       const handler = impl[method.localName as keyof typeof impl];
-      if (method.methodKind !== "unary" || handler === undefined) {
+      if (handler === undefined) {
+        continue;
+      }
+      if (method.methodKind !== "unary") {
+        if (policy !== undefined) {
+          routed[method.localName] = authorizeStream(policy, handler as StreamImplLike);
+        }
         continue;
       }
       const call = chainInterceptors(interceptors, asUnaryCall(method as DescMethodUnary, handler as UnaryImplLike));
@@ -179,8 +213,10 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     shutdownSignal: shutdown.signal,
     readMaxBytes,
     maxTimeoutMs,
-    // The caller's address, for the call's log line (the fast path passes it too).
-    contextValues: (req) => createContextValues().set(peerKey, req.socket?.remoteAddress),
+    // The caller's address and identity, for the call's log line and
+    // authorization (the fast path passes them too).
+    contextValues: (req) =>
+      createContextValues().set(peerKey, req.socket?.remoteAddress).set(callerKey, peerOfSocket(req.socket)),
   });
   const fastPath =
     options.grpcFastPath === false
@@ -199,8 +235,34 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
       }
       connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
     },
-    { ...(fastPath === undefined ? {} : { takeStream: fastPath }), ...(options.limits === undefined ? {} : { limits: options.limits }) },
+    {
+      ...(fastPath === undefined ? {} : { takeStream: fastPath }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(credentials === undefined
+        ? {}
+        : {
+            tls: {
+              context: tlsOptionsOf(credentials.current),
+              requestCert: true,
+              onSecureConnection: (socket) => {
+                const peer = verifyPeer(socket, credentials.current.id.trustDomain);
+                attachPeer(socket, peer);
+                if (!peer.verified) {
+                  options.logger.warn(
+                    { reason: peer.reason, peer: socket.remoteAddress, detail: peer.detail },
+                    "connection without a valid mesh identity: it reaches only probes and metrics",
+                  );
+                  options.onPeerRejected?.(peer);
+                }
+              },
+              onHandshakeError: (err, socket) =>
+                options.logger.warn({ err: err.message, code: (err as NodeJS.ErrnoException).code, peer: socket.remoteAddress }, "TLS handshake failed"),
+            },
+          }),
+    },
   );
+  const onCredentials = (): void => listener.setSecureContext(tlsOptionsOf(credentials!.current));
+  credentials?.on("change", onCredentials);
   const port = await listener.listen(options.port, host);
 
   for (const { service } of options.services) {
@@ -211,10 +273,12 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   let stopping: Promise<void> | undefined;
   return {
     port,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: `${credentials === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     health,
+    mtls: credentials !== undefined,
     shutdown() {
       stopping ??= (async () => {
+        credentials?.off("change", onCredentials);
         health.close(ServingStatus.NOT_SERVING);
         if ((options.shutdownDelayMs ?? 0) > 0) {
           await new Promise((resolve) => setTimeout(resolve, options.shutdownDelayMs));
@@ -243,6 +307,8 @@ async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolea
     clearTimeout(timer);
   }
 }
+
+type StreamImplLike = (input: unknown, context: HandlerContext) => AsyncIterable<unknown>;
 
 type UnaryImplLike = (request: unknown, context: HandlerContext) => Promise<UnaryResult> | UnaryResult;
 

@@ -30,7 +30,7 @@ const clients = runtime.clients({ metered: false });
 const bus = await eventBusFromEnv(env, {
   name: "notifications",
   store: store.events,
-  sources: { [ordersStream]: envString(env, "ORDERS_URL", "http://127.0.0.1:50053") },
+  sources: { [ordersStream]: envString(env, "ORDERS_URL", runtime.localUrl(50053)) },
   clients,
   logger,
   streams: [ordersStream],

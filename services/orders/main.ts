@@ -52,12 +52,12 @@ const breaker = {
 };
 const inventory = clients.client(InventoryService, {
   name: "inventory",
-  ...envTargetEndpoints(env, "INVENTORY_URL", "http://127.0.0.1:50051"),
+  ...envTargetEndpoints(env, "INVENTORY_URL", runtime.localUrl(50051)),
   breaker,
 });
 const payments = clients.client(PaymentService, {
   name: "payments",
-  ...envTargetEndpoints(env, "PAYMENTS_URL", "http://127.0.0.1:50052"),
+  ...envTargetEndpoints(env, "PAYMENTS_URL", runtime.localUrl(50052)),
   breaker,
   // A card authorization may legitimately take long (tok_slow_<ms> simulates
   // up to 30 s); everything else answers in milliseconds.

@@ -11,6 +11,8 @@ import { startService, type ServiceProcess } from "../../test/support/service-pr
 import type { InventoryPort, PaymentsPort } from "./ports.js";
 import { authorizationKey } from "./saga.js";
 import { inventoryPort, paymentsPort } from "./upstream.js";
+import type { WorkloadCredentials } from "../../mesh/identity/workload-credentials.js";
+import { testCredentials } from "../../test/support/test-identity.js";
 
 /**
  * Orders as a consumer: drives its own upstream adapters against real
@@ -24,6 +26,7 @@ describe("orders consumer contracts", function () {
   let inventoryProcess: ServiceProcess;
   let paymentsProcess: ServiceProcess;
   let clients: ClientFactory;
+  let ordersTls: WorkloadCredentials;
   let inventory: InventoryPort;
   let payments: PaymentsPort;
   const inventoryContract = new ContractRecorder({
@@ -49,13 +52,16 @@ describe("orders consumer contracts", function () {
       startService("inventory", { DATA_DIR: dataDir }),
       startService("payments", { DATA_DIR: dataDir }),
     ]);
-    clients = new ClientFactory({ interceptors: [inventoryContract.interceptor, paymentsContract.interceptor] });
+    // As orders itself: what its contracts record is what it may call.
+    ordersTls = await testCredentials("orders");
+    clients = new ClientFactory({ interceptors: [inventoryContract.interceptor, paymentsContract.interceptor], tls: ordersTls });
     inventory = inventoryPort(clients.client(InventoryService, { name: "inventory", endpoints: inventoryProcess.url, breaker: false }));
     payments = paymentsPort(clients.client(PaymentService, { name: "payments", endpoints: paymentsProcess.url, breaker: false }));
   });
 
   after(async () => {
     clients?.close();
+    ordersTls?.close();
     await Promise.all([inventoryProcess?.stop(), paymentsProcess?.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -3,12 +3,14 @@
  * copy of the contracts, released there by scripts/release-api.sh, each
  * breaking mutation of a stable package makes the gate fail and name the buf
  * rule at the edited file, and each safe change passes format, lint and
- * breaking. The gen/ freshness step is not run here: the mutations do not
+ * breaking; a change that widens who may call a method (meshwork.access.v1)
+ * fails the access step naming the method and the caller, until released on
+ * purpose. The gen/ freshness step is not run here: the mutations do not
  * regenerate code.
  */
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -235,8 +237,13 @@ describe("contract gate: buf breaking against the released API", function () {
   this.timeout(120_000);
   let dir = "";
 
-  /** The gate's steps that do not need generated code, as CI runs them. */
-  const gate = () => run(dir, "scripts/proto-check.sh", ["format", "lint", "breaking"]);
+  /**
+   * The gate's steps that do not need generated code, as CI runs them (the
+   * access step only where a case is about callers: each run of it costs a
+   * buf build and a node start).
+   */
+  const gate = (steps = ["format", "lint", "breaking"]) => run(dir, "scripts/proto-check.sh", steps);
+  const accessGate = () => gate(["format", "lint", "breaking", "access"]);
 
   before(async function () {
     dir = await mkdtemp(path.join(tmpdir(), "meshwork-gate-"));
@@ -244,8 +251,12 @@ describe("contract gate: buf breaking against the released API", function () {
       await cp(path.join(root, entry), path.join(dir, entry), { recursive: true });
     }
     await cp(path.join(root, "proto"), path.join(dir, "pristine"), { recursive: true });
-    for (const script of ["proto-check.sh", "release-api.sh"]) {
+    for (const script of ["proto-check.sh", "release-api.sh", "access-check.ts"]) {
       await cp(path.join(root, "scripts", script), path.join(dir, "scripts", script));
+    }
+    // The access step's checker reads the contracts with the repository's own code.
+    for (const entry of ["node_modules", "gen", "mesh"]) {
+      await symlink(path.join(root, entry), path.join(dir, entry));
     }
     // Release the contracts as they are now: the mutations are judged against
     // this copy, whatever the committed baseline is (that one is the gate's
@@ -267,7 +278,7 @@ describe("contract gate: buf breaking against the released API", function () {
   });
 
   it("passes the contracts as released", async function () {
-    const result = await gate();
+    const result = await accessGate();
     expect(result.code, result.output).to.equal(0);
     expect(result.output).to.include("proto-check breaking: ok");
   });
@@ -319,6 +330,64 @@ describe("contract gate: buf breaking against the released API", function () {
     expect(released.code, released.output).to.equal(0);
     const result = await gate();
     expect(result.code, result.output).to.equal(0);
+  });
+
+  describe("who may call what (meshwork.access.v1)", function () {
+    const paymentsCallers = '  option (meshwork.access.v1.default_callers) = {\n    services: ["orders"]\n  };';
+
+    it("fails on a widening, naming the method and the new caller at the method", async function () {
+      await edit(dir, payments, paymentsCallers, '  option (meshwork.access.v1.default_callers) = {\n    services: [\n      "orders",\n      "gateway"\n    ]\n  };');
+      const result = await accessGate();
+      expect(result.code, result.output).to.not.equal(0);
+      expect(result.output).to.include("proto-check access: FAILED");
+      expect(result.output).to.match(
+        /^proto\/meshwork\/payments\/v1\/payments\.proto:\d+:\d+: ACCESS_WIDENED widened: meshwork\.payments\.v1\.PaymentService\/AuthorizePayment now allows gateway$/m,
+      );
+      expect(result.output).to.include("ALLOW_ACCESS_WIDENING=1");
+    });
+
+    it("fails when operators or a customer asserter are let in", async function () {
+      await edit(dir, payments, paymentsCallers, '  option (meshwork.access.v1.default_callers) = {\n    services: ["orders"]\n    operators: true\n    assert_customer: ["orders"]\n  };');
+      const result = await accessGate();
+      expect(result.code, result.output).to.not.equal(0);
+      expect(result.output).to.include("widened: meshwork.payments.v1.PaymentService/VoidPayment now allows operators");
+      expect(result.output).to.include("widened: meshwork.payments.v1.PaymentService/VoidPayment now lets orders assert the customer");
+    });
+
+    it("passes a narrowing, reporting it", async function () {
+      await edit(dir, inventory, '      services: [\n        "gateway",\n        "orders"\n      ]\n      operators: true', '      services: ["gateway"]\n      operators: true');
+      const result = await accessGate();
+      expect(result.code, result.output).to.equal(0);
+      expect(result.output).to.include("ACCESS_NARROWED narrowed: meshwork.inventory.v1.InventoryService/GetItem no longer allows orders");
+    });
+
+    it("passes a new method with its own callers", async function () {
+      await edit(
+        dir,
+        payments,
+        "    option idempotency_level = NO_SIDE_EFFECTS;\n  }\n}\n",
+        '    option idempotency_level = NO_SIDE_EFFECTS;\n  }\n\n  // RefundPayment returns a captured payment\'s amount to the card.\n  rpc RefundPayment(RefundPaymentRequest) returns (RefundPaymentResponse) {\n    option idempotency_level = IDEMPOTENT;\n    option (meshwork.access.v1.callers) = {\n      services: ["gateway"]\n    };\n  }\n}\n',
+      );
+      await appendFile(
+        path.join(dir, payments),
+        "\n// RefundPaymentRequest names the payment to refund.\nmessage RefundPaymentRequest {\n  // The payment's id.\n  string payment_id = 1;\n}\n\n// RefundPaymentResponse carries the refunded payment.\nmessage RefundPaymentResponse {\n  // The refunded payment.\n  Payment payment = 1;\n}\n",
+      );
+      const result = await accessGate();
+      expect(result.code, result.output).to.equal(0);
+      expect(result.output).to.include("ACCESS_NEW new: meshwork.payments.v1.PaymentService/RefundPayment allows gateway");
+    });
+
+    it("moves the baseline past a widening only with ALLOW_ACCESS_WIDENING=1", async function () {
+      await edit(dir, payments, paymentsCallers, '  option (meshwork.access.v1.default_callers) = {\n    services: [\n      "orders",\n      "gateway"\n    ]\n  };');
+      const refused = await run(dir, "scripts/release-api.sh", []);
+      expect(refused.code, refused.output).to.not.equal(0);
+      expect(refused.output).to.include("now allows gateway").and.to.include("ALLOW_ACCESS_WIDENING=1");
+      const released = await run(dir, "scripts/release-api.sh", [], { ALLOW_ACCESS_WIDENING: "1" });
+      expect(released.code, released.output).to.equal(0);
+      const result = await accessGate();
+      expect(result.code, result.output).to.equal(0);
+    });
+
   });
 
   it("fails when the reviewable baseline does not match the binary one", async function () {

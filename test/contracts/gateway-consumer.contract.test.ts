@@ -20,6 +20,8 @@ import { ContractRecorder } from "../../mesh/contracts/index.js";
 import { ClientFactory } from "../../mesh/index.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { keepContract } from "./support.js";
+import type { WorkloadCredentials } from "../../mesh/identity/workload-credentials.js";
+import { testCredentials } from "../support/test-identity.js";
 
 /** What the gateway's web page reads of an item (gateway/web/app.ts catalogue and order form). */
 const itemFields = ["sku", "name", "priceMinor", "currencyCode", "available"] as const;
@@ -34,6 +36,7 @@ describe("gateway consumer contracts", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
   let clients: ClientFactory;
+  let gatewayTls: WorkloadCredentials;
   let caller: UpstreamCaller;
   let token: string;
   const inventoryContract = new ContractRecorder({
@@ -79,7 +82,9 @@ describe("gateway consumer contracts", function () {
       { service: InventoryService, target: { name: "inventory", endpoints: mesh.inventory.url, breaker: false } },
       { service: OrderService, target: { name: "orders", endpoints: mesh.orders.url, breaker: false } },
     ];
-    clients = new ClientFactory({ interceptors: [inventoryContract.interceptor, ordersContract.interceptor] });
+    // As the gateway itself: what its contracts record is what it may call.
+    gatewayTls = await testCredentials("gateway");
+    clients = new ClientFactory({ interceptors: [inventoryContract.interceptor, ordersContract.interceptor], tls: gatewayTls });
     caller = new UpstreamCaller({
       upstreams,
       clients,
@@ -93,6 +98,7 @@ describe("gateway consumer contracts", function () {
 
   after(async () => {
     clients?.close();
+    gatewayTls?.close();
     await mesh?.stop();
   });
 

@@ -12,6 +12,7 @@ import {
   writeContract,
   type Contract,
 } from "../../mesh/contracts/index.js";
+import { testTls } from "../support/test-identity.js";
 
 /** Where every consumer's contracts live: contracts/<consumer>/<provider>.v<n>.json. */
 export const contractsDir = path.resolve(import.meta.dirname, "../../contracts");
@@ -73,7 +74,12 @@ export function replayContracts(provider: string, start: () => Promise<RunningPr
       let replayer: ContractReplayer;
       before(async () => {
         running = await start();
-        replayer = new ContractReplayer({ baseUrl: running.url, registry: meshworkServices });
+        // Replayed as the consumer itself: the provider's contract must let it call.
+        replayer = new ContractReplayer({
+          baseUrl: running.url,
+          registry: meshworkServices,
+          sessionOptions: (await testTls(contract.consumer)).nodeOptions,
+        });
       });
       after(async () => {
         replayer?.close();

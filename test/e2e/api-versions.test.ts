@@ -6,9 +6,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { InventoryService as V1 } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { InventoryService as V2alpha1 } from "../../gen/meshwork/inventory/v2alpha1/inventory_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { TestClients } from "../support/test-identity.js";
+import { testTls } from "../support/test-identity.js";
 
 const run = promisify(execFile);
 const buf = path.resolve(import.meta.dirname, "../../node_modules/.bin/buf");
@@ -40,11 +41,11 @@ describe("API versions side by side, real processes", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
   let gw: string;
-  let clients: ClientFactory;
+  let clients: TestClients;
   before(async () => {
     mesh = await startMesh({ gateway: { RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000" } });
     gw = mesh.gateway!.url;
-    clients = new ClientFactory();
+    clients = new TestClients();
     // Move some stock out of available so that every bucket is compared, not only the seed.
     const v1 = clients.client(V1, mesh.inventory.url);
     await v1.reserveStock({ orderId: "versions-1", lines: [{ sku: "MUG-001", quantity: 3 }] });
@@ -106,10 +107,13 @@ describe("API versions side by side, real processes", function () {
   });
 
   it("lists both versions on the inventory port by reflection (buf curl)", async () => {
-    const { stdout } = await run(buf, ["curl", "--http2-prior-knowledge", "--protocol", "grpc", "--list-services", mesh.inventory.url]);
+    // As the gateway, which v2alpha1's contract lets call.
+    const tls = await testTls("gateway");
+    const curl = ["curl", "--protocol", "grpc", "--cert", tls.certFile, "--key", tls.keyFile, "--cacert", tls.caFile, "--servername", "inventory.meshwork.local"];
+    const { stdout } = await run(buf, [...curl, "--list-services", mesh.inventory.url]);
     expect(stdout.trim().split("\n")).to.include.members([V1.typeName, V2alpha1.typeName]);
     const { stdout: item } = await run(buf, [
-      "curl", "--http2-prior-knowledge", "--protocol", "grpc",
+      ...curl,
       "--data", JSON.stringify({ sku: "MUG-001" }),
       `${mesh.inventory.url}/${V2alpha1.typeName}/GetItem`,
     ]);

@@ -3,8 +3,9 @@ import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory, reasonOf } from "../../mesh/index.js";
+import { reasonOf } from "../../mesh/index.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { TestClients } from "../support/test-identity.js";
 
 /**
  * Every RPC, over real sockets, answers bad input with the right code, a
@@ -14,11 +15,11 @@ import { startMesh, type TestMesh } from "../support/mesh.js";
 describe("bad input on every RPC, real processes", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
-  let clients: ClientFactory;
+  let clients: TestClients;
   const alice = { headers: { "x-customer-id": "alice" } };
   before(async () => {
     mesh = await startMesh();
-    clients = new ClientFactory();
+    clients = new TestClients();
   });
   after(async () => {
     clients.close();

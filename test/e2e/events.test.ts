@@ -2,11 +2,11 @@ import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DeadLetterService } from "../../gen/meshwork/events/v1/dead_letters_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { DevTokens } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import type { ServiceProcess } from "../support/service-process.js";
+import { TestClients } from "../support/test-identity.js";
 
 interface NotificationJson {
   readonly notificationId: string;
@@ -40,7 +40,7 @@ for (const kind of ["embedded", "nats"] as const) {
     let nats: NatsServer | undefined;
     let mesh: TestMesh;
     let tokens: DevTokens;
-    let clients: ClientFactory;
+    let clients: TestClients;
     /** The processes running now: restarts replace them. */
     let orders: ServiceProcess;
     let notifications: ServiceProcess;
@@ -55,7 +55,7 @@ for (const kind of ["embedded", "nats"] as const) {
       orders = mesh.orders;
       notifications = mesh.notifications;
       tokens = new DevTokens(mesh.dataDir);
-      clients = new ClientFactory();
+      clients = new TestClients();
     });
     after(async () => {
       clients?.close();

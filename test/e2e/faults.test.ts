@@ -7,16 +7,18 @@ import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory, faultInjectedReason, reasonOf } from "../../mesh/index.js";
+import { faultInjectedReason, reasonOf } from "../../mesh/index.js";
 import { DevTokens, httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { startService } from "../support/service-process.js";
+import { TestClients } from "../support/test-identity.js";
 
 const payments = PaymentService.typeName;
 
 /** A counter's value in a process's /metrics text, 0 if absent. */
 async function metric(url: string, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  // Metrics answer in cleartext on the service's port.
+  const text = await (await fetch(`${url.replace(/^https:/, "http:")}/metrics`)).text();
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
   return line === undefined ? 0 : Number(line.split(" ").at(-1));
@@ -27,7 +29,7 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
 
   it("is off unless configured: without MESH_FAULTS a service has no FaultService", async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-faults-"));
-    const clients = new ClientFactory();
+    const clients = new TestClients();
     const service = await startService("payments", { DATA_DIR: dataDir });
     try {
       const err = await clients
@@ -62,11 +64,11 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
 
   describe("a mesh started with MESH_FAULTS={}", () => {
     let mesh: TestMesh;
-    let clients: ClientFactory;
+    let clients: TestClients;
     let tokens: DevTokens;
     before(async () => {
       mesh = await startMesh({ env: { MESH_FAULTS: "{}" }, gateway: {} });
-      clients = new ClientFactory();
+      clients = new TestClients();
       tokens = new DevTokens(mesh.dataDir);
     });
     after(async () => {

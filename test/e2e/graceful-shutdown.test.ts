@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { PaymentService, PaymentState } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { startService } from "../support/service-process.js";
+import { TestClients } from "../support/test-identity.js";
 
 describe("graceful shutdown of a service process", function () {
   this.timeout(30_000);
@@ -13,7 +13,7 @@ describe("graceful shutdown of a service process", function () {
   it("on SIGTERM goes NOT_SERVING, finishes the call in flight, and exits 0", async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-shutdown-"));
     const payments = await startService("payments", { DATA_DIR: dataDir });
-    const clients = new ClientFactory();
+    const clients = new TestClients();
     try {
       const watched: Status[] = [];
       const watching = (async () => {
@@ -21,6 +21,15 @@ describe("graceful shutdown of a service process", function () {
           watched.push(res.status);
         }
       })().catch(() => undefined);
+      // Connected first (mTLS handshake included), so that the slow call is
+      // in flight, not still connecting, when SIGTERM arrives.
+      await clients
+        .client(PaymentService, payments.url)
+        .getPayment({ paymentId: "warm-up" })
+        .catch(() => undefined);
+      for (let i = 0; i < 500 && watched.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       const slow = clients
         .client(PaymentService, payments.url)
         .authorizePayment({ idempotencyKey: "in-flight", amountMinor: 100n, currencyCode: "USD", cardToken: "tok_slow_700" });

@@ -3,16 +3,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
-import { ClientFactory, type ReadinessReport } from "../../mesh/index.js";
+import { type ReadinessReport } from "../../mesh/index.js";
 import { bareTarget } from "../support/bare-target.js";
 import { freePort } from "../support/free-port.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 import { eventually } from "../support/eventually.js";
+import { TestClients } from "../support/test-identity.js";
 
 const alice = { headers: { "x-customer-id": "alice" } };
 
 async function probe(p: ServiceProcess, which: "healthz" | "readyz"): Promise<{ status: number; body: ReadinessReport }> {
-  const res = await fetch(`${p.url}/${which}`);
+  const res = await fetch(`${p.probeUrl}/${which}`);
   return { status: res.status, body: (await res.json()) as ReadinessReport };
 }
 
@@ -21,7 +22,7 @@ describe("/healthz and /readyz, real processes", function () {
   this.timeout(120_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-health-"));
   const started: ServiceProcess[] = [];
-  const clients = new ClientFactory();
+  const clients = new TestClients();
   let paymentsPort: number;
   let inventory: ServiceProcess;
   let payments: ServiceProcess;
@@ -56,15 +57,17 @@ describe("/healthz and /readyz, real processes", function () {
   const place = (id: string) =>
     clients
       .client(OrderService, bareTarget(orders.url))
-      .placeOrder({ requestId: id, lines: [{ sku: "STICKER-001", quantity: 1 }], cardToken: "tok_visa" }, alice);
+      // The first call opens every connection of the chain (mTLS handshakes
+      // included): a generous deadline for a loaded machine.
+      .placeOrder({ requestId: id, lines: [{ sku: "STICKER-001", quantity: 1 }], cardToken: "tok_visa" }, { ...alice, timeoutMs: 30_000 });
 
   it("answers 200 on every process, naming each check", async () => {
     expect((await place("health-ok")).order?.state).to.equal(OrderState.CONFIRMED);
     const expected: [ServiceProcess, string[]][] = [
-      [inventory, ["serving", "store"]],
-      [payments, ["serving", "store"]],
-      [orders, ["serving", "store", "breakers:inventory", "breakers:payments"]],
-      [gateway, ["serving", "breakers:inventory", "breakers:orders"]],
+      [inventory, ["serving", "identity", "store"]],
+      [payments, ["serving", "identity", "store"]],
+      [orders, ["serving", "identity", "store", "breakers:inventory", "breakers:payments"]],
+      [gateway, ["serving", "identity", "breakers:inventory", "breakers:orders"]],
     ];
     for (const [p, checks] of expected) {
       const live = await probe(p, "healthz");

@@ -6,7 +6,6 @@ import { expect } from "chai";
 import type { Browser, Page } from "playwright-core";
 import { signDevToken } from "../../gateway/auth/dev-token.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { loadCatalogue } from "../../platform/catalogue/index.js";
 import { alertNames, sloRulesYaml } from "../../platform/slo/index.js";
 import { bareTarget } from "../support/bare-target.js";
@@ -15,6 +14,7 @@ import { freePort } from "../support/free-port.js";
 import { httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { PrometheusServer, type PrometheusAlert } from "../support/prometheus-server.js";
+import { TestClients } from "../support/test-identity.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const outputDir = path.join(root, "test-output");
@@ -38,7 +38,7 @@ describe("SLOs, burn-rate alerts and the mesh graph: real Prometheus, real mesh,
   let prometheus: PrometheusServer | undefined;
   let browser: Browser | undefined;
   let page: Page;
-  const clients = new ClientFactory();
+  const clients = new TestClients();
   const pageErrors: Error[] = [];
   let faulty = false;
   let sending = true;

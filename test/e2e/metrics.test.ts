@@ -3,17 +3,17 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { TestClients } from "../support/test-identity.js";
 
 /** GET /metrics on every service process, in the Prometheus text format. */
 describe("metrics endpoint, real processes", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
-  let clients: ClientFactory;
+  let clients: TestClients;
   before(async () => {
     mesh = await startMesh();
-    clients = new ClientFactory();
+    clients = new TestClients();
   });
   after(async () => {
     clients.close();
@@ -29,7 +29,7 @@ describe("metrics endpoint, real processes", function () {
       );
     expect(order?.state).to.equal(OrderState.CONFIRMED);
 
-    const res = await fetch(`${mesh.orders.url}/metrics`);
+    const res = await fetch(`${mesh.orders.probeUrl}/metrics`);
     expect(res.status).to.equal(200);
     expect(res.headers.get("content-type")).to.contain("text/plain");
     const text = await res.text();
@@ -42,7 +42,7 @@ describe("metrics endpoint, real processes", function () {
     expect(text).to.not.contain("alice");
 
     for (const proc of [mesh.inventory, mesh.payments]) {
-      const served = await (await fetch(`${proc.url}/metrics`)).text();
+      const served = await (await fetch(`${proc.probeUrl}/metrics`)).text();
       expect(served).to.contain("meshwork_server_requests_total");
     }
   });

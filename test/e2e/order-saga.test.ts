@@ -5,8 +5,9 @@ import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { CancelReason, OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService, PaymentState } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory, reasonOf } from "../../mesh/index.js";
+import { reasonOf } from "../../mesh/index.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { TestClients } from "../support/test-identity.js";
 
 /**
  * The demo shop end to end: the three services in their own processes, each on
@@ -15,7 +16,7 @@ import { startMesh, type TestMesh } from "../support/mesh.js";
 describe("order saga, real processes", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
-  let clients: ClientFactory;
+  let clients: TestClients;
   const as = (customer: string) => ({ headers: { "x-customer-id": customer } });
   const inventory = () => clients.client(InventoryService, mesh.inventory.url);
   const orders = () => clients.client(OrderService, mesh.orders.url);
@@ -41,7 +42,7 @@ describe("order saga, real processes", function () {
 
   before(async () => {
     mesh = await startMesh();
-    clients = new ClientFactory();
+    clients = new TestClients();
   });
   after(async () => {
     clients.close();

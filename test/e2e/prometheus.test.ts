@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { bareTarget } from "../support/bare-target.js";
 import { DevTokens, httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { TestClients } from "../support/test-identity.js";
 import { PrometheusServer, type Sample } from "../support/prometheus-server.js";
 
 const value = (samples: Sample[]): number[] => samples.map((s) => Number(s.value[1]));
@@ -12,7 +12,7 @@ describe("a real Prometheus server scraping the mesh", function () {
   this.timeout(180_000);
   let mesh: TestMesh;
   let prometheus: PrometheusServer | undefined;
-  let clients: ClientFactory;
+  let clients: TestClients;
 
   before(async () => {
     mesh = await startMesh({
@@ -20,7 +20,7 @@ describe("a real Prometheus server scraping the mesh", function () {
       env: { BREAKER_VOLUME_THRESHOLD: "4", BREAKER_RESET_MS: "600000", SAGA_RESUME_MS: "600000" },
       gateway: { RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000" },
     });
-    clients = new ClientFactory();
+    clients = new TestClients();
     prometheus = await PrometheusServer.start({
       targets: {
         inventory: mesh.inventory.address,

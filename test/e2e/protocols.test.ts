@@ -14,10 +14,10 @@ import {
 } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { GetOrderResponseSchema, OrderService, PlaceOrderResponseSchema } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { AuthorizePaymentResponseSchema, GetPaymentResponseSchema, PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { outcomeOf, type CallOutcome } from "../support/call-outcome.js";
 import { createGrpcJsClient } from "../support/grpc-js-client.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { TestClients, testTls, testTlsFor } from "../support/test-identity.js";
 
 const run = promisify(execFile);
 const buf = path.resolve(import.meta.dirname, "../../node_modules/.bin/buf");
@@ -30,10 +30,10 @@ const buf = path.resolve(import.meta.dirname, "../../node_modules/.bin/buf");
 describe("every protocol, real processes", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
-  let clients: ClientFactory;
+  let clients: TestClients;
   before(async () => {
     mesh = await startMesh();
-    clients = new ClientFactory();
+    clients = new TestClients();
   });
   after(async () => {
     clients.close();
@@ -54,11 +54,17 @@ describe("every protocol, real processes", function () {
     "connect-es gRPC": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "grpc" })),
     "connect-es Connect": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "connect" })),
     "mesh client, grpc-js transport": connectStack((s, url) => clients.client(s, { endpoints: url, transport: "grpc-js" })),
-    "connect-es gRPC-Web (HTTP/1.1)": connectStack((s, url) =>
-      createClient(s, createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" })),
-    ),
-    "@grpc/grpc-js": (service, _url, address) => (method, request, headers) => {
-      const client = createGrpcJsClient(service, address) as unknown as Record<string, (r: object, m?: object) => Promise<Message>> & {
+    "connect-es gRPC-Web (HTTP/1.1)": (service, url) => async (method, request, headers) => {
+      const tls = await testTlsFor(methodOf(service, method), headers);
+      const client = createClient(service, createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1", nodeOptions: tls.nodeOptions }));
+      return (client as unknown as Record<string, (r: object, o: object) => Promise<Message>>)[method]!(request, { headers });
+    },
+    "@grpc/grpc-js": (service, _url, address) => async (method, request, headers) => {
+      const { grpcJs } = await testTlsFor(methodOf(service, method), headers);
+      const client = createGrpcJsClient(service, address, grpcJs.channelOptions, grpcJs.credentials) as unknown as Record<
+        string,
+        (r: object, m?: object) => Promise<Message>
+      > & {
         close(): void;
       };
       return client[method]!(request, headers).finally(() => client.close());
@@ -178,7 +184,23 @@ describe("every protocol, real processes", function () {
       const proc = mesh[name];
       const health = clients.client(Health, proc.url);
       expect((await health.check({ service: "" })).status).to.equal(Status.SERVING);
-      const { stdout } = await run(buf, ["curl", "--http2-prior-knowledge", "--protocol", "grpc", "--list-services", proc.url]);
+      const operator = await testTls("test-operator", "operator");
+      const { stdout } = await run(buf, [
+        "curl",
+        "--protocol",
+        "grpc",
+        "--cert",
+        operator.certFile,
+        "--key",
+        operator.keyFile,
+        "--cacert",
+        operator.caFile,
+        // The DNS SAN of its certificate: buf curl verifies a host name, not a SPIFFE id.
+        "--servername",
+        `${name}.meshwork.local`,
+        "--list-services",
+        proc.url,
+      ]);
       const services = stdout.trim().split("\n");
       const own = { inventory: "meshwork.inventory.v1.InventoryService", payments: "meshwork.payments.v1.PaymentService", orders: "meshwork.orders.v1.OrderService" }[name];
       expect(services).to.include.members([own, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]);
@@ -186,3 +208,11 @@ describe("every protocol, real processes", function () {
     });
   }
 });
+
+function methodOf(service: DescService, localName: string) {
+  const method = service.methods.find((m) => m.localName === localName);
+  if (method === undefined) {
+    throw new Error(`${service.typeName} has no method ${localName}`);
+  }
+  return method;
+}

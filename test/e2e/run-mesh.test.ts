@@ -52,7 +52,9 @@ async function runReadmeWalkthrough(ports: {
     .replaceAll("127.0.0.1:50052", `127.0.0.1:${ports.payments}`)
     .replaceAll("127.0.0.1:50053", `127.0.0.1:${ports.orders}`)
     .replaceAll("127.0.0.1:50054", `127.0.0.1:${ports.notifications}`)
-    .replaceAll("make -s token SUB=alice", "node --import tsx scripts/token.ts --sub alice");
+    .replaceAll("make -s token SUB=alice", "node --import tsx scripts/token.ts --sub alice")
+    .replaceAll("make -s cert NAME=alice-operator", "node --import tsx scripts/cert.ts --name alice-operator")
+    .replaceAll("OP=.data/", `OP=${ports.dataDir}/`);
   const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
     cwd: root,
     env: { ...process.env, MESH_DATA_DIR: ports.dataDir },
@@ -116,14 +118,20 @@ describe("make run (the supervisor)", function () {
         ["notifications", notifications],
         ["gateway", gateway],
       ] as const) {
-        expect(output).to.match(new RegExp(`${name}\\s+\\d+\\s+http://127\\.0\\.0\\.1:${port}\\s+SERVING`));
+        const scheme = name === "gateway" ? "http" : "https";
+        expect(output).to.match(new RegExp(`${name}\\s+\\d+\\s+${scheme}://127\\.0\\.0\\.1:${port}\\s+SERVING`));
       }
+      // As the gateway, with the identity make run issued it: the contracts
+      // let it call these and assert the customer.
+      const tls = path.join(dataDir, "tls", "gateway");
       const curl = async (port: number, method: string, body: object, headers: string[] = []) =>
         JSON.parse(
           (
             await run(buf, [
-              "curl", "--http2-prior-knowledge", "--protocol", "grpc", ...headers,
-              "-d", JSON.stringify(body), `http://127.0.0.1:${port}/${method}`,
+              "curl", "--protocol", "grpc", ...headers,
+              "--cert", path.join(tls, "tls.crt"), "--key", path.join(tls, "tls.key"), "--cacert", path.join(tls, "ca.crt"),
+              "--servername", `${method.split(".")[1]}.meshwork.local`,
+              "-d", JSON.stringify(body), `https://127.0.0.1:${port}/${method}`,
             ])
           ).stdout,
         ) as Record<string, unknown>;

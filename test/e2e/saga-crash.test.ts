@@ -10,6 +10,7 @@ import type { SagaCrashPoint } from "../../services/orders/saga.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import type { ServiceProcess } from "../support/service-process.js";
 import { eventually } from "../support/eventually.js";
+import { testTls, type TestTls } from "../support/test-identity.js";
 
 /**
  * The order saga survives the orders process dying at any step. Split mode:
@@ -34,7 +35,10 @@ describe("order saga, orders SIGKILLed at each step (split mode)", function () {
   const as = (customer: string) => ({ headers: { "x-customer-id": customer } });
   /** A plain client, without the mesh's retries: a call to a dying process fails instead of reaching its successor. */
   const client = <S extends typeof OrderService | typeof InventoryService>(service: S, url: string): Client<S> =>
-    createClient(service, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+    createClient(service, createConnectTransport({ baseUrl: url, httpVersion: "1.1", nodeOptions: gatewayTls.nodeOptions }));
+  /** Orders and inventory's catalogue let the gateway call (and assert the customer). */
+  let gatewayTls: TestTls;
+  before(async () => (gatewayTls = await testTls("gateway")));
 
   function query<T>(database: string, sql: string, ...params: unknown[]): T[] {
     const db = new Database(path.join(mesh.dataDir, database), { readonly: true, fileMustExist: true });

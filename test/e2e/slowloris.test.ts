@@ -4,10 +4,10 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { reachableFileLimit, withFileLimit } from "../support/file-limit.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 import { eventually } from "../support/eventually.js";
+import { TestClients } from "../support/test-identity.js";
 
 const idle = 5_000;
 const dribbling = 500;
@@ -123,7 +123,7 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
       process: () => inventory,
       /** A gRPC call on a new HTTP/2 session. */
       rpc: async (url: string) => {
-        const fresh = new ClientFactory();
+        const fresh = new TestClients();
         try {
           const item = await fresh.client(InventoryService, url).getItem({ sku: "MUG-001" }, { timeoutMs: 30_000 });
           expect(item.item?.sku).to.equal("MUG-001");
@@ -149,7 +149,7 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
       await driver.open(port);
       const openMs = performance.now() - opening;
       const started = performance.now();
-      const health = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(30_000) });
+      const health = await fetch(`${p.probeUrl}/healthz`, { signal: AbortSignal.timeout(30_000) });
       const healthMs = performance.now() - started;
       expect(health.status, `${target.name} /healthz`).to.equal(200);
       const rpcStarted = performance.now();

@@ -57,16 +57,17 @@ export class GrpcJsCallError extends Error {
 
 /**
  * Creates a grpc-js client for `service` on `address` ("127.0.0.1:port"),
- * over cleartext HTTP/2. `channelOptions` go to the grpc-js channel, e.g.
+ * over cleartext HTTP/2 unless `credentials` say otherwise (testTls(...).grpcJs). `channelOptions` go to the grpc-js channel, e.g.
  * `{"grpc.use_local_subchannel_pool": 1}` for a connection of its own.
  */
 export function createGrpcJsClient<S extends DescService>(
   service: S,
   address: string,
   channelOptions: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): GrpcJsClient<S> {
   const Constructor = grpc.makeGenericClientConstructor(grpcJsServiceDefinition(service), service.typeName);
-  const client = new Constructor(address, grpc.credentials.createInsecure(), channelOptions);
+  const client = new Constructor(address, credentials, channelOptions);
   const methods: Record<string, unknown> = {
     close: () => client.close(),
   };

@@ -5,6 +5,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { buildApiImage } from "../../scripts/support/api-image.js";
 import { withFileLimit } from "./file-limit.js";
+import { testCredentialDir } from "./test-identity.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -12,8 +13,14 @@ const root = path.resolve(import.meta.dirname, "../..");
 export interface ServiceProcess {
   readonly name: string;
   readonly child: ChildProcess;
-  /** e.g. http://127.0.0.1:41234 */
+  /** e.g. https://127.0.0.1:41234 (http:// with MESH_INSECURE=1): where its RPCs are. */
   readonly url: string;
+  /**
+   * e.g. http://127.0.0.1:41234: the same port in cleartext, where probes and
+   * metrics answer without a client certificate (/healthz, /readyz,
+   * /metrics, grpc.health.v1), as Kubernetes and Prometheus reach them.
+   */
+  readonly probeUrl: string;
   /** "127.0.0.1:41234", for grpc-js. */
   readonly address: string;
   /** Every log line the process wrote, parsed. */
@@ -45,11 +52,20 @@ export interface StartServiceOptions {
 
 /**
  * Starts services/<name>/main.ts (or gateway/main.ts) on an ephemeral port with the given
- * environment and resolves once it logs that it is serving.
+ * environment and resolves once it logs that it is serving. It runs with mTLS
+ * as its own identity (MESH_TLS_DIR with certificates of the run's test CA)
+ * unless `env` sets MESH_INSECURE=1 or its own MESH_TLS_* files.
  */
 export async function startService(name: string, env: Record<string, string>, options: StartServiceOptions = {}): Promise<ServiceProcess> {
   // The gateway reads its services' descriptors from a buf image (gateway/gateway.yaml).
-  return launch(name, name === "gateway" && env.API_IMAGE === undefined ? { API_IMAGE: await testApiImage(), ...env } : env, {}, options);
+  const image: Record<string, string> = name === "gateway" && env.API_IMAGE === undefined ? { API_IMAGE: await testApiImage() } : {};
+  return launch(name, { ...image, ...(await testTlsEnv(name, env)), ...env }, {}, options);
+}
+
+/** MESH_TLS_DIR with the run's test certificates of `name`, unless `env` sets MESH_INSECURE=1 or its own MESH_TLS_* files. */
+async function testTlsEnv(name: string, env: Record<string, string>): Promise<Record<string, string>> {
+  const ownTls = env.MESH_INSECURE === "1" || Object.keys(env).some((k) => k.startsWith("MESH_TLS_"));
+  return ownTls ? {} : { MESH_TLS_DIR: await testCredentialDir(name) };
 }
 
 let apiImage: Promise<string> | undefined;
@@ -65,8 +81,8 @@ export function testApiImage(): Promise<string> {
  * dist/), with plain node and no tsx, as a deployment runs it; otherwise as
  * `startService`.
  */
-export function startBuiltService(dist: string, name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  return launch(name, env, {}, { dist });
+export async function startBuiltService(dist: string, name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  return launch(name, { ...(await testTlsEnv(name, env)), ...env }, {}, { dist });
 }
 
 function launch(
@@ -117,7 +133,8 @@ function launch(
           name,
           child,
           url,
-          address: url.replace(/^http:\/\//, ""),
+          probeUrl: url.replace(/^https:/, "http:"),
+          address: url.replace(/^https?:\/\//, ""),
           logs,
           stop() {
             if (child.exitCode === null && child.signalCode === null) {

@@ -5,6 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_meshwork_access_v1_access } from "../../access/v1/access_pb.js";
 import type { Envelope } from "./envelope_pb.js";
 import { file_meshwork_events_v1_envelope } from "./envelope_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file meshwork/events/v1/event_log.proto.
  */
 export const file_meshwork_events_v1_event_log: GenFile = /*@__PURE__*/
-  fileDesc("CiJtZXNod29yay9ldmVudHMvdjEvZXZlbnRfbG9nLnByb3RvEhJtZXNod29yay5ldmVudHMudjEiWQoQU3Vic2NyaWJlUmVxdWVzdBItCgZzdHJlYW0YASABKAlCHbpIGnIYEAEYQDISXlthLXpdW2EtejAtOV8tXSokEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEIlUKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEi4KCGVudmVsb3BlGAIgASgLMhwubWVzaHdvcmsuZXZlbnRzLnYxLkVudmVsb3BlMnIKD0V2ZW50TG9nU2VydmljZRJfCglTdWJzY3JpYmUSJC5tZXNod29yay5ldmVudHMudjEuU3Vic2NyaWJlUmVxdWVzdBolLm1lc2h3b3JrLmV2ZW50cy52MS5TdWJzY3JpYmVSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_buf_validate_validate, file_meshwork_events_v1_envelope]);
+  fileDesc("CiJtZXNod29yay9ldmVudHMvdjEvZXZlbnRfbG9nLnByb3RvEhJtZXNod29yay5ldmVudHMudjEiWQoQU3Vic2NyaWJlUmVxdWVzdBItCgZzdHJlYW0YASABKAlCHbpIGnIYEAEYQDISXlthLXpdW2EtejAtOV8tXSokEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEIlUKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEi4KCGVudmVsb3BlGAIgASgLMhwubWVzaHdvcmsuZXZlbnRzLnYxLkVudmVsb3BlMoUBCg9FdmVudExvZ1NlcnZpY2UScgoJU3Vic2NyaWJlEiQubWVzaHdvcmsuZXZlbnRzLnYxLlN1YnNjcmliZVJlcXVlc3QaJS5tZXNod29yay5ldmVudHMudjEuU3Vic2NyaWJlUmVzcG9uc2UiFpACAYqAGQ8KDW5vdGlmaWNhdGlvbnMwAWIGcHJvdG8z", [file_buf_validate_validate, file_meshwork_access_v1_access, file_meshwork_events_v1_envelope]);
 
 /**
  * SubscribeRequest names a stream and where to start reading it.
