@@ -60,7 +60,7 @@ if (isPublic) {
   const config = parseDocument(readFileSync(configFile, "utf8"));
   const upstreams = config.get("upstreams");
   if (!isSeq(upstreams)) refuse(`${configFile} has no upstreams list`);
-  upstreams.add(config.createNode({ name, endpoints: `\${${envPrefix(name)}_URL:-http://127.0.0.1:${port}}`, services: [typeName] }));
+  upstreams.add(config.createNode({ name, endpoints: `\${${envPrefix(name)}_URL:-https://127.0.0.1:${port}}`, services: [typeName] }));
   writeFileSync(configFile, config.toString());
 
   // The README's table of variables: the gateway reads <NAME>_URL through its config.
@@ -70,7 +70,7 @@ if (isPublic) {
   if (!readme.includes(anchor)) refuse(`README.md has no ${anchor} row to add ${envPrefix(name)}_URL before`);
   writeFileSync(
     readmeFile,
-    readme.replace(anchor, `| \`${envPrefix(name)}_URL\` | gateway | \`http://127.0.0.1:${port}\` | ${name}: a URL, a comma-separated list, or \`dns:<host>:<port>\` |\n${anchor}`),
+    readme.replace(anchor, `| \`${envPrefix(name)}_URL\` | gateway | \`https://127.0.0.1:${port}\` (\`http://\` with \`MESH_INSECURE=1\`) | ${name}: a URL, a comma-separated list, or \`dns:<host>:<port>\` |\n${anchor}`),
   );
 
   // The gateway now calls it: its catalogue entry says so.

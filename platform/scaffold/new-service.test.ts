@@ -59,7 +59,7 @@ describe("make service: a new service that passes its checks in one command", fu
       "meshwork.shipping.v1.ShippingService/GetEntry": "public",
     });
     const config = readFileSync(path.join(dir, "gateway/gateway.yaml"), "utf8");
-    expect(config).to.contain("name: shipping").and.contain("${SHIPPING_URL:-http://127.0.0.1:50055}").and.contain("meshwork.shipping.v1.ShippingService");
+    expect(config).to.contain("name: shipping").and.contain("${SHIPPING_URL:-https://127.0.0.1:50055}").and.contain("meshwork.shipping.v1.ShippingService");
     // The config's comments survive the edit.
     expect(config).to.contain("# What the gateway fronts");
     expect(existsSync(path.join(dir, "gen/meshwork/shipping/v1/shipping_pb.ts"))).to.equal(true);

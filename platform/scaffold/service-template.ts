@@ -49,12 +49,24 @@ package meshwork.${name}.v1;
 
 import "buf/validate/validate.proto";
 ${isPublic ? 'import "google/api/annotations.proto";\n' : ""}import "google/protobuf/timestamp.proto";
+import "meshwork/access/v1/access.proto";
 
 // ${S} keeps entries: short titled records, created once per request id.
 // Replace the entry with this service's own resource; keep the rules: a
 // comment on every element, an idempotency level on every RPC that is safe
 // to retry, validation on every constrained field${isPublic ? ", an HTTP binding on\n// every public RPC" : ""}.
 service ${S} {
+${
+  isPublic
+    ? `  // Customers reach it through the gateway, which asserts who they are.
+  option (meshwork.access.v1.default_callers) = {
+    services: ["gateway"]
+    assert_customer: ["gateway"]
+  };`
+    : `  // Who may call it: name the services that do (operators meanwhile).
+  option (meshwork.access.v1.default_callers) = {operators: true};`
+}
+
   // CreateEntry stores a new entry. The request id makes it idempotent: the
   // same request id with the same title returns the entry created first;
   // with another title it fails FailedPrecondition REQUEST_ID_REUSED.
@@ -597,15 +609,15 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { ${S} } from "../../gen/meshwork/${name}/v1/${name}_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
+import { TestClients } from "../support/test-identity.js";
 
 /** ${name} as its own process, over gRPC, its data surviving a restart. */
 describe("${name}: end to end, its own process", function () {
   this.timeout(60_000);
   let dir: string;
   let service: ServiceProcess;
-  const clients = new ClientFactory();
+  const clients = new TestClients();
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-${name}-"));
