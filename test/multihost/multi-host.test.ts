@@ -12,7 +12,7 @@
 // container's on this machine.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +22,8 @@ import Database from "better-sqlite3";
 import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { DevTokens, httpRequest, type RawResponse } from "../support/gateway-http.js";
 import { checkPodman, PodmanHosts, type HostSpec } from "../support/podman-hosts.js";
+import { writeCredentialFiles, workloadId } from "../../mesh/index.js";
+import { testCa, testTls, type TestTls } from "../support/test-identity.js";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
@@ -42,6 +44,9 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   let tokens: DevTokens;
   let token: string;
   let gatewayUrl: string;
+  const tlsDirs = new Map<string, string>();
+  /** FaultService answers operators only. */
+  let operator: TestTls;
   let seeded: Map<string, number>;
   const placed: Placed[] = [];
   let counter = 0;
@@ -61,19 +66,20 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     "inventory-1": service("inventory", 1, 11), "inventory-2": service("inventory", 2, 12),
     "orders-1": service("orders", 1, 13, { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052" }),
     "orders-2": service("orders", 2, 14, { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052" }),
-    "notifications-1": service("notifications", 1, 17, { ORDERS_URL: "http://orders:50053" }),
+    "notifications-1": service("notifications", 1, 17, { ORDERS_URL: "https://orders:50053" }),
     "gateway-1": {
       name: "gateway-1", octet: 10, args: ["gateway/main.js"],
-      env: { ...common, PORT: "8080", INVENTORY_URL: "dns:inventory:50051", ORDERS_URL: "dns:orders:50053", NOTIFICATIONS_URL: "dns:notifications:50054", RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000" },
-      volumes: { "/data": dir("gateway") },
+      env: { ...common, PORT: "8080", INVENTORY_URL: "dns:inventory:50051", ORDERS_URL: "dns:orders:50053", NOTIFICATIONS_URL: "dns:notifications:50054", RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000", MESH_TLS_DIR: "/tls" },
+      volumes: { "/data": dir("gateway"), "/tls": tlsDirs.get("gateway")! },
     },
   });
   function service(name: keyof typeof ports, replica: number, octet: number, env: Record<string, string> = {}): HostSpec {
     return {
       name: `${name}-${replica}`, aliases: [name], octet, args: [`services/${name}/main.js`],
-      env: { ...common, PORT: String(ports[name]), ...env },
-      // Both replicas of a service share its database (SQLite in WAL mode, one machine's disk).
-      volumes: { "/data": dir(name) },
+      env: { ...common, PORT: String(ports[name]), MESH_TLS_DIR: "/tls", ...env },
+      // Both replicas of a service share its database (SQLite in WAL mode, one
+      // machine's disk) and its identity (mTLS, from the run's test CA).
+      volumes: { "/data": dir(name), "/tls": tlsDirs.get(name)! },
     };
   }
   function natsSpec(n: number): HostSpec {
@@ -165,6 +171,17 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     await checkPodman();
     data = mkdtempSync(path.join(os.tmpdir(), "meshwork-multihost-"));
     chownSync(data, uid, uid);
+    // Each process's identity, readable by the image's user (the key is 0600).
+    const ca = await testCa();
+    for (const name of Object.keys(ports)) {
+      const tlsDir = path.join(data, `tls-${name}`);
+      writeCredentialFiles(tlsDir, await ca.issue(workloadId(ca.trustDomain, "service", name), { ttlMs: 24 * 3600_000 }));
+      for (const entry of [".", ...readdirSync(tlsDir)]) {
+        chownSync(path.join(tlsDir, entry), uid, uid);
+      }
+      tlsDirs.set(name, tlsDir);
+    }
+    operator = await testTls("test-operator", "operator");
     // The image, as make image builds it (the base layer comes from the cache).
     await run(path.join(root, "deploy/image/build.sh"), [], { cwd: root, env: { ...process.env, IMAGE: tag }, maxBuffer: 16 * 1024 * 1024 });
     net = await PodmanHosts.create(`meshwork-mh-${process.pid}`, tag);
@@ -261,7 +278,10 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   // call they serve waits 100 ms before its handler, inside the caller's deadline.
   it("100 ms on the payments hosts: orders confirm, and a deadline shorter than the path answers 504 deadline_exceeded", async () => {
     const setDelay = (name: string, millis: number) =>
-      createClient(FaultService, createGrpcTransport({ baseUrl: `http://${net!.hosts.get(name)!.ip}:${ports.payments}` })).setFaults({
+      createClient(
+        FaultService,
+        createGrpcTransport({ baseUrl: `https://${net!.hosts.get(name)!.ip}:${ports.payments}`, nodeOptions: operator.nodeOptions }),
+      ).setFaults({
         config: {
           faults: millis === 0 ? [] : [{
             service: "meshwork.payments.v1.PaymentService",

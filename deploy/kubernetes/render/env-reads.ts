@@ -17,6 +17,7 @@ export interface EnvRead {
 const helpers: { readonly file: string; readonly usedBy: RegExp }[] = [
   { file: "mesh/process/service-runtime.ts", usedBy: /\bserviceRuntime\(/ },
   { file: "mesh/telemetry/tracing-from-env.ts", usedBy: /\bserviceRuntime\(|\btracingFromEnv\(/ },
+  { file: "mesh/identity/tls-from-env.ts", usedBy: /\bserviceRuntime\(|\bmeshTlsFromEnv\(/ },
   { file: "mesh/events/bus-from-env.ts", usedBy: /\beventBusFromEnv\(/ },
   { file: "mesh/store/store-from-env.ts", usedBy: /\bstoreFromEnv\(/ },
 ];
