@@ -177,7 +177,7 @@ describe("make run (the supervisor)", function () {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(output).to.contain("inventory exited unexpectedly (signal SIGKILL); restarting in 500 ms (restart 1)");
-      expect(output).to.match(new RegExp(`inventory\\s+\\d+\\s+http://127\\.0\\.0\\.1:${inventory}\\s+SERVING\\s+1 \\(last: signal SIGKILL\\)`));
+      expect(output).to.match(new RegExp(`inventory\\s+\\d+\\s+https://127\\.0\\.0\\.1:${inventory}\\s+SERVING\\s+1 \\(last: signal SIGKILL\\)`));
       expect((await curl(inventory!, "meshwork.inventory.v1.InventoryService/ListItems", { page_size: 1 })).items).to.have.length(1);
       let restarts: unknown;
       for (let i = 0; i < 100 && restarts !== 1; i++) {
