@@ -13,7 +13,7 @@
 // process its identity spiffe://<MESH_TRUST_DOMAIN>/service/<name> into
 // .data/tls/<name> (MESH_TLS_DIR), valid MESH_CERT_TTL_SECONDS (default 1 h),
 // and renews it at half its life; processes reload the files themselves.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { openCaDir } from "../mesh/identity/ca-files.js";
@@ -49,8 +49,30 @@ const url = (port: number): string => `http://${host}:${port}`;
 const serviceUrl = (name: string): string => `${insecure ? "http" : "https"}://${host}:${ports.get(name)!}`;
 const gatewayPort = ports.get("gateway")!;
 
+// CANARY=<service> runs a second process of that service as version
+// "canary" (SERVICE_VERSION) on <NAME>_CANARY_PORT (its port + 10), with
+// CANARY_FAULTS as its MESH_FAULTS (to rehearse a bad release); its callers
+// then know both versions, and the routes file decides who gets which
+// (README: Progressive delivery; make canary shifts the weights).
+const canaryOf = envString(process.env, "CANARY", "");
+const canary = canaryOf === "" ? undefined : services.find((m) => m.name === canaryOf);
+if (canaryOf !== "" && canary === undefined) {
+  throw new Error(`CANARY=${canaryOf}: no such service (one of ${services.map((m) => m.name).join(", ")})`);
+}
+const canaryPort = canary === undefined ? 0 : envInt(process.env, `${envPrefix(canary.name)}_CANARY_PORT`, canary.port + 10, { min: 1, max: 65535 });
+const canaryUrl = `${insecure ? "http" : "https"}://${host}:${canaryPort}`;
+/** The processes whose mains read their upstreams' versions (envTargetEndpoints): the gateway's config and orders. */
+const routingCallers = new Set(["gateway", "orders"]);
+const upstreamUrl = (caller: string, name: string): string =>
+  canary?.name === name && routingCallers.has(caller) ? `stable=${serviceUrl(name)};canary=${canaryUrl}` : serviceUrl(name);
+// Routing rules every process watches (mesh/routing): none until an operator or make canary writes some.
+const routesFile = path.join(dataDir, "routes.json");
+
 mkdirSync(dataDir, { recursive: true });
 const databaseUrls = await serviceDatabases();
+if (!existsSync(routesFile)) {
+  writeFileSync(routesFile, "{}\n");
+}
 // The gateway reads its services' descriptors from this image (gateway/gateway.yaml).
 const apiImage = await buildApiImage(path.join(dataDir, "api.binpb"));
 const renewers: CredentialRenewer[] = [];
@@ -74,33 +96,47 @@ if (insecure) {
   }
 }
 const clients = new ClientFactory();
-const specs: ProcessSpec[] = [...services, gateway].map(({ name }) => ({
+const spec = (name: string, main: string, port: number, extraEnv: Record<string, string> = {}): ProcessSpec => ({
   name,
-  port: ports.get(name)!,
+  port,
   host,
   command: process.execPath,
-  args: ["--import", "tsx", path.join(root, name === "gateway" ? "gateway" : `services/${name}`, "main.ts")],
+  args: ["--import", "tsx", path.join(root, main === "gateway" ? "gateway" : `services/${main}`, "main.ts")],
   cwd: root,
   env: {
     ...process.env,
     HOST: host,
-    PORT: String(ports.get(name)),
+    PORT: String(port),
     DATA_DIR: dataDir,
     LOG_LEVEL: logLevel,
-    ...(insecure ? { MESH_INSECURE: "1" } : { MESH_TLS_DIR: tlsDirs.get(name)!, MESH_INSECURE: "" }),
+    ...(insecure ? { MESH_INSECURE: "1" } : { MESH_TLS_DIR: tlsDirs.get(main)!, MESH_INSECURE: "" }),
     // Where every service is: <NAME>_URL (ORDERS_URL is also the embedded
     // bus's source of order events for notifications; NATS_URL, when set,
     // passes through to all).
-    ...Object.fromEntries(services.map((m) => [`${envPrefix(m.name)}_URL`, serviceUrl(m.name)])),
+    ...Object.fromEntries(services.map((m) => [`${envPrefix(m.name)}_URL`, upstreamUrl(main, m.name)])),
     API_IMAGE: apiImage,
     // Each service its own database: a DATABASE_URL of the calling shell is not passed on to all of them.
-    DATABASE_URL: databaseUrls.get(name) ?? "",
+    DATABASE_URL: databaseUrls.get(main) ?? "",
     DATABASE_URL_FILE: "",
+    MESH_ROUTES_FILE: routesFile,
     // What the gateway's /mesh page polls.
-    MESH_SERVICES: services.map((m) => `${m.name}=${serviceUrl(m.name)}`).join(","),
+    MESH_SERVICES: [
+      ...services.map((m) => `${m.name}=${serviceUrl(m.name)}`),
+      ...(canary === undefined ? [] : [`${canary.name}-canary=${canaryUrl}`]),
+    ].join(","),
+    ...extraEnv,
   },
-  isServing: () => isServing(name, ports.get(name)!),
-}));
+  isServing: () => isServing(main, port),
+});
+const specs: ProcessSpec[] = [...services, gateway].map(({ name }) => spec(name, name, ports.get(name)!));
+if (canary !== undefined) {
+  const faults = envString(process.env, "CANARY_FAULTS", "");
+  // After its service, so the table and the start order read naturally.
+  specs.splice(specs.findIndex((s) => s.name === canary.name) + 1, 0, spec(`${canary.name}-canary`, canary.name, canaryPort, {
+    SERVICE_VERSION: "canary",
+    ...(faults === "" ? {} : { MESH_FAULTS: faults }),
+  }));
+}
 
 // A process that exits unexpectedly is restarted with backoff (scripts/supervisor/),
 // counted in the table and on /mesh; a crash loop is reported.

@@ -82,9 +82,15 @@ export interface CanaryThresholds {
   readonly p99SlackMs: number;
   /** Fewer canary calls than this in a window is too little to judge by rates. */
   readonly minCalls: number;
+  /**
+   * Fewer calls of either version than this and p99 is not compared: with a
+   * few dozen calls a window's p99 is its slowest call, which says more
+   * about the machine than the release.
+   */
+  readonly minLatencyCalls: number;
 }
 
-export const defaultThresholds: CanaryThresholds = { maxErrorRateIncrease: 0.01, maxP99Ratio: 1.5, p99SlackMs: 25, minCalls: 20 };
+export const defaultThresholds: CanaryThresholds = { maxErrorRateIncrease: 0.01, maxP99Ratio: 1.5, p99SlackMs: 25, minCalls: 20, minLatencyCalls: 100 };
 
 export interface Verdict {
   readonly passed: boolean;
@@ -114,7 +120,8 @@ export function judge(canary: VersionWindow, stable: VersionWindow, thresholds: 
       reason: `canary error rate ${percent(rate(canary))} (${canary.failures}/${canary.calls}) > stable ${percent(rate(stable))} + ${percent(thresholds.maxErrorRateIncrease)}`,
     };
   }
-  if (canary.p99Ms !== undefined && stable.p99Ms !== undefined) {
+  const latencyJudged = canary.calls >= thresholds.minLatencyCalls && stable.calls >= thresholds.minLatencyCalls;
+  if (latencyJudged && canary.p99Ms !== undefined && stable.p99Ms !== undefined) {
     const limit = Math.max(stable.p99Ms * thresholds.maxP99Ratio, stable.p99Ms + thresholds.p99SlackMs);
     if (canary.p99Ms > limit) {
       return {
@@ -127,6 +134,8 @@ export function judge(canary: VersionWindow, stable: VersionWindow, thresholds: 
   return {
     passed: true,
     conclusive: true,
-    reason: `canary error rate ${percent(rate(canary))}, p99 ${canary.p99Ms?.toFixed(1) ?? "-"} ms; stable ${percent(rate(stable))}, p99 ${stable.p99Ms?.toFixed(1) ?? "-"} ms`,
+    reason:
+      `canary error rate ${percent(rate(canary))}, p99 ${canary.p99Ms?.toFixed(1) ?? "-"} ms; stable ${percent(rate(stable))}, p99 ${stable.p99Ms?.toFixed(1) ?? "-"} ms` +
+      (latencyJudged ? "" : ` (p99 not compared: fewer than ${thresholds.minLatencyCalls} calls)`),
   };
 }
