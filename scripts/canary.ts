@@ -8,7 +8,7 @@
 //   tsx scripts/canary.ts --service orders --version canary [--stable stable]
 //     [--routes .data/routes.json] [--metrics http://127.0.0.1:8080/metrics[,...]]
 //     [--token <bearer token for /metrics>] [--steps 1,5,25,50,100] [--window-s 30] [--settle-ms 1500]
-//     [--min-calls 20] [--min-latency-calls 100] [--max-error-rate-increase 0.01] [--max-p99-ratio 1.5]
+//     [--min-calls 20] [--max-windows 3] [--min-latency-calls 100] [--max-error-rate-increase 0.01] [--max-p99-ratio 1.5]
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -21,7 +21,7 @@ import { defaultSteps, runCanary } from "./canary/canary-controller.js";
 
 const usage =
   "usage: tsx scripts/canary.ts --service <target> --version <canary> [--stable stable] [--routes <file>] [--metrics <url,...>] " +
-  "[--token <token>] [--steps 1,5,25,50,100] [--window-s 30] [--settle-ms 1500] [--min-calls 20] [--min-latency-calls 100] " +
+  "[--token <token>] [--steps 1,5,25,50,100] [--window-s 30] [--settle-ms 1500] [--min-calls 20] [--max-windows 3] [--min-latency-calls 100] " +
   "[--max-error-rate-increase 0.01] [--max-p99-ratio 1.5]";
 const root = path.resolve(import.meta.dirname, "..");
 const logger = createLogger("canary", envString(process.env, "LOG_LEVEL", "info"));
@@ -37,6 +37,7 @@ const argOptions = {
   "window-s": { type: "string", default: "30" },
   "settle-ms": { type: "string", default: "1500" },
   "min-calls": { type: "string", default: String(defaultThresholds.minCalls) },
+  "max-windows": { type: "string", default: "3" },
   "min-latency-calls": { type: "string", default: String(defaultThresholds.minLatencyCalls) },
   "max-error-rate-increase": { type: "string", default: String(defaultThresholds.maxErrorRateIncrease) },
   "max-p99-ratio": { type: "string", default: String(defaultThresholds.maxP99Ratio) },
@@ -69,6 +70,7 @@ try {
     steps,
     windowMs: number("window-s", 1) * 1000,
     settleMs: number("settle-ms", 0),
+    maxWindowsPerStep: number("max-windows", 1),
     thresholds: {
       ...defaultThresholds,
       minCalls: number("min-calls", 1),

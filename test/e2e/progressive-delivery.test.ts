@@ -99,14 +99,14 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
     });
   }
 
-  async function getOrder(customer: string, orderId: string): Promise<{ state?: string }> {
+  async function getOrder(customer: string, orderId: string): Promise<{ state?: string; cancelReason?: string; cancelDetail?: string }> {
     const res = await httpRequest(gateway.url, {
       method: "GET",
       path: `/v1/orders/${orderId}`,
       headers: { authorization: `Bearer ${await tokens.sign(customer)}` },
     });
     expect(res.status, res.text).to.equal(200);
-    return (JSON.parse(res.text) as { order: { state?: string } }).order;
+    return (JSON.parse(res.text) as { order: { state?: string; cancelReason?: string; cancelDetail?: string } }).order;
   }
 
   describe("a pricing rule behind a feature flag", () => {
@@ -151,12 +151,23 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
     const placed: PlacedOrder[] = [];
     let failedCalls = 0;
 
+    before(async () => {
+      // Enough T-shirts that stock never decides an order here: the card does.
+      const res = await httpRequest(gateway.url, {
+        method: "POST",
+        path: "/v1/inventory/items/TEE-001:adjust",
+        headers: { authorization: `Bearer ${await tokens.sign("operator", ["meshwork:admin"])}`, "content-type": "application/json" },
+        body: JSON.stringify({ adjustmentId: "canary-test-stock", delta: 100000, reason: "canary test traffic" }),
+      });
+      expect(res.status, res.text).to.equal(200);
+    });
+
     /** Orders from 200 customers, as fast as they answer, until `until` resolves; half the cards decline. */
     async function traffic<T>(until: Promise<T>): Promise<T> {
       let running = true;
       let n = 0;
       const load = Promise.all(
-        Array.from({ length: 8 }, async () => {
+        Array.from({ length: 12 }, async () => {
           while (running) {
             const i = n++;
             const customer = `canary-customer-${i % 200}`;
@@ -194,8 +205,12 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
         `${gateway.url}/metrics`,
         "--token",
         admin,
+        // Short windows, each step waiting (up to 20 s) for 10 canary calls: at
+        // 1% of a busy test machine's traffic the canary sees few.
         "--window-s",
-        "2",
+        "1",
+        "--max-windows",
+        "20",
         "--settle-ms",
         "1200",
         "--min-calls",
@@ -230,7 +245,7 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
       // No lost order: each answered one ended as its card determines.
       await mapBounded(placed, 8, async ({ customer, card, orderId }) => {
         const order = await getOrder(customer, orderId);
-        expect(order.state, `${orderId} (${card})`).to.equal(card === "tok_visa" ? "ORDER_STATE_CONFIRMED" : "ORDER_STATE_CANCELLED");
+        expect(order.state, `${orderId} (${card}): ${order.cancelReason ?? ""} ${order.cancelDetail ?? ""}`).to.equal(card === "tok_visa" ? "ORDER_STATE_CONFIRMED" : "ORDER_STATE_CANCELLED");
       });
       expect(failedCalls, "calls failed through to the customer").to.be.lessThan(placed.length);
     });
