@@ -11,9 +11,9 @@ import { fromJsonString } from "@bufbuild/protobuf";
 import { expect } from "chai";
 import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { RolloutState, RouteRulesSchema } from "../../gen/meshwork/routing/v1/routing_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
 import { DevTokens, httpRequest, mapBounded } from "../support/gateway-http.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
+import { TestClients } from "../support/test-identity.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -36,7 +36,8 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
   let stable: ServiceProcess;
   let canary: ServiceProcess;
   let gateway: ServiceProcess;
-  const clients = new ClientFactory();
+  // FaultService is an operator's to call: TestClients calls it with a test operator certificate.
+  const clients = new TestClients();
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-delivery-"));
@@ -61,7 +62,7 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
       ...env,
       INVENTORY_URL: inventory.url,
       ORDERS_URL: `stable=${stable.url};canary=${canary.url}`,
-      NOTIFICATIONS_URL: "http://127.0.0.1:9",
+      NOTIFICATIONS_URL: "https://127.0.0.1:9",
       RATE_LIMIT_PER_SECOND: "10000",
       RATE_LIMIT_BURST: "10000",
     });
