@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench system-image run build image network-policies test bench generate proto-check release-api typecheck unit token cert canary catalogue slo-rules service clean
+.PHONY: help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ build: deps ## Production build in dist/: node dist/services/<name>/main.js runs
 
 image: deps system-image ## OCI image of every process (buildah, from scratch; needs root): prints its size and versions
 	./deploy/image/build.sh
+
+multihost: deps system-test ## The mesh on separate hosts (podman, the image; as root): kills, partition, latency, rolling restart, NATS node
+	node_modules/.bin/mocha --no-config --import=tsx --timeout 600000 --exit test/multihost/multi-host.scenarios.ts
 
 network-policies: deps ## Regenerate deploy/kubernetes/base/network-policies.yaml from the mesh's call graph
 	node --import tsx scripts/network-policies.ts

@@ -1,3 +1,4 @@
+// `make multihost` (not in make test yet: README "Across hosts").
 // The mesh on separate hosts: the Meshwork image (make image) as containers
 // on a podman network of their own (test/support/podman-hosts.ts), each
 // process on its own host with its own address in 198.18.0.0/15 and names
