@@ -34,6 +34,11 @@ const resultsDir = join(root, "bench", "results");
 const targets: readonly { kind: TargetKind; row: string; label: string }[] = [
   { kind: "mesh", row: "a", label: "Meshwork serve(), gRPC fast path (leaf service)" },
   { kind: "mesh-propagating", row: "a'", label: "Meshwork serve(), gRPC fast path, deadline propagation on" },
+  {
+    kind: "mesh-production",
+    row: "a+",
+    label: "Meshwork serve() as serviceRuntime sets it up (production: info logs to a pipe, metrics, tracing wiring, no exporter)",
+  },
   { kind: "connect", row: "b", label: "connect-node, gRPC" },
   { kind: "grpc-js", row: "c", label: "@grpc/grpc-js Server" },
   { kind: "raw", row: "d", label: "raw node:http2 stream, canned" },
@@ -110,7 +115,7 @@ try {
     );
   }
   for (const target of started) {
-    await target.ready(60_000);
+    await target.ready(180_000);
   }
 
   const channelsOf = new Map<TargetKind, GrpcJsClient<typeof InventoryService>[]>();
@@ -245,6 +250,15 @@ function report(rounds: Map<TargetKind, Round[]>): void {
     `(a) <= (c) in ${roundsNoCostlier} of ${mesh.rounds.length} rounds)`;
   console.log();
   console.log(verdict);
+  // The production configuration against the stripped one, per round (issue 14: within 15%).
+  const production = rounds.get("mesh-production")!;
+  const stripped = rounds.get("mesh")!;
+  const callsRatio = medianOf(production.map((r, i) => r.callsPerSec / stripped[i]!.callsPerSec));
+  const cpuRatio = medianOf(production.map((r, i) => r.serverCpuUsPerCall / stripped[i]!.serverCpuUsPerCall));
+  console.log(
+    `(a+) production vs (a) stripped: calls/s ${fmt(callsRatio, 2)}x, server CPU per call ${fmt(cpuRatio, 2)}x ` +
+      `(medians of per-round ratios; within 15%: ${callsRatio >= 0.85 && cpuRatio <= 1.15 ? "YES" : "NO"})`,
+  );
 
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, "grpc-serving.json");

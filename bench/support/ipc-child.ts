@@ -16,6 +16,8 @@ export interface IpcChildOptions {
   readonly core?: number | undefined;
   /** Extra node flags for the child, e.g. --cpu-prof. */
   readonly nodeArgs?: readonly string[];
+  /** Read the child's stdout and drop it (a process that logs every call). Default: shown. */
+  readonly discardStdout?: boolean;
   /** How long `stop` waits for the child to exit before it kills it. Default: 5 s. */
   readonly stopGraceMs?: number;
 }
@@ -34,7 +36,8 @@ export class IpcChild<Sent extends IpcMessage, Received extends IpcMessage> {
   ): IpcChild<Sent, Received> {
     const command = [process.execPath, ...(options.nodeArgs ?? []), "--import", "tsx", script, ...args];
     const [file, ...rest] = options.core === undefined ? command : ["taskset", "-c", String(options.core), ...command];
-    const child = spawn(file!, rest, { cwd: options.cwd, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = spawn(file!, rest, { cwd: options.cwd, stdio: ["ignore", options.discardStdout === true ? "pipe" : "inherit", "inherit", "ipc"] });
+    child.stdout?.resume();
     return new IpcChild(name, child, options.stopGraceMs ?? 5_000);
   }
 

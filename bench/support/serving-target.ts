@@ -27,12 +27,12 @@ import {
   type GetItemRequest,
   type GetItemResponse,
 } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
-import { createLogger, serve, type ServiceRegistration } from "../../mesh/index.js";
+import { createLogger, serve, serviceRuntime, type ServiceRegistration } from "../../mesh/index.js";
 import { grpcJsServiceDefinition } from "../../test/support/grpc-js-client.js";
 import { answerParent, hasParent } from "./parent-channel.js";
 import { stormSku } from "./storm.js";
 
-const targetKinds = ["mesh", "mesh-propagating", "connect", "grpc-js", "raw"] as const;
+const targetKinds = ["mesh", "mesh-propagating", "mesh-production", "connect", "grpc-js", "raw"] as const;
 /** Which server to run. Import this module's types only: importing it runs it. */
 export type TargetKind = (typeof targetKinds)[number];
 
@@ -96,6 +96,24 @@ async function listen(kind: TargetKind): Promise<{ port: number; close: () => Pr
         propagateDeadlines: kind === "mesh-propagating",
       });
       return { port: server.port, close: () => server.shutdown() };
+    }
+    case "mesh-production": {
+      // Exactly what a service main gets from serviceRuntime: info logs to
+      // stdout (a pipe the parent drains), the metrics interceptor and
+      // GET /metrics, tracing configured from OTEL_* (none set here: nothing
+      // exported); a leaf service, as inventory and payments run.
+      const runtime = serviceRuntime("bench", { LOG_LEVEL: "info", PORT: "0" }, { defaultPort: 0 });
+      const server = await runtime.serve({
+        services: [{ service: InventoryService, impl: inventory as unknown as ServiceRegistration["impl"] }],
+        propagateDeadlines: false,
+      });
+      return {
+        port: server.port,
+        close: async () => {
+          await server.shutdown();
+          await runtime.shutdown();
+        },
+      };
     }
     case "connect": {
       const handler = connectNodeAdapter({

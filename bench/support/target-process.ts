@@ -21,7 +21,7 @@ export class TargetProcess {
   port = 0;
 
   static start(kind: TargetKind, options: StartOptions = {}): TargetProcess {
-    return new TargetProcess(kind, IpcChild.start(kind, targetEntry, [kind], { ...options, cwd: root, stopGraceMs: 3_000 }));
+    return new TargetProcess(kind, IpcChild.start(kind, targetEntry, [kind], { ...options, cwd: root, stopGraceMs: 3_000, discardStdout: kind === "mesh-production" }));
   }
 
   private constructor(
