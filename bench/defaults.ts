@@ -317,7 +317,18 @@ try {
 
   let breakdown: Map<RowId, Map<string, Map<string, number>>> | undefined;
   if (settings.profile) {
-    breakdown = await profileRows(results, loadOf, meshPorts);
+    // The measured rows stand on their own: a failed profile run costs the breakdown only.
+    try {
+      breakdown = await profileRows(results, loadOf, meshPorts);
+    } catch (err) {
+      console.error(`the profiled run failed, no breakdown: ${err instanceof Error ? err.message : String(err)}`);
+      const left = mesh as DefaultMesh | undefined;
+      if (left !== undefined) {
+        console.error(`--- profiled mesh output (tail) ---\n${left.output.slice(-2_000)}`);
+        await left.stop();
+        mesh = undefined;
+      }
+    }
   }
   report(results, breakdown, meshLines);
 } catch (err) {
@@ -376,6 +387,25 @@ async function checkAnswers(m: DefaultMesh, ports: Record<string, number>, token
   const placed = await httpCall(m.url("gateway"), "POST", "/v1/orders", token, orderBody(`check-${Date.now()}`));
   if (placed.status !== 200 || !placed.body.includes("ORDER_STATE_CONFIRMED")) {
     throw new Error(`PlaceOrder answered ${placed.status}: ${placed.body}`);
+  }
+}
+
+async function waitAnswers(url: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) {
+        return;
+      }
+    } catch (err) {
+      if (Date.now() > until) {
+        throw err;
+      }
+    }
+    if (Date.now() > until) {
+      throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -477,6 +507,8 @@ async function profileRows(
   const profileDir = join(tmp, "profiles");
   mkdirSync(profileDir, { recursive: true });
   const profiled = await startMesh(join(tmp, "data-profiled"), profileDir);
+  // The supervisor restarts a process that exits; wait until the gateway answers before driving it.
+  await waitAnswers(`${profiled.url("gateway")}/healthz`, 120_000);
   const pids = profiled.pids();
   const token = await signDevToken(join(tmp, "data-profiled", "auth"), { subject: "bench-alice" });
   const admin = await signDevToken(join(tmp, "data-profiled", "auth"), { subject: "bench-ops", scopes: ["meshwork:admin"] });

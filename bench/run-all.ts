@@ -1,9 +1,10 @@
 // `make bench`: runs every benchmark in turn, shows its output as it comes,
 // and rewrites bench/RESULTS.md from that output: the command, date, machine,
 // Node version and commit, then each benchmark's tables and lines as it
-// printed them, with how long it took. The section between the "before"
-// markers is carried over unchanged (the breakdown measured before the
-// defaults were made cheap, kept for comparison).
+// printed them, with when it ran and how long it took. With --only, the
+// sections of the benchmarks not run are carried over from the file as they
+// were; so is the section between the "before" markers (the breakdown
+// measured before the defaults were made cheap, kept for comparison).
 //
 //   node --import tsx bench/run-all.ts [--only defaults,gateway]
 import { spawn, spawnSync } from "node:child_process";
@@ -41,7 +42,7 @@ if (selected.length === 0) {
 
 const started = new Date();
 const loadAtStart = loadavg();
-const sections: string[] = [];
+const sections = new Map<string, string>();
 let failed: string[] = [];
 for (const bench of selected) {
   console.log(`\n=== bench/${bench.name}.ts ===`);
@@ -51,11 +52,12 @@ for (const bench of selected) {
   if (code !== 0) {
     failed = [...failed, bench.name];
   }
-  sections.push(
+  sections.set(
+    bench.name,
     [
       `## bench/${bench.name}.ts`,
       "",
-      `${bench.about}. Took ${fmt(minutes, 1)} min${code === 0 ? "" : `; **exited with ${code}**`}.`,
+      `${bench.about}. Run ${new Date(begin).toISOString()}, took ${fmt(minutes, 1)} min${code === 0 ? "" : `; **exited with ${code}**`}.`,
       "",
       asMarkdown(output),
     ].join("\n"),
@@ -67,6 +69,18 @@ const previous = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "
 const before = previous.includes(beforeStart) && previous.includes(beforeEnd)
   ? previous.slice(previous.indexOf(beforeStart), previous.indexOf(beforeEnd) + beforeEnd.length)
   : "";
+// The sections this run did not replace, as the file had them.
+const kept = new Map<string, string>();
+const withoutBefore = before === "" ? previous : previous.replace(before, "");
+for (const bench of benches) {
+  const start = withoutBefore.indexOf(`## bench/${bench.name}.ts\n`);
+  if (start < 0 || sections.has(bench.name)) {
+    continue;
+  }
+  const next = withoutBefore.indexOf("\n## ", start + 1);
+  kept.set(bench.name, withoutBefore.slice(start, next < 0 ? undefined : next).trimEnd() + "\n");
+}
+const ordered = benches.map((b) => sections.get(b.name) ?? kept.get(b.name)).filter((s): s is string => s !== undefined);
 const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout.trim();
 const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: root, encoding: "utf8" }).stdout.trim() !== "";
 const header = [
@@ -81,10 +95,10 @@ const header = [
   `- date: ${started.toISOString()}`,
   `- machine: ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, Linux ${release()}; load average at start ${loadAtStart.map((l) => fmt(l, 2)).join(", ")}`,
   `- Node ${process.version}; commit ${commit}${dirty ? " with local changes" : ""}`,
-  `- took ${fmt(totalMinutes, 1)} min in all`,
+  `- took ${fmt(totalMinutes, 1)} min in all${kept.size === 0 ? "" : `; the sections of ${[...kept.keys()].join(", ")} are from an earlier run (its date in each)`}`,
   "",
 ].join("\n");
-writeFileSync(resultsFile, [header, ...sections, ...(before === "" ? [] : [before])].join("\n") + "\n");
+writeFileSync(resultsFile, [header, ...ordered, ...(before === "" ? [] : [before])].join("\n") + "\n");
 console.log(`\nbench/RESULTS.md written (${fmt(totalMinutes, 1)} min)`);
 if (failed.length > 0) {
   console.error(`failed: ${failed.join(", ")}`);
