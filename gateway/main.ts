@@ -106,6 +106,7 @@ const meshStatus = new StatusCollector({
     events: clients.events,
     metricsText: () => metrics.metricsText(),
     ready: () => evaluateReadiness(upstreamChecks).status === "ready",
+    routes: runtime.routes,
   },
   pollIntervalMs: envInt(env, "MESH_POLL_MS", 1_000, { min: 10 }),
   // SLOs over 30 days and burn-rate alerts from a Prometheus loading prometheus/slo-rules.yml;

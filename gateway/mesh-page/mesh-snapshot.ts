@@ -153,6 +153,25 @@ export interface RecentError {
   readonly message: string;
 }
 
+/**
+ * A target the gateway routes between versions (mesh/routing): the weights in
+ * force and, during or after a canary rollout, its story.
+ */
+export interface RolloutStatus {
+  readonly target: string;
+  /** Each version with its weight in percent under the target's all-methods rule (stable first); empty weights: all on stable. */
+  readonly weights: readonly { readonly version: string; readonly weight: number }[];
+  /** The rollout written with the weights, when there is one. */
+  readonly rollout?: {
+    readonly canary: string;
+    readonly stable: string;
+    readonly state: "progressing" | "promoted" | "rolled-back" | "unspecified";
+    readonly weight: number;
+    /** Oldest first. */
+    readonly decisions: readonly { readonly at: number; readonly weight: number; readonly passed: boolean; readonly reason: string }[];
+  };
+}
+
 export interface MeshSnapshot {
   /** When the poll finished, ms since the epoch. */
   readonly at: number;
@@ -167,6 +186,8 @@ export interface MeshSnapshot {
   readonly alerts: readonly FiringAlert[];
   readonly sloSource: SloSource;
   readonly breakers: readonly BreakerStatus[];
+  /** The gateway's targets with versions, and their rollouts. */
+  readonly rollouts: readonly RolloutStatus[];
   /** Newest first. */
   readonly errors: readonly RecentError[];
 }

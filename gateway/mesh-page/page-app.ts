@@ -9,6 +9,7 @@ import type {
   MeshSnapshot,
   MethodStats,
   RecentError,
+  RolloutStatus,
   ServiceStatus,
   SloSource,
   SloStatus,
@@ -23,6 +24,7 @@ const tables = {
   alerts: element("alerts"),
   methods: element("methods"),
   breakers: element("breakers"),
+  rollouts: element("rollouts"),
   errors: element("errors"),
 };
 const connection = element("connection");
@@ -176,6 +178,30 @@ function renderBreakers(breakers: readonly BreakerStatus[], now: number): Node[]
   });
 }
 
+const rolloutTone: Record<NonNullable<RolloutStatus["rollout"]>["state"], Tone> = {
+  progressing: "warn",
+  promoted: "good",
+  "rolled-back": "bad",
+  unspecified: "muted",
+};
+
+function renderRollouts(rollouts: readonly RolloutStatus[]): Node[] {
+  return rollouts.map((r) => {
+    const last = r.rollout?.decisions.at(-1);
+    return row(
+      [
+        r.target,
+        r.weights.map((w) => `${w.version} ${w.weight}%`).join(" · "),
+        r.rollout === undefined
+          ? "none"
+          : badge(`${r.rollout.canary}: ${r.rollout.state} at ${r.rollout.weight}% (${r.rollout.decisions.length} steps)`, rolloutTone[r.rollout.state]),
+        last === undefined ? "" : `${last.passed ? "passed" : "failed"} at ${last.weight}%: ${last.reason}`,
+      ],
+      { "data-testid": "rollout-row", "data-target": r.target, "data-state": r.rollout?.state ?? "none" },
+    );
+  });
+}
+
 function renderErrors(errors: readonly RecentError[]): Node[] {
   return errors.map((e) =>
     row(
@@ -202,6 +228,8 @@ function render(s: MeshSnapshot): void {
   slosHint.textContent = sourceText(s.sloSource);
   const breakers = renderBreakers(s.breakers, now);
   tables.breakers.replaceChildren(...(breakers.length > 0 ? breakers : [emptyRow("Every breaker is closed.", 5)]));
+  const rollouts = renderRollouts(s.rollouts);
+  tables.rollouts.replaceChildren(...(rollouts.length > 0 ? rollouts : [emptyRow("Every target has one version.", 4)]));
   const errors = renderErrors(s.errors);
   tables.errors.replaceChildren(...(errors.length > 0 ? errors : [emptyRow("No errors.", 6)]));
   methodsHint.textContent = `Over the last ${Math.round(s.windowMs / 1000)} s, summed over each service's endpoints; latency estimated from histogram buckets.`;

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
+import { ClientFactory, type RouteTable } from "../../mesh/index.js";
 import type { ServiceManifest } from "../../platform/catalogue/index.js";
 import type { GatewayFailure } from "../server/gateway-server.js";
 import { addWindow, methodStats, readProcess, shortMethod, type MethodWindow, type ProcessReading } from "./mesh-series.js";
@@ -20,6 +20,7 @@ import { readPrometheusSlos } from "./prometheus-slos.js";
 import { slosFromCounters } from "./slo-status.js";
 import { parsePrometheusText } from "./prometheus-text.js";
 import { RecentErrors } from "./recent-errors.js";
+import { rolloutStatuses } from "./rollout-status.js";
 
 /** A mesh service and the base URLs of its processes. */
 export interface MeshService {
@@ -36,6 +37,8 @@ export interface LocalProcess {
   readonly metricsText?: () => Promise<string>;
   /** Whether it is ready (its /readyz checks pass), when it has readiness checks. */
   readonly ready?: () => boolean;
+  /** Its routing rules between upstream versions (mesh/routing), when it routes any. */
+  readonly routes?: RouteTable;
 }
 
 export interface StatusCollectorOptions {
@@ -455,6 +458,7 @@ export class StatusCollector {
         ? { kind: "prometheus", url: this.config.prometheusUrl ?? "", error: this.prometheus.error }
         : { kind: "counters", url: "", error: "" },
       breakers,
+      rollouts: this.config.local.routes === undefined ? [] : rolloutStatuses(this.config.local.routes),
       errors: this.errors.list(),
     };
   }

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { codeLabel } from "./code-label.js";
 import type { ResilienceEvents } from "../resilience/resilience-events.js";
 import type { RouteTable } from "../routing/route-table.js";
+import { RolloutState } from "../../gen/meshwork/routing/v1/routing_pb.js";
 import { latencyBuckets } from "./mesh-metrics.js";
 
 /**
@@ -15,6 +16,8 @@ import { latencyBuckets } from "./mesh-metrics.js";
  *   meshwork_routed_request_duration_seconds{target,service,method,version}
  *   meshwork_mirrored_requests_total{target,service,method,version}
  *   meshwork_route_weight{target,method,version}   (method: the full name, or "*" for all_methods)
+ *   meshwork_rollout_steps{target,canary,result}   (a canary rollout's analysed steps, passed or failed)
+ *   meshwork_rollout_state{target,canary,state}    (1 for the rollout's state: progressing, promoted, rolled_back)
  *
  * Counted per attempt, below the retries: a canary that fails an attempt
  * that a retry then answers from stable is still seen failing.
@@ -67,6 +70,42 @@ export function routingMetrics(registry: Registry, routes: RouteTable, prefix = 
             this.set({ target, method, version }, rule.weights[version] ?? 0);
           }
         }
+      }
+    },
+  });
+  // A rollout's story is in the routes file beside its weights (the canary
+  // controller writes both), so every process that routes the target reports it.
+  new Gauge({
+    name: `${prefix}rollout_steps`,
+    help: "Steps of a canary rollout analysed so far, by result (passed, failed), from the routing rules in force.",
+    labelNames: ["target", "canary", "result"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [target, rules] of Object.entries(routes.current.targets)) {
+        const rollout = rules.rollout;
+        if (rollout === undefined || routes.versionsOf(target) === undefined) {
+          continue;
+        }
+        const passed = rollout.decisions.filter((d) => d.passed).length;
+        this.set({ target, canary: rollout.canary, result: "passed" }, passed);
+        this.set({ target, canary: rollout.canary, result: "failed" }, rollout.decisions.length - passed);
+      }
+    },
+  });
+  new Gauge({
+    name: `${prefix}rollout_state`,
+    help: "1 for the state a canary rollout is in (progressing, promoted, rolled_back), from the routing rules in force.",
+    labelNames: ["target", "canary", "state"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [target, rules] of Object.entries(routes.current.targets)) {
+        const rollout = rules.rollout;
+        if (rollout === undefined || routes.versionsOf(target) === undefined || rollout.state === RolloutState.UNSPECIFIED) {
+          continue;
+        }
+        this.set({ target, canary: rollout.canary, state: RolloutState[rollout.state].toLowerCase() }, 1);
       }
     },
   });

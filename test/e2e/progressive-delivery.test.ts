@@ -13,6 +13,7 @@ import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { RolloutState, RouteRulesSchema } from "../../gen/meshwork/routing/v1/routing_pb.js";
 import { DevTokens, httpRequest, mapBounded } from "../support/gateway-http.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
+import { eventually } from "../support/eventually.js";
 import { TestClients } from "../support/test-identity.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -226,6 +227,11 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
       }
     }
 
+    async function gatewayMetrics(): Promise<string> {
+      const res = await httpRequest(gateway.url, { method: "GET", path: "/metrics", headers: { authorization: `Bearer ${await tokens.sign("operator", ["meshwork:admin"])}` } });
+      return res.text;
+    }
+
     function rollout() {
       return fromJsonString(RouteRulesSchema, readFileSync(routesFile, "utf8")).targets.orders?.rollout;
     }
@@ -239,6 +245,13 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
       expect(story?.weight).to.equal(0);
       expect(story?.decisions.length, JSON.stringify(story?.decisions.map((d) => [d.weight, d.reason]))).to.be.within(1, 2);
       expect(story?.decisions.at(-1)?.passed).to.equal(false);
+      // The gateway reloads the routes file within its poll: its metrics then tell the story.
+      const metrics = await eventually(
+        "the gateway's metrics show the rollback",
+        () => gatewayMetrics(),
+        (text) => /meshwork_rollout_state\{target="orders",canary="canary",state="rolled_back"\} 1/.test(text),
+      );
+      expect(metrics).to.match(/meshwork_rollout_steps\{target="orders",canary="canary",result="failed"\} 1/);
       // Calls did reach the canary (its faults are what rolled it back).
       const canaryCalls = canary.logs.filter((l) => l.rpc === "meshwork.orders.v1.OrderService/PlaceOrder").length;
       expect(canaryCalls, "PlaceOrder calls the canary saw").to.be.greaterThan(0);
@@ -263,9 +276,27 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
       expect(story?.decisions.map((d) => d.weight)).to.deep.equal([1, 5, 25, 50, 100]);
       const rules = fromJsonString(RouteRulesSchema, readFileSync(routesFile, "utf8"));
       expect(rules.targets.orders?.allMethods?.weights).to.deep.equal({ stable: 0, canary: 100 });
-      // Every call now reaches the canary: its version is on the gateway's routed series.
-      const metrics = await httpRequest(gateway.url, { method: "GET", path: "/metrics", headers: { authorization: `Bearer ${await tokens.sign("operator", ["meshwork:admin"])}` } });
-      expect(metrics.text).to.match(/meshwork_route_weight\{target="orders",method="\*",version="canary"\} 100/);
+      // Every call now reaches the canary: the gateway's metrics say so once it reloaded the file.
+      const metrics = await eventually(
+        "the gateway's metrics show the promotion",
+        () => gatewayMetrics(),
+        (text) => /meshwork_rollout_state\{target="orders",canary="canary",state="promoted"\} 1/.test(text),
+      );
+      expect(metrics).to.match(/meshwork_route_weight\{target="orders",method="\*",version="canary"\} 100/);
+      expect(metrics).to.match(/meshwork_rollout_steps\{target="orders",canary="canary",result="passed"\} 5/);
+      // The gateway's /mesh page shows the weights and the rollout's story (from its next snapshot).
+      type Rollouts = { target: string; weights: unknown; rollout?: { state: string; decisions: unknown[] } }[];
+      const rollouts = await eventually(
+        "/mesh shows the promoted rollout",
+        async () => {
+          const page = await httpRequest(gateway.url, { method: "GET", path: "/mesh/status.json", headers: { authorization: `Bearer ${await tokens.sign("operator", ["meshwork:admin"])}` } });
+          return (page.json as { rollouts?: Rollouts } | undefined)?.rollouts ?? [];
+        },
+        (found: Rollouts) => found[0]?.rollout?.state === "promoted",
+      );
+      expect(rollouts).to.have.length(1);
+      expect(rollouts[0]).to.deep.include({ target: "orders", weights: [{ version: "stable", weight: 0 }, { version: "canary", weight: 100 }] });
+      expect(rollouts[0]?.rollout?.decisions).to.have.length(5);
     });
   });
 });
