@@ -2,7 +2,7 @@ import { expect } from "chai";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ClientFactory } from "../../mesh/index.js";
-import { eventually } from "../../test/support/otlp-receiver.js";
+import { eventually } from "../../test/support/eventually.js";
 import { StatusCollector } from "./status-collector.js";
 
 // A process the collector polls: a real HTTP server that counts its scrapes.
@@ -40,7 +40,7 @@ describe("StatusCollector polling on demand", function () {
       probeTimeoutMs: 10_000,
     });
     collector.start("http://127.0.0.1:1");
-    await eventually("a first scrape", () => scrapes > 0, 30_000);
+    await eventually("a first scrape", () => scrapes > 0);
 
     // Idle: the count stops moving (bounded wait for a second without a scrape).
     let last = -1;
@@ -54,6 +54,6 @@ describe("StatusCollector polling on demand", function () {
 
     const idle = scrapes;
     collector.watch();
-    await eventually("scrapes again once watched", () => scrapes > idle, 30_000);
+    await eventually("scrapes again once watched", () => scrapes > idle);
   });
 });
