@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert canary catalogue slo-rules service clean
+.PHONY: help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ slo-rules: deps ## Regenerate prometheus/slo-rules.yml (recording rules and burn
 
 cert: deps ## Issue a certificate from the mesh CA: make cert NAME=alice-operator [KIND=service] [TTL=seconds]
 	@node --import tsx scripts/cert.ts --name "$(NAME)" $(if $(KIND),--kind "$(KIND)") $(if $(TTL),--ttl "$(TTL)")
+
+nats-config: deps ## nats-server config for NATS mode (TLS, mesh certificates as credentials, subject permissions): .data/nats/
+	@node --import tsx scripts/nats-config.ts $(if $(NATS_PORT),--port "$(NATS_PORT)")
 
 clean: ## Remove local data (.data/), test output and the build (dist/)
 	rm -rf .data test-output dist

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ClientFactory } from "../client/client-factory.js";
 import { envInt, type Env } from "../env.js";
+import type { WorkloadCredentials } from "../identity/workload-credentials.js";
 import { createEmbeddedBus } from "./embedded-bus.js";
 import type { EventBus } from "./event-bus.js";
 import type { ConsumerPositionStore, EventLogStore } from "./event-stores.js";
@@ -18,6 +19,12 @@ export interface EventBusFromEnvOptions {
   readonly logger: Logger;
   /** NATS: streams to make sure of at start. */
   readonly streams?: readonly string[];
+  /**
+   * NATS: the process's workload credentials (ServiceRuntime.tls). With a
+   * tls:// NATS_URL the connection presents them, and the server maps the
+   * certificate's identity to the process's subject permissions.
+   */
+  readonly tls?: WorkloadCredentials;
 }
 
 const natsUrlPattern = /^(nats|tls):\/\/[^\s/,]+$/;
@@ -42,9 +49,13 @@ export async function eventBusFromEnv(env: Env, options: EventBusFromEnvOptions)
   const servers = raw.split(",").map((s) => s.trim());
   const bad = servers.find((s) => !natsUrlPattern.test(s));
   if (bad !== undefined) {
-    throw new Error(`NATS_URL=${raw}: "${bad}" is not a NATS URL (expected nats://host:port[,nats://host:port...])`);
+    throw new Error(`NATS_URL=${raw}: "${bad}" is not a NATS URL (expected tls://host:port or nats://host:port, comma-separated)`);
   }
   const streamReplicas = envInt(env, "NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 });
+  const secure = servers.every((s) => s.startsWith("tls://"));
+  if (options.tls !== undefined && !secure) {
+    options.logger.warn({ nats_url: raw }, "NATS_URL is not tls://: events travel in cleartext and without credentials");
+  }
   try {
     return await connectNatsBus({
       servers,
@@ -52,6 +63,9 @@ export async function eventBusFromEnv(env: Env, options: EventBusFromEnvOptions)
       logger: options.logger,
       ...(options.streams === undefined ? {} : { streams: options.streams }),
       streamReplicas,
+      ...(options.tls === undefined || !secure
+        ? {}
+        : { tls: { ...options.tls.files, trustDomain: options.tls.current.id.trustDomain } }),
     });
   } catch (err) {
     throw new Error(`NATS_URL=${raw}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

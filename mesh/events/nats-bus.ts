@@ -5,6 +5,7 @@ import {
   DeliverPolicy,
   StorageType,
   nanos,
+  type ConnectionOptions,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -12,6 +13,7 @@ import {
 } from "nats";
 import type { Logger } from "pino";
 import { EnvelopeSchema } from "../../gen/meshwork/events/v1/envelope_pb.js";
+import { checkServerIdentity } from "../identity/server-identity.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { EventBus, SubscribeOptions, Subscription } from "./event-bus.js";
 
@@ -33,6 +35,16 @@ export interface NatsBusOptions {
    * Default: 1, a single server. A stream that exists keeps its settings.
    */
   readonly streamReplicas?: number;
+  /**
+   * TLS with this process's workload certificate, for a server whose config
+   * maps certificates to users (natsServerConfig): the certificate is the
+   * connection's credential and its SPIFFE id its user, whose subject
+   * permissions the server enforces. The server must present
+   * spiffe://<trust domain>/service/nats. Files are read again on every
+   * (re)connect, so a renewed certificate is used from the next connection.
+   * Default: none (cleartext).
+   */
+  readonly tls?: NatsTlsOptions;
   /**
    * How long a publish waits for JetStream's acknowledgement. Default: 5 s,
    * the client's own default; while the server is down a publish fails after
@@ -80,7 +92,14 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
   const redelivery = options.redelivery ?? { initialMs: 200, maxMs: 10_000 };
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false });
+    nc = await connect({
+      servers,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: false,
+      ...(options.tls === undefined ? {} : { tls: natsTls(options.tls) }),
+    });
   } catch (err) {
     throw new Error(`cannot connect to NATS at ${servers.join(",")}: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
@@ -240,4 +259,26 @@ async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
       logger.info({ nats: status.type, server: status.data }, `NATS ${status.type}`);
     }
   }
+}
+
+/** A NATS client's mTLS: its own certificate files, and the trust domain whose nats identity the server must have. */
+export interface NatsTlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  readonly trustDomain: string;
+}
+
+/** The workload name a NATS server's certificate carries (spiffe://<trust domain>/service/nats). */
+export const natsServerIdentity = "nats";
+
+function natsTls(options: NatsTlsOptions): NonNullable<ConnectionOptions["tls"]> {
+  // nats.js hands these to tls.connect: checkServerIdentity replaces the
+  // host-name check with the SPIFFE id check, as for every mesh client.
+  return {
+    certFile: options.certFile,
+    keyFile: options.keyFile,
+    caFile: options.caFile,
+    checkServerIdentity: checkServerIdentity(options.trustDomain, natsServerIdentity),
+  } as NonNullable<ConnectionOptions["tls"]>;
 }

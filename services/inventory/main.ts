@@ -22,7 +22,7 @@ const store = await openInventoryStore(storeFromEnv(env, () => runtime.dataFile(
   logger,
 });
 // NATS JetStream when NATS_URL is set, else the embedded bus (served below).
-const bus = await eventBusFromEnv(env, { name: "inventory", store: store.events, logger, streams: [inventoryStream] });
+const bus = await eventBusFromEnv(env, { name: "inventory", store: store.events, logger, streams: [inventoryStream], tls: runtime.tls });
 relay = startOutboxRelay({ outbox: store.events.outbox, bus, logger });
 const inventory = new Inventory({
   store,

@@ -34,6 +34,7 @@ const bus = await eventBusFromEnv(env, {
   clients,
   logger,
   streams: [ordersStream],
+  tls: runtime.tls,
 });
 const consumer = startConsumer({
   bus,

@@ -37,7 +37,7 @@ const store = await openOrderStore(storeFromEnv(env, () => runtime.dataFile("ord
   logger,
 });
 // NATS JetStream when NATS_URL is set, else the embedded bus (served below).
-const bus = await eventBusFromEnv(env, { name: "orders", store: store.events, logger, streams: [ordersStream] });
+const bus = await eventBusFromEnv(env, { name: "orders", store: store.events, logger, streams: [ordersStream], tls: runtime.tls });
 // Test only: OUTBOX_TEST_CRASH=before-publish makes the relay SIGKILL this
 // process before its first publish (test/e2e/events.test.ts).
 const outboxCrash = envChoice(env, "OUTBOX_TEST_CRASH", ["before-publish"], "") === "before-publish";

@@ -22,7 +22,10 @@ import { MeshCa } from "../../mesh/identity/mesh-ca.js";
 import { defaultTrustDomain, workloadId } from "../../mesh/identity/spiffe-id.js";
 import { WorkloadCredentials } from "../../mesh/identity/workload-credentials.js";
 import { ClientFactory, reasonOf, type TransportKind } from "../../mesh/index.js";
+import { connect as connectNats } from "nats";
+import { checkServerIdentity } from "../../mesh/identity/server-identity.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 import { testCa, testCredentialDir, testTls, type TestTls } from "../support/test-identity.js";
 
@@ -421,3 +424,57 @@ function pythonCall(args: string[], request: Uint8Array, metadata: Record<string
     child.stdin.end(Buffer.from(request));
   });
 }
+
+describe("zero trust: NATS JetStream with the mesh's certificates and subject permissions", function () {
+  this.timeout(60_000);
+  let nats: NatsServer;
+  before(async () => (nats = await startNatsServer()));
+  after(async () => nats?.dispose());
+
+  const natsTls = async (name: string) => {
+    const files = credentialFilesIn(await testCredentialDir(name));
+    return { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, checkServerIdentity: checkServerIdentity(defaultTrustDomain, "nats") };
+  };
+  /** Publishes one message as `name` and says whether the server refused it. */
+  const publishAs = async (name: string, subject: string): Promise<string> => {
+    const nc = await connectNats({ servers: nats.url, tls: (await natsTls(name)) as never, reconnect: false });
+    const refused = new Promise<string>((resolve) => {
+      void (async () => {
+        for await (const status of nc.status()) {
+          if (status.type === "error") {
+            resolve(String(status.data));
+          }
+        }
+      })();
+    });
+    nc.publish(subject, new Uint8Array([1]));
+    await nc.flush();
+    const outcome = await Promise.race([refused, new Promise<string>((resolve) => setTimeout(() => resolve("accepted"), 1_000))]);
+    await nc.close();
+    return outcome;
+  };
+
+  it("refuses a client without credentials, and one of another CA", async () => {
+    const anonymous = await connectNats({ servers: nats.url, tls: { caFile: (await natsTls("orders")).caFile, checkServerIdentity: () => undefined } as never, reconnect: false }).then(
+      (nc) => nc.close().then(() => "connected"),
+      (err: Error) => err.message,
+    );
+    expect(anonymous).to.not.equal("connected");
+    const otherCa = await MeshCa.create(defaultTrustDomain);
+    const foreign = credentialFilesIn(await testCredentialDir("orders", { ca: otherCa }));
+    const impostor = await connectNats({
+      servers: nats.url,
+      tls: { certFile: foreign.certFile, keyFile: foreign.keyFile, caFile: (await natsTls("orders")).caFile, checkServerIdentity: () => undefined } as never,
+      reconnect: false,
+    }).then(
+      (nc) => nc.close().then(() => "connected"),
+      (err: Error) => err.message,
+    );
+    expect(impostor).to.not.equal("connected");
+  });
+
+  it("lets orders publish order events, and refuses them from notifications", async () => {
+    expect(await publishAs("orders", "orders.OrderPlaced")).to.equal("accepted");
+    expect(await publishAs("notifications", "orders.OrderPlaced")).to.match(/permissions[ _]violation/i);
+  });
+});

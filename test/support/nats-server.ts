@@ -1,16 +1,20 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { natsServerConfig } from "../../mesh/events/nats-server-config.js";
+import { credentialFilesIn } from "../../mesh/identity/credential-files.js";
+import { meshworkNatsPlan } from "../../scripts/support/nats-plan.js";
 import { freePort } from "./free-port.js";
+import { testCredentialDir } from "./test-identity.js";
 
 /** The Debian package's binary (installed by .ci/run). */
 const natsServerBinary = "/usr/sbin/nats-server";
 
 /** A real nats-server with JetStream, for tests. */
 export interface NatsServer {
-  /** e.g. nats://127.0.0.1:4222 */
+  /** e.g. tls://127.0.0.1:4222 (nats:// with `cleartext`) */
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
@@ -25,14 +29,29 @@ export interface NatsServer {
 export interface StartNatsServerOptions {
   /** JetStream's store. Default: a new temporary directory, removed by dispose(). */
   readonly storeDir?: string;
+  /**
+   * An open server without TLS or users (nats://). Default: as the mesh runs
+   * it, the config natsServerConfig generates (TLS, each workload's test
+   * certificate its credential, the demo's subject permissions; tls://).
+   */
+  readonly cleartext?: boolean;
 }
 
-/** Starts nats-server -js on a free 127.0.0.1 port and resolves once it accepts connections. */
+/** Starts nats-server with JetStream on a free 127.0.0.1 port and resolves once it accepts connections. */
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
   const ownDir = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(path.join(os.tmpdir(), "meshwork-nats-"));
   const port = await freePort();
-  let child: ChildProcess | undefined = await launchNatsServer(port, storeDir);
+  let configFile: string | undefined;
+  if (options.cleartext !== true) {
+    const tls = credentialFilesIn(await testCredentialDir("nats"));
+    configFile = path.join(storeDir, "nats-server.conf");
+    writeFileSync(
+      configFile,
+      natsServerConfig({ host: "127.0.0.1", port, storeDir, ...tls, trustDomain: "meshwork.local", plan: meshworkNatsPlan }),
+    );
+  }
+  let child: ChildProcess | undefined = await launchNatsServer(port, storeDir, undefined, configFile);
 
   const stop = async (): Promise<void> => {
     const running = child;
@@ -48,13 +67,13 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   };
 
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${configFile === undefined ? "nats" : "tls"}://127.0.0.1:${port}`,
     port,
     storeDir,
     stop,
     async restart() {
       await stop();
-      child = await launchNatsServer(port, storeDir);
+      child = await launchNatsServer(port, storeDir, undefined, configFile);
     },
     async dispose() {
       await stop();
@@ -67,11 +86,15 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
 
 /**
  * Spawns nats-server -js on 127.0.0.1:`port` with its store in `storeDir`
- * (pinned to CPU `core` with taskset when given) and resolves once it
- * accepts connections; kills it if it has not within 10 s.
+ * (pinned to CPU `core` with taskset when given), or with `configFile`
+ * (which says all of that itself), and resolves once it accepts
+ * connections; kills it if it has not within 10 s.
  */
-export async function launchNatsServer(port: number, storeDir: string, core?: number): Promise<ChildProcess> {
-  const command = [natsServerBinary, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+export async function launchNatsServer(port: number, storeDir: string, core?: number, configFile?: string): Promise<ChildProcess> {
+  const command =
+    configFile === undefined
+      ? [natsServerBinary, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir]
+      : [natsServerBinary, "-c", configFile];
   const [file, ...args] = core === undefined ? command : ["taskset", "-c", String(core), ...command];
   const child = spawn(file!, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
