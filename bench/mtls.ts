@@ -102,7 +102,9 @@ const ordersTls = new WorkloadCredentials(credentialFilesIn(await dirOf("orders"
 servers.push(await startInventory("plaintext", { MESH_INSECURE: "1" }));
 servers.push(await startInventory("mtls", { MESH_TLS_DIR: inventoryTls }));
 
-const target = (server: Server): ClientTarget => ({ name: "inventory", endpoints: server.url });
+// The production client chain; a deadline generous enough that a loaded
+// machine slows the run down instead of failing it.
+const target = (server: Server): ClientTarget => ({ name: "inventory", endpoints: server.url, timeouts: { defaultTimeoutMs: 60_000 } });
 const factoryFor = (mode: Mode): ClientFactory => new ClientFactory(mode === "mtls" ? { tls: ordersTls } : {});
 
 console.log(
