@@ -84,6 +84,14 @@ export interface MeshMetrics {
    * unsubscribe.
    */
   observeFaults(injector: Pick<FaultInjector, "events">): () => void;
+  /**
+   * Counts a call refused for who its caller is (meshwork_server_refused_total:
+   * no mTLS, a certificate refused, an identity the contract does not name, a
+   * customer assertion not allowed), by reason and method.
+   */
+  countRefused(reason: string, service: string, method: string): void;
+  /** Counts a TLS connection whose client certificate was refused (meshwork_server_tls_peers_refused_total), by reason. */
+  countPeerRefused(reason: string): void;
   /** The registry in Prometheus text format. */
   metricsText(): Promise<string>;
 }
@@ -239,6 +247,21 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     registers,
   });
 
+  const refused = new Counter({
+    name: `${prefix}server_refused_total`,
+    help:
+      "Calls refused before their handler for who the caller is, by reason (MTLS_REQUIRED, CLIENT_CERTIFICATE_REQUIRED, " +
+      "CERTIFICATE_UNKNOWN_ISSUER, CERTIFICATE_EXPIRED, CALLER_NOT_ALLOWED, CUSTOMER_ASSERTION_NOT_ALLOWED, ...), service and method.",
+    labelNames: ["reason", "service", "method"] as const,
+    registers,
+  });
+  const peersRefused = new Counter({
+    name: `${prefix}server_tls_peers_refused_total`,
+    help: "TLS connections whose client had no valid mesh identity (they reach only probes and metrics), by reason.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+
   function serverSeriesFor(service: string, method: string, key: object): MethodSeries {
     let s = serverSeries.get(key);
     if (s === undefined) {
@@ -343,6 +366,14 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
       const listener = (f: InjectedFault) => faultsInjected.labels(f.direction, f.target, f.service, f.method, f.fault).inc();
       injector.events.on("injected", listener);
       return () => injector.events.off("injected", listener);
+    },
+
+    countRefused(reason, service, method) {
+      refused.labels(reason, service, method).inc();
+    },
+
+    countPeerRefused(reason) {
+      peersRefused.labels(reason).inc();
     },
 
     metricsText() {

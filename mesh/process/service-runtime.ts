@@ -224,7 +224,13 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
         ],
         httpRoutes: [metricsEndpoint(metrics), ...(options.httpRoutes ?? [])],
         readiness: [...(tls === undefined ? [] : [identityCheck(tls)]), ...(options.readiness ?? [])],
-        ...(tls === undefined ? {} : { tls }),
+        ...(tls === undefined
+          ? {}
+          : {
+              tls,
+              onRefused: (reason: string, service: string, method: string) => metrics.countRefused(reason, service, method),
+              onPeerRejected: (peer: { reason: string }) => metrics.countPeerRefused(peer.reason),
+            }),
         shutdownDelayMs: envInt(env, "SHUTDOWN_DELAY_MS", 0, { min: 0 }),
         port,
         host,

@@ -9,7 +9,7 @@ import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/r
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { Tracer } from "@opentelemetry/api";
 import { AccessPolicy } from "../access/access-policy.js";
-import { authorizeCaller, authorizeStream } from "../access/authorize-caller.js";
+import { authorizeCaller, authorizeStream, type RefusalListener } from "../access/authorize-caller.js";
 import { callerKey } from "../context/caller.js";
 import { inboundCallScope, peerKey } from "../context/inbound-call.js";
 import { attachPeer, peerOfSocket, verifyPeer, type RejectedPeer } from "../identity/peer.js";
@@ -128,6 +128,8 @@ export interface ServeOptions {
    * (after the server logged it): e.g. to count refusals by reason.
    */
   readonly onPeerRejected?: (peer: RejectedPeer) => void;
+  /** Told about every call refused for who its caller is (with `tls`): e.g. to count refusals by reason. */
+  readonly onRefused?: RefusalListener;
 }
 
 /** A running server. */
@@ -179,7 +181,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     ...(options.propagateDeadlines === false ? [] : [inboundCallScope()]),
     ...(options.tracer === undefined ? [] : [traceServer(options.tracer)]),
     ...(options.interceptors ?? []),
-    ...(policy === undefined ? [] : [authorizeCaller(policy)]),
+    ...(policy === undefined ? [] : [authorizeCaller(policy, options.onRefused)]),
     validateRequest(),
   ];
 
@@ -193,7 +195,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
       }
       if (method.methodKind !== "unary") {
         if (policy !== undefined) {
-          routed[method.localName] = authorizeStream(policy, handler as StreamImplLike);
+          routed[method.localName] = authorizeStream(policy, handler as StreamImplLike, options.onRefused);
         }
         continue;
       }

@@ -229,6 +229,17 @@ describe("zero trust: mTLS and the contract's callers, real processes", function
     }
   });
 
+  it("counts the refusals above by reason on each service's /metrics", async () => {
+    const metrics = async (proc: ServiceProcess) => (await fetch(`${proc.probeUrl}/metrics`)).text();
+    const inventory = await metrics(mesh.inventory);
+    expect(inventory).to.match(/^meshwork_server_refused_total\{reason="MTLS_REQUIRED",service="meshwork\.inventory\.v1\.InventoryService",method="GetItem"\} [1-9]/m);
+    expect(inventory).to.match(/^meshwork_server_refused_total\{reason="CALLER_NOT_ALLOWED",service="meshwork\.inventory\.v1\.InventoryService",method="AdjustStock"\} [1-9]/m);
+    expect(inventory).to.match(/^meshwork_server_refused_total\{reason="CUSTOMER_ASSERTION_NOT_ALLOWED",.*method="GetItem"\} [1-9]/m);
+    for (const reason of ["CLIENT_CERTIFICATE_REQUIRED", "CERTIFICATE_UNKNOWN_ISSUER", "CERTIFICATE_EXPIRED"]) {
+      expect(inventory).to.match(new RegExp(`^meshwork_server_tls_peers_refused_total\\{reason="${reason}"\\} [1-9]`, "m"));
+    }
+  });
+
   it("interoperates with Python's grpcio (C core) over mTLS, and refuses it without a certificate", async () => {
     const request = toBinary(GetItemRequestSchema, create(GetItemRequestSchema, { sku: "MUG-001" }));
     const args = [path.join(root, "test/support/python/grpcio_call.py"), mesh.inventory.address, `/${InventoryService.typeName}/GetItem`, "inventory.meshwork.local", as.orders!.caFile];
