@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert nats-config canary catalogue slo-rules service clean
+.PHONY: load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests
 
 canary: deps ## Roll a version out step by step, rolled back on a breach: make canary SERVICE=orders VERSION=canary [WINDOW_S=30]
 	@node --import tsx scripts/canary.ts --service "$(SERVICE)" --version "$(VERSION)" $(if $(STABLE),--stable "$(STABLE)") $(if $(WINDOW_S),--window-s "$(WINDOW_S)") $(if $(METRICS),--metrics "$(METRICS)") $(if $(TOKEN),--token "$(TOKEN)")
+
+load: deps ## Load the running mesh (open loop): make load [TARGET=rest|grpc] [STAGES=5s@10..50,20s@50] [URL=...] [OUT=dir]
+	@node --import tsx scripts/load.ts --target "$(or $(TARGET),rest)" $(if $(STAGES),--stages "$(STAGES)") $(if $(URL),--url "$(URL)") $(if $(OUT),--out "$(OUT)")
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")
