@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert nats-config canary catalogue slo-rules service clean
+.PHONY: chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ canary: deps ## Roll a version out step by step, rolled back on a breach: make c
 
 load: deps ## Load the running mesh (open loop): make load [TARGET=rest|grpc] [STAGES=5s@10..50,20s@50] [URL=...] [OUT=dir]
 	@node --import tsx scripts/load.ts --target "$(or $(TARGET),rest)" $(if $(STAGES),--stages "$(STAGES)") $(if $(URL),--url "$(URL)") $(if $(OUT),--out "$(OUT)")
+
+chaos: deps ## Chaos scenarios under load, with verdicts from the data: make chaos [SCENARIO=kill|slow|flaky|outage|bus|all] [SHORT=1]
+	@./scripts/system-packages.sh chaos
+	@node --import tsx scripts/chaos.ts --scenario "$(or $(SCENARIO),all)" $(if $(SHORT),--short)
 
 token: deps ## Print a token for the local gateway: make token SUB=alice [SCOPE=meshwork:admin]
 	@node --import tsx scripts/token.ts --sub "$(SUB)" $(if $(SCOPE),--scope "$(SCOPE)")

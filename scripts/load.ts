@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
-import { devAuthDirName, signDevToken } from "../gateway/auth/index.js";
+import { devAuthDirName } from "../gateway/auth/index.js";
 import { InventoryService } from "../gen/meshwork/inventory/v1/inventory_pb.js";
 import { ClientFactory, envString } from "../mesh/index.js";
 import { grpcTarget } from "./load/grpc-target.js";
@@ -18,7 +18,9 @@ import { htmlReport } from "./load/html-report.js";
 import { offeredRequests, parseStages, type LoadStage } from "./load/load-schedule.js";
 import { summarize, summaryTable } from "./load/load-summary.js";
 import { runOpenLoop } from "./load/open-loop.js";
-import { restMix, restMixKind, type VirtualCustomer } from "./load/rest-mix.js";
+import { restMix, type VirtualCustomer } from "./load/rest-mix.js";
+import { restock } from "./load/restock.js";
+import { virtualCustomers } from "./load/virtual-customers.js";
 
 const usage =
   "usage: tsx scripts/load.ts [--target rest|grpc] [--url <base url>] [--stages 5s@10..50,20s@50] " +
@@ -67,14 +69,9 @@ const skus = await catalogueSkus();
 let load: { send: (i: number) => Promise<string>; close(): Promise<void> };
 if (target === "rest") {
   const tokenDir = path.join(dataDir, devAuthDirName);
-  const customers: VirtualCustomer[] = await Promise.all(
-    Array.from({ length: customersCount }, async (_, i) => {
-      const id = `load-customer-${i + 1}`;
-      return { id, token: await signDevToken(tokenDir, { subject: id, scopes: [] }) };
-    }),
-  );
+  const customers: VirtualCustomer[] = await virtualCustomers(tokenDir, customersCount);
   if (!values["no-restock"]) {
-    await restock(tokenDir);
+    await restock({ gatewayUrl: url, tokenDir, skus, stages, runId }).catch((err: unknown) => fail(`${(err as Error).message} (--no-restock skips it)`));
   }
   load = restMix({ gatewayUrl: url, customers, skus, runId });
 } else {
@@ -128,32 +125,6 @@ async function catalogueSkus(): Promise<string[]> {
     fail(`the catalogue at ${url} is empty`);
   }
   return items.map((i) => i.sku);
-}
-
-/**
- * Adds enough stock for the run's orders (AdjustStock, as an admin), so that
- * a long run measures the mesh rather than an empty shelf. The adjustments are
- * recorded as such: inventory's stock stays accounted for.
- */
-async function restock(tokenDir: string): Promise<void> {
-  let orders = 0;
-  for (let i = 0; i < Math.ceil(offeredRequests(stages)); i++) {
-    if (restMixKind(i) === "order") {
-      orders++;
-    }
-  }
-  const perSku = Math.min(100_000, Math.ceil((orders / skus.length) * 1.2) + 10);
-  const admin = await signDevToken(tokenDir, { subject: "load-admin", scopes: ["meshwork:admin"] });
-  for (const sku of skus) {
-    const res = await fetch(`${url}/v1/inventory/items/${encodeURIComponent(sku)}:adjust`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      body: JSON.stringify({ adjustmentId: `load-${runId}-${sku}`, delta: perSku, reason: "make load: stock for the run's orders" }),
-    });
-    if (!res.ok) {
-      fail(`restocking ${sku} failed: ${res.status} ${await res.text()} (--no-restock skips it)`);
-    }
-  }
 }
 
 function fail(message: string): never {

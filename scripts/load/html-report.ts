@@ -20,7 +20,7 @@ interface Series {
 }
 
 /** A line chart; `log` puts y on a log scale (latencies span orders of magnitude). */
-function lineChart(title: string, yLabel: string, series: readonly Series[], log: boolean): string {
+function lineChart(title: string, yLabel: string, series: readonly Series[], log: boolean, xLabel = "seconds since start (by intended send time)"): string {
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y)).filter((y) => !log || y > 0);
   const xMax = Math.max(1, ...xs);
@@ -47,7 +47,7 @@ function lineChart(title: string, yLabel: string, series: readonly Series[], log
     .map((s, i) => `<rect x="${pad.left + 10 + i * 110}" y="${pad.top + 2}" width="12" height="4" fill="${s.colour}"/><text x="${pad.left + 26 + i * 110}" y="${pad.top + 8}">${escape(s.name)}</text>`)
     .join("");
   return `<figure><figcaption>${escape(title)}</figcaption><svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(title)}">
-${grid}${xTicks}<text x="${width / 2}" y="${height - 4}" text-anchor="middle">seconds since start (by intended send time)</text>
+${grid}${xTicks}<text x="${width / 2}" y="${height - 4}" text-anchor="middle">${escape(xLabel)}</text>
 <text x="14" y="${height / 2}" transform="rotate(-90 14 ${height / 2})" text-anchor="middle">${escape(yLabel)}</text>${lines}${legend}</svg></figure>`;
 }
 
@@ -76,10 +76,11 @@ function formatNumber(v: number): string {
 /** The report of a load run: the summary table, latency over time, rates over time, the latency histogram. */
 export function htmlReport(s: LoadSummary, generatedAt: Date): string {
   const secs = s.seconds;
-  const series = (name: keyof typeof colours, pick: (x: (typeof secs)[number]) => number): Series => ({
+  const series = (name: keyof typeof colours, pick: (x: (typeof secs)[number]) => number, onlyDue = false): Series => ({
     name,
     colour: colours[name],
-    points: secs.map((sec) => [sec.second, pick(sec)] as const),
+    // Latency exists only for the seconds in which requests were due.
+    points: secs.filter((sec) => !onlyDue || sec.offered > 0).map((sec) => [sec.second, pick(sec)] as const),
   });
   const rows: [string, string][] = [
     ["Target", s.target],
@@ -107,8 +108,8 @@ p.note { color: #555; }
 <p class="note">Generated ${escape(generatedAt.toISOString())} by <code>make load</code>. Open loop: requests leave at their scheduled
 times whatever the answers, and latency runs from each request's intended send time, so a stall shows on every request due during it.</p>
 <table>${rows.map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v)}</td></tr>`).join("")}</table>
-${lineChart("Latency over time (per second of intended send time)", "ms (log)", [series("p50", (x) => x.p50Ms), series("p90", (x) => x.p90Ms), series("p99", (x) => x.p99Ms), series("max", (x) => x.maxMs)], true)}
-${lineChart("Requests per second", "requests/s", [series("offered", (x) => x.offered), series("achieved", (x) => x.completed), series("errors", (x) => x.errors)], false)}
+${lineChart("Latency over time (per second of intended send time)", "ms (log)", [series("p50", (x) => x.p50Ms, true), series("p90", (x) => x.p90Ms, true), series("p99", (x) => x.p99Ms, true), series("max", (x) => x.maxMs, true)], true)}
+${lineChart("Requests per second", "requests/s", [series("offered", (x) => x.offered), series("achieved", (x) => x.completed), series("errors", (x) => x.errors)], false, "seconds since start (offered and errors by intended send time, achieved by arrival)")}
 ${barChart("Latency histogram (all requests)", first < 0 ? [] : bars.slice(first, last + 1))}
 </body></html>
 `;

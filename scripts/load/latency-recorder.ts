@@ -99,6 +99,20 @@ export class LatencyRecorder {
     });
   }
 
+  /**
+   * The latency at a percentile of the requests due in the seconds `keep`
+   * accepts (e.g. outside a fault window), in ms; undefined if there were none.
+   */
+  percentileMsWhere(keep: (second: number) => boolean, p: number): number | undefined {
+    const merged = histogram();
+    for (const [second, s] of this.perSecond) {
+      if (keep(second)) {
+        merged.add(s.histogram);
+      }
+    }
+    return merged.totalCount === 0 ? undefined : merged.getValueAtPercentile(p) / 1000;
+  }
+
   /** Counts per latency bucket (log-spaced edges in ms, the last open-ended), for the histogram plot. */
   distribution(): { fromMs: number; toMs: number; count: number }[] {
     return bucketEdgesMs.map((toMs, i) => ({ fromMs: i === 0 ? 0 : bucketEdgesMs[i - 1]!, toMs, count: this.buckets[i]! }));

@@ -25,7 +25,9 @@ describe("make load (open-loop load generator)", function () {
     });
     after(async () => {
       await mesh?.stop();
-      rmSync(out, { recursive: true, force: true });
+      if (out !== undefined) {
+        rmSync(out, { recursive: true, force: true });
+      }
     });
 
     it("runs 10 s at a fixed rate through the REST mix, achieves the offered rate, and writes the table and the report", async () => {
