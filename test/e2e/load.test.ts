@@ -20,7 +20,7 @@ describe("make load (open-loop load generator)", function () {
     let mesh: TestMesh;
     let out: string;
     before(async () => {
-      mesh = await startMesh({ gateway: {} });
+      mesh = await startMesh({ env: { MESH_INSECURE: "1" }, gateway: {} });
       out = mkdtempSync(path.join(os.tmpdir(), "meshwork-load-"));
     });
     after(async () => {
@@ -73,7 +73,7 @@ describe("make load (open-loop load generator)", function () {
 
   it("measures latency from the intended send time: a server stalled for 1 s shows about 1 s at the tail on every request due during the stall", async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-load-stall-"));
-    const inventory = await startService("inventory", { DATA_DIR: dataDir, LOG_LEVEL: "warn" });
+    const inventory = await startService("inventory", { DATA_DIR: dataDir, LOG_LEVEL: "warn", MESH_INSECURE: "1" });
     const load = grpcTarget({ url: inventory.url, skus: ["MUG-001", "TEE-001"] });
     try {
       // 100/s for 4 s; after 1.5 s the server is stopped (SIGSTOP) for 1 s.
