@@ -42,7 +42,9 @@ export function offeredRequests(stages: readonly LoadStage[]): number {
 
 /**
  * The intended send times (ms from the start) of an open-loop schedule: the
- * n-th request is due when the integral of the rate reaches n, so a ramp
+ * n-th request, counting from 0, is due when the integral of the rate reaches
+ * n (the first at the start, as wrk2 sends), so each second of a constant
+ * rate r holds exactly r requests by intended time, a ramp
  * offers exactly its area and a constant rate sends at even intervals. The
  * times do not depend on how fast anything answers: that is what keeps the
  * generator open-loop.
@@ -50,12 +52,12 @@ export function offeredRequests(stages: readonly LoadStage[]): number {
 export function* arrivalTimes(stages: readonly LoadStage[]): Generator<number> {
   let offsetMs = 0;
   let before = 0; // the schedule's area (requests) before this stage
-  let n = 1;
+  let n = 0;
   for (const { durationMs, fromRate, toRate } of stages) {
     const seconds = durationMs / 1000;
     const slope = (toRate - fromRate) / seconds; // rate change per second
     const area = fromRate * seconds + (slope * seconds * seconds) / 2;
-    for (; n <= before + area; n++) {
+    for (; n < before + area; n++) {
       // The t in [0, seconds] where this stage's area reaches n - before.
       const k = n - before;
       const t =
