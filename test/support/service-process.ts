@@ -85,6 +85,8 @@ export async function startBuiltService(dist: string, name: string, env: Record<
   return launch(name, { ...(await testTlsEnv(name, env)), ...env }, {}, { dist });
 }
 
+const startLimitMs = 90_000;
+
 function launch(
   name: string,
   env: Record<string, string>,
@@ -107,10 +109,12 @@ function launch(
   const exited = new Promise<ServiceExit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let serving = false;
   return new Promise((resolve, reject) => {
+    // A bound for a broken start, not a measure of speed: tsx compiles the
+    // main on first start, which takes tens of seconds on a loaded 2-core CI machine.
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${name} did not start within 30 s: ${stderr}`));
-    }, 30_000);
+      reject(new Error(`${name} did not start within ${startLimitMs / 1000} s: ${stderr}`));
+    }, startLimitMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
       if (!serving) {
