@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck unit token cert nats-config canary catalogue slo-rules service clean
+.PHONY: chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck lint unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ release-api: deps ## Record proto/ as the released API (api/released.*) the gate
 
 typecheck: deps ## TypeScript, strict
 	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
+
+lint: deps ## Static checks: ESLint (type-checked and security rules) on mesh/ gateway/ services/ scripts/
+	$(NODE_BIN)/eslint --max-warnings 0 mesh gateway services scripts
 
 unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
 	./scripts/mocha.sh
