@@ -1,4 +1,5 @@
 import type { HttpRoute } from "../../mesh/index.js";
+import { securityHeaders } from "../http/security-headers.js";
 import type { MeshSnapshot } from "./mesh-snapshot.js";
 import type { MeshPage } from "./page-bundle.js";
 import type { StatusCollector } from "./status-collector.js";
@@ -61,11 +62,7 @@ export function meshRoutes(collector: StatusCollector, page: MeshPage, options: 
   });
 
   // The page loads its script from this origin and reads its stream; nothing else.
-  const pageHeaders = {
-    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-  };
+  const pageHeaders = { ...securityHeaders, "cache-control": "no-store" };
   const documents: Record<string, { contentType: string; body: () => string }> = {
     "/mesh": { contentType: "text/html; charset=utf-8", body: () => page.html },
     "/mesh/app.js": { contentType: "text/javascript; charset=utf-8", body: () => page.js },

@@ -6,6 +6,7 @@ import { DualProtocolListener, type ConnectionLimits, type HttpRoute } from "../
 import type { HttpServerSpan } from "../../mesh/telemetry/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
 import { requestIdOf } from "../http/request-id.js";
+import { securityHeaders } from "../http/security-headers.js";
 import { buildRouteTable } from "../transcoding/route-table.js";
 import { startAccessLog, type AccessLog, type RequestLogIds } from "./access-log.js";
 import type { GatewayRequest, GatewayResponse } from "./gateway-request.js";
@@ -181,7 +182,7 @@ export class GatewayServer {
         answer.setRoute(url.pathname);
         observed = this.observe(req, res, url.pathname, false);
         observed.route = url.pathname;
-        sendResponse(res, 200, asset.contentType, asset.body);
+        sendResponse(res, 200, asset.contentType, asset.body, securityHeaders);
         return;
       }
       if (this.options.httpRoutes?.some((route) => route(req, res)) === true) {

@@ -1,7 +1,7 @@
 import type { GatewayResponse } from "./gateway-request.js";
 
-/** Sends a whole response: status, content-type, content-length and the body. */
-export function sendResponse(res: GatewayResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+/** Sends a whole response: status, content-type, content-length, any extra headers and the body. */
+export function sendResponse(res: GatewayResponse, status: number, contentType: string, body: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }

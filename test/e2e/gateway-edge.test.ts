@@ -380,6 +380,23 @@ describe("gateway edge, real processes", function () {
     });
   });
 
+  describe("security headers of the documents it serves", () => {
+    it("sends a strict CSP, nosniff, no framing and no Referer with /, /app.js and /openapi.json", async () => {
+      for (const path of ["/", "/app.js", "/openapi.json"]) {
+        const response = await send({ path });
+        expect(response.status, path).to.equal(200);
+        const csp = String(response.headers["content-security-policy"]);
+        for (const directive of ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "connect-src 'self'"]) {
+          expect(csp, `${path}: ${directive}`).to.contain(directive);
+        }
+        expect(csp, path).not.to.match(/script-src[^;]*'unsafe-inline'/);
+        expect(response.headers["x-content-type-options"], path).to.equal("nosniff");
+        expect(response.headers["x-frame-options"], path).to.equal("DENY");
+        expect(response.headers["referrer-policy"], path).to.equal("no-referrer");
+      }
+    });
+  });
+
   describe("Connect and gRPC-Web passthrough on the gateway port", () => {
     it("serves GetItem over Connect (HTTP/1.1)", async () => {
       const client = createClient(InventoryService, createConnectTransport({ baseUrl: gw, httpVersion: "1.1" }));
