@@ -9,9 +9,10 @@
 // defaults: info logs through the supervisor's pipe (read and dropped here,
 // as a terminal shows them), metrics, tracing from OTEL_* with no exporter,
 // the gateway's /mesh collector polling every service every second, deadline
-// propagation where the mains turn it on. One change: the gateway's rate
+// propagation where the mains turn it on. Two changes: the gateway's rate
 // limit is raised (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST), else it answers
-// 429 to a load generator. Beside it, each in its own process
+// 429 to a load generator; and mTLS is off (MESH_INSECURE=1), as h2load
+// cannot present a client certificate and every baseline is cleartext. Beside it, each in its own process
 // (bench/support/user-baselines.ts): a plain @grpc/grpc-js Server answering
 // GetItem from the inventory's own SQLite file; Fastify with a plain grpc-js
 // client as the REST edge to the same inventory process the gateway calls;
@@ -84,7 +85,10 @@ const settings = {
   profile: !args["no-profile"],
   sku: "MUG-001",
   /** The one change from make run's environment. */
-  meshEnv: { RATE_LIMIT_PER_SECOND: "1000000000", RATE_LIMIT_BURST: "1000000000" },
+  // mTLS off (MESH_INSECURE=1): h2load cannot present a client certificate,
+  // and the baselines (grpc-js server, Fastify edge, ceilings) are cleartext
+  // too, so the rows compare like with like. The cost of mTLS is bench/mtls.ts's.
+  meshEnv: { RATE_LIMIT_PER_SECOND: "1000000000", RATE_LIMIT_BURST: "1000000000", MESH_INSECURE: "1" },
   timeLimitMs: 25 * 60_000,
 };
 
