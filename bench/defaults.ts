@@ -4,6 +4,7 @@
 //   npx tsx bench/defaults.ts [--rounds 3] [--duration 8] [--rate-duration 5]
 //                             [--grpc-rate 1000] [--rest-rate 300] [--place-rate 10]
 //                             [--place-in-flight 8] [--no-profile]
+//                             [--keep-profiles <dir>]
 //
 // The mesh is scripts/run-mesh.ts itself (what `make run` runs) with its
 // defaults: info logs through the supervisor's pipe (read and dropped here,
@@ -37,7 +38,7 @@
 // per request split by the profile's shares (bench/support/cost-breakdown.ts).
 // Results also go to bench/results/defaults.json.
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -72,6 +73,7 @@ const { values: args } = parseArgs({
     "place-rate": { type: "string", default: "10" },
     "place-in-flight": { type: "string", default: "8" },
     "no-profile": { type: "boolean", default: false },
+    "keep-profiles": { type: "string" },
   },
 });
 const settings = {
@@ -83,8 +85,10 @@ const settings = {
   placeRate: positive("place-rate", args["place-rate"], 10_000),
   placeInFlight: positive("place-in-flight", args["place-in-flight"], 1_000),
   profile: !args["no-profile"],
+  /** Where the profiled run's .cpuprofile files are copied (as <process>.cpuprofile), to read by function. */
+  keepProfiles: args["keep-profiles"],
   sku: "MUG-001",
-  /** The one change from make run's environment. */
+  /** The changes from make run's environment. */
   // mTLS off (MESH_INSECURE=1): h2load cannot present a client certificate,
   // and the baselines (grpc-js server, Fastify edge, ceilings) are cleartext
   // too, so the rows compare like with like. The cost of mTLS is bench/mtls.ts's.
@@ -545,6 +549,15 @@ async function profileRows(
   mesh = undefined;
   const breakdown = new Map<RowId, Map<string, Map<string, number>>>();
   const files = readdirSync(profileDir);
+  if (settings.keepProfiles !== undefined) {
+    mkdirSync(settings.keepProfiles, { recursive: true });
+    for (const name of meshProcessNames) {
+      const file = files.find((f) => f === `${pids[name]}.cpuprofile`);
+      if (file !== undefined) {
+        copyFileSync(join(profileDir, file), join(settings.keepProfiles, `${name}.cpuprofile`));
+      }
+    }
+  }
   for (const [rowId, window] of windows) {
     const row = rows.find((r) => r.id === rowId)!;
     const perProcess = new Map<string, Map<string, number>>();
