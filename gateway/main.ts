@@ -42,6 +42,9 @@ import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, Sta
 const runtime = serviceRuntime("gateway", process.env, { defaultPort: 8080 });
 const { env, logger, tracing, metrics, dataDir, port, host, limits } = runtime;
 const maxTimeoutMs = envInt(env, "GATEWAY_MAX_TIMEOUT_MS", 30_000, { min: 1 });
+// A client's own deadline below this is refused (400): it could only make
+// upstream calls fail, not succeed sooner.
+const clientDeadlineFloorMs = envInt(env, "CLIENT_DEADLINE_FLOOR_MS", 50, { min: 1 });
 
 const jwksUrl = envString(env, "AUTH_JWKS_URL", "");
 const jwks = jwksUrl !== ""
@@ -57,7 +60,15 @@ const verifier = await createTokenVerifier({
 // stops, naming them, at services missing from the descriptors or lacking
 // HTTP rules or access-policy lines.
 const config = loadGatewayConfig(envString(env, "GATEWAY_CONFIG", defaultGatewayConfigFile), env);
-const upstreams: FrontedService[] = frontedServices(config);
+// Calls in flight to each upstream at most, and the share of them one caller
+// (a token's subject, or an anonymous client's address) may hold: the rest
+// of the callers still get in while one sends slow requests.
+const upstreams: FrontedService[] = frontedServices(config, {
+  bulkhead: {
+    maxConcurrent: envInt(env, "GATEWAY_BULKHEAD_MAX", 64, { min: 1 }),
+    maxShare: envInt(env, "GATEWAY_BULKHEAD_SHARE_PERCENT", 25, { min: 1, max: 100 }) / 100,
+  },
+});
 const policy = loadAccessPolicy(config.accessPolicyFile, [...upstreams.map((u) => u.service), ...ownServices]);
 checkFrontable(config, upstreams.map((u) => u.service), policy);
 // With MESH_FAULTS set, the faults of the gateway's own upstream calls are an
@@ -143,6 +154,7 @@ const server = new GatewayServer({
       .map((origin) => origin.trim())
       .filter((origin) => origin !== "") },
   maxTimeoutMs,
+  clientDeadlineFloorMs,
   limits,
   metrics: createGatewayMetrics({ registry: metrics.registry }),
   httpRoutes: [probes, metricsEndpoint(metrics), meshPage.route],

@@ -38,6 +38,7 @@ export type { PingableStore } from "./health/store-check.js";
 export { breakersCheck } from "./health/breakers-check.js";
 export { identityCheck } from "./health/identity-check.js";
 export type { BreakerSnapshot } from "./resilience/circuit-breaker.js";
+export { bulkheadParty } from "./resilience/bulkhead.js";
 export { decodePageToken, encodePageToken } from "./paging/page-token.js";
 export type { PagePosition } from "./paging/page-token.js";
 export { callingCustomerId, customerIdHeader, customerIdPattern } from "./customer-identity.js";

@@ -3,6 +3,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { readFileSync } from "node:fs";
 import { http } from "../../gen/google/api/annotations_pb.js";
 import type { AccessPolicy } from "../auth/access-policy.js";
+import type { ClientTarget } from "../../mesh/index.js";
 import type { Upstream } from "../server/upstream-call.js";
 import type { GatewayConfig } from "./gateway-config.js";
 
@@ -11,8 +12,13 @@ import type { GatewayConfig } from "./gateway-config.js";
  * looked up in the image. Throws, naming them all, for services the image
  * does not hold. The options of an image's methods (google.api.http,
  * protovalidate rules, idempotency levels) are read as from generated code.
+ * `calls` applies to every upstream: a default deadline (an upstream's
+ * `timeout_ms` wins) and its bulkhead (the mesh's default when unset).
  */
-export function frontedServices(config: GatewayConfig, timeouts: { readonly defaultTimeoutMs?: number } = {}): Upstream[] {
+export function frontedServices(
+  config: GatewayConfig,
+  calls: { readonly defaultTimeoutMs?: number; readonly bulkhead?: ClientTarget["bulkhead"] } = {},
+): Upstream[] {
   let registry;
   try {
     registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(config.descriptorsFile)));
@@ -25,12 +31,13 @@ export function frontedServices(config: GatewayConfig, timeouts: { readonly defa
   const missing: string[] = [];
   const upstreams: Upstream[] = [];
   for (const u of config.upstreams) {
-    const timeoutMs = u.timeoutMs ?? timeouts.defaultTimeoutMs;
+    const timeoutMs = u.timeoutMs ?? calls.defaultTimeoutMs;
     const target = {
       name: u.name,
       endpoints: u.endpoints,
       ...(u.versions === undefined ? {} : { versions: u.versions }),
       ...(timeoutMs === undefined ? {} : { timeouts: { defaultTimeoutMs: timeoutMs } }),
+      ...(calls.bulkhead === undefined ? {} : { bulkhead: calls.bulkhead }),
     };
     for (const name of u.services) {
       const service = registry.getService(name);

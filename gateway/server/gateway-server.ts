@@ -39,6 +39,8 @@ export interface GatewayServerOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Longest upstream deadline; a client's own is capped by it. Default: 30 s. */
   readonly maxTimeoutMs?: number;
+  /** Shortest deadline a client may set (gateway/http/client-deadline.ts); a shorter one is a 400. Default: 50 ms. */
+  readonly clientDeadlineFloorMs?: number;
   /** Documents served at fixed GET paths: "/", "/app.js", "/openapi.json". */
   readonly assets?: Readonly<Record<string, StaticAsset>>;
   /**
@@ -97,17 +99,17 @@ export class GatewayServer {
   private readonly passthroughTraces = new WeakMap<GatewayRequest, Context>();
 
   constructor(private readonly options: GatewayServerOptions) {
-    const maxTimeoutMs = options.maxTimeoutMs ?? 30_000;
+    const deadlines = { maxMs: options.maxTimeoutMs ?? 30_000, floorMs: options.clientDeadlineFloorMs ?? 50 };
     this.rest = {
       routes: buildRouteTable(options.upstreams.map((u) => u.service)),
       caller: options.caller,
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-      maxTimeoutMs,
+      deadlines,
     };
     this.cors = cors(options.cors);
     this.passthroughPrefixes = options.upstreams.map((u) => `/${u.service.typeName}/`);
     this.passthroughMethods = new Set(options.upstreams.flatMap((u) => u.service.methods.map((m) => `/${u.service.typeName}/${m.name}`)));
-    this.passthrough = createPassthrough(options.upstreams, options.caller, maxTimeoutMs, ((req) =>
+    this.passthrough = createPassthrough(options.upstreams, options.caller, deadlines, ((req) =>
       createContextValues().set(edgeRequestInfo, {
         requestId: String(req.headers["x-request-id"] ?? ""),
         peer: req.socket?.remoteAddress ?? "",

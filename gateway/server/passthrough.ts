@@ -3,6 +3,7 @@ import { createContextKey, type ConnectRouter, type HandlerContext, type Interce
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
+import { clientTimeoutMs, type ClientDeadlineLimits } from "../http/client-deadline.js";
 import type { FrontedService, UpstreamCaller } from "./upstream-call.js";
 
 /** Builds a request's context values from the Node request (Connect's hook). */
@@ -27,7 +28,7 @@ export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: ""
 export function createPassthrough(
   upstreams: readonly FrontedService[],
   caller: UpstreamCaller,
-  maxTimeoutMs: number,
+  deadlines: ClientDeadlineLimits,
   contextValues: ContextValuesOf,
   interceptors: Interceptor[] = [],
 ): ReturnType<typeof connectNodeAdapter> {
@@ -44,10 +45,14 @@ export function createPassthrough(
           impl[method.localName] = async (request: never, ctx: HandlerContext) => {
             const info = ctx.values.get(edgeRequestInfo);
             ctx.responseHeader.set("x-request-id", info.requestId);
+            const headers = headersObject(ctx.requestHeader);
+            // The floor is checked on the deadline as the client sent it;
+            // the call gets what is left of it (Connect counts from arrival).
+            const maxTimeoutMs = clientTimeoutMs(headers, deadlines);
             return caller.call({
               method: method as DescMethodUnary,
               request,
-              headers: headersObject(ctx.requestHeader),
+              headers,
               requestId: info.requestId,
               peer: info.peer,
               ...(info.traceContext === undefined ? {} : { traceContext: info.traceContext }),

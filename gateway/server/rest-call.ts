@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Context } from "@opentelemetry/api";
-import { clientTimeoutMs } from "../http/client-deadline.js";
+import { clientTimeoutMs, type ClientDeadlineLimits } from "../http/client-deadline.js";
 import { GatewayError } from "../http/gateway-error.js";
 import { methodNotAllowedStatus } from "../http/http-status.js";
 import { buildRequest } from "../transcoding/request-message.js";
@@ -17,7 +17,8 @@ export interface RestCallOptions {
   readonly routes: RouteTable;
   readonly caller: UpstreamCaller;
   readonly maxBodyBytes: number;
-  readonly maxTimeoutMs: number;
+  /** The bounds of a client's own deadline. */
+  readonly deadlines: ClientDeadlineLimits;
 }
 
 /** One REST request, as the gateway knows it when it reaches the routes. */
@@ -34,8 +35,8 @@ export interface RestRequest {
 
 /**
  * Answers a REST/JSON request: matches a route (404, or 405 with Allow),
- * reads the body, builds the request message, calls the upstream with the
- * client's deadline (capped), aborts the call when the client goes away, and
+ * refuses a client deadline below the floor, reads the body, builds the
+ * request message, calls the upstream with the client's deadline (capped), aborts the call when the client goes away, and
  * sends the rendered response. Failures throw, for the one error path.
  */
 export async function serveRest(options: RestCallOptions, rest: RestRequest): Promise<void> {
@@ -50,7 +51,7 @@ export async function serveRest(options: RestCallOptions, rest: RestRequest): Pr
     throw new ConnectError(`no route for ${req.method} ${url.pathname}`, Code.NotFound);
   }
   rest.onRoute(match.route.template.source);
-  const timeoutMs = clientTimeoutMs(req.headers, options.maxTimeoutMs);
+  const timeoutMs = clientTimeoutMs(req.headers, options.deadlines);
   const body = await readBody(req, options.maxBodyBytes);
   const request = buildRequest(match.route, match.pathParams, url.searchParams, body);
   const abort = new AbortController();

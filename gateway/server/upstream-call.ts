@@ -1,9 +1,9 @@
 import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type Transport } from "@connectrpc/connect";
 import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
-import { customerIdPattern, type ClientFactory, type ClientTarget } from "../../mesh/index.js";
+import { bulkheadParty, customerIdPattern, type ClientFactory, type ClientTarget } from "../../mesh/index.js";
 import { traceContextValues } from "../../mesh/telemetry/index.js";
 import { authorize } from "../auth/authorize.js";
 import type { AccessPolicy } from "../auth/access-policy.js";
@@ -62,8 +62,10 @@ export interface EdgeCall {
  * The gateway's one way to call a service, shared by REST routes and the
  * Connect/gRPC-Web passthrough: verify the bearer token, apply the access
  * policy and the rate limit of the caller, then call through the mesh client
- * (deadline, breaker, retry, balancing) with the verified subject as the
- * customer identity.
+ * (deadline, breaker, retry, bulkhead, balancing) with the verified subject
+ * as the customer identity. The caller (the subject, or the client's address
+ * when anonymous) is the call's bulkhead party, so one caller holds at most
+ * its share of the calls in flight to an upstream (mesh/resilience/bulkhead.ts).
  */
 export class UpstreamCaller {
   private readonly transports = new Map<string, Transport>();
@@ -91,7 +93,8 @@ export class UpstreamCaller {
       throw new ConnectError("the token's subject cannot be used as a customer id", Code.PermissionDenied);
     }
 
-    const limit = this.options.rateLimiter.take(principal === undefined ? `ip:${call.peer}` : `sub:${principal.subject}`);
+    const party = principal === undefined ? `ip:${call.peer}` : `sub:${principal.subject}`;
+    const limit = this.options.rateLimiter.take(party);
     call.onRateLimitHeaders(limit.headers);
     if (!limit.allowed) {
       throw new GatewayError("rate limit exceeded; retry after the time in Retry-After", Code.ResourceExhausted, 429, limit.headers);
@@ -103,7 +106,7 @@ export class UpstreamCaller {
     }
     const headers = forwardedHeaders(call.headers, this.options.forwardHeaders, call.requestId, customer?.subject);
     try {
-      const contextValues = call.traceContext === undefined ? undefined : traceContextValues(call.traceContext);
+      const contextValues = (call.traceContext === undefined ? createContextValues() : traceContextValues(call.traceContext)).set(bulkheadParty, party);
       const response = await transport.unary(method, call.signal, call.timeoutMs, headers, call.request, contextValues);
       return response.message;
     } catch (err) {

@@ -1,9 +1,9 @@
 import { bareTarget } from "../../test/support/bare-target.js";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { expect } from "chai";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { ClientFactory, createLogger, reasonOf, registration, serve, type MeshServer } from "../index.js";
-import { bulkheadFullReason, bulkheadInterceptor } from "./bulkhead.js";
+import { bulkheadFullReason, bulkheadInterceptor, bulkheadParty } from "./bulkhead.js";
 import { circuitBreakerInterceptor } from "./circuit-breaker.js";
 import { ResilienceEvents, type ResilienceEventMap } from "./resilience-events.js";
 
@@ -93,5 +93,34 @@ describe("bulkheadInterceptor", () => {
     expect(results.filter((r) => r.status === "rejected")).to.have.length(9);
     expect(opened).to.deep.equal([]);
     await payments.getPayment({ paymentId: "0" });
+  });
+
+  it("holds one party to its share of the slots while others still get in", async () => {
+    factory = new ClientFactory({ interceptors: [bulkheadInterceptor({ target: "payments", maxConcurrent: 8, maxShare: 0.25, events })] });
+    const payments = factory.client(PaymentService, bareTarget(server.url));
+    const as = (party: string) => {
+      const contextValues = createContextValues();
+      contextValues.set(bulkheadParty, party);
+      return { contextValues };
+    };
+    const mallory = [1, 2, 3, 4].map(() => payments.getPayment({ paymentId: "300" }, as("mallory")).then(() => "ok", (e: unknown) => ConnectError.from(e)));
+    // Calls of another party, and calls of nobody in particular, still find slots.
+    await payments.getPayment({ paymentId: "0" }, as("alice"));
+    await payments.getPayment({ paymentId: "0" });
+    const outcomes = await Promise.all(mallory);
+    expect(outcomes.filter((o) => o === "ok")).to.have.length(2);
+    const refused = outcomes.filter((o) => o instanceof ConnectError);
+    expect(refused.map((e) => [e.code, reasonOf(e)])).to.deep.equal([
+      [Code.ResourceExhausted, bulkheadFullReason],
+      [Code.ResourceExhausted, bulkheadFullReason],
+    ]);
+    // Once its calls end, the party has its share again.
+    await Promise.all([payments.getPayment({ paymentId: "0" }, as("mallory")), payments.getPayment({ paymentId: "0" }, as("mallory"))]);
+  });
+
+  it("refuses a share that is not a fraction", () => {
+    expect(() => bulkheadInterceptor({ target: "payments", maxShare: 0 })).to.throw(RangeError, /maxShare/);
+    expect(() => bulkheadInterceptor({ target: "payments", maxShare: 1.5 })).to.throw(RangeError, /maxShare/);
+    factory = new ClientFactory();
   });
 });

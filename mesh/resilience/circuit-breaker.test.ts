@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { ClientFactory, createLogger, registration, serve, type MeshServer } from "../index.js";
 import { circuitBreakerInterceptor } from "./circuit-breaker.js";
+import { deadlineInterceptor } from "./deadline.js";
 import { ResilienceEvents, type ResilienceEventMap } from "./resilience-events.js";
 
 /**
@@ -158,5 +159,71 @@ describe("circuitBreakerInterceptor", () => {
     const res = await client().voidPayment({ paymentId: "ok" });
     expect(res.payment?.paymentId).to.equal("ok");
     expect(changes.map((c) => c.method)).to.deep.equal(["meshwork.payments.v1.PaymentService/CapturePayment"]);
+  });
+});
+
+describe("circuitBreakerInterceptor with deadlines the caller shortened", () => {
+  let server: MeshServer;
+  let factory: ClientFactory;
+  let calls: Map<string, number>;
+  let events: ResilienceEvents;
+  let changes: ResilienceEventMap["breakerStateChange"][0][];
+
+  const client = () => factory.client(PaymentService, bareTarget(server.url));
+
+  beforeEach(async () => {
+    calls = new Map();
+    server = await startPayments(calls);
+    events = new ResilienceEvents();
+    const seen: typeof changes = [];
+    changes = seen;
+    events.on("breakerStateChange", (change) => seen.push(change));
+    // The deadline interceptor sits outside the breaker, as in the factory's chain.
+    factory = new ClientFactory({
+      interceptors: [
+        deadlineInterceptor({ defaultTimeoutMs: 150 }),
+        circuitBreakerInterceptor({ target: "payments", events, volumeThreshold: 4, resetTimeoutMs: 200 }),
+      ],
+    });
+  });
+  afterEach(async () => {
+    factory.close();
+    await server.shutdown();
+  });
+
+  it("does not count a DeadlineExceeded of a budget shorter than the method's timeout", async () => {
+    for (let i = 0; i < 12; i++) {
+      const err = await failureOf(client().capturePayment({ paymentId: "wait-1000" }, { timeoutMs: 20 }));
+      expect(err.code).to.equal(Code.DeadlineExceeded);
+    }
+    expect(changes).to.deep.equal([]);
+    await client().capturePayment({ paymentId: "ok" });
+  });
+
+  it("still counts the method's own timeout, and other failures of shortened calls", async () => {
+    for (let i = 0; i < 4; i++) {
+      expect((await failureOf(client().capturePayment({ paymentId: "wait-1000" }))).code).to.equal(Code.DeadlineExceeded);
+    }
+    expect(changes.map((c) => c.to)).to.deep.equal(["open"]);
+    // Open: a shortened call is refused like any other.
+    expect((await failureOf(client().capturePayment({ paymentId: "ok" }, { timeoutMs: 100 }))).rawMessage).to.contain("is open");
+
+    for (let i = 0; i < 4; i++) {
+      expect((await failureOf(client().voidPayment({ paymentId: "Unavailable" }, { timeoutMs: 100 }))).code).to.equal(Code.Unavailable);
+    }
+    await sleep(20);
+    expect(changes.filter((c) => c.method.endsWith("/VoidPayment")).map((c) => c.to)).to.deep.equal(["open"]);
+  });
+
+  it("leaves the half-open probe to a call with the whole timeout", async () => {
+    for (let i = 0; i < 4; i++) {
+      await failureOf(client().capturePayment({ paymentId: "Unavailable" }));
+    }
+    await sleep(250);
+    expect(changes.map((c) => c.to)).to.deep.equal(["open", "half-open"]);
+    expect((await failureOf(client().capturePayment({ paymentId: "ok" }, { timeoutMs: 100 }))).rawMessage).to.contain("is open");
+    await client().capturePayment({ paymentId: "ok" });
+    expect(changes.map((c) => c.to)).to.deep.equal(["open", "half-open", "closed"]);
+    await client().capturePayment({ paymentId: "ok" }, { timeoutMs: 100 });
   });
 });

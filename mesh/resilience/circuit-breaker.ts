@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import CircuitBreaker from "opossum";
 import { isBulkheadRejection } from "./bulkhead.js";
+import { callerShortenedDeadline } from "./deadline.js";
 import type { BreakerState, ResilienceEvents } from "./resilience-events.js";
 
 // Place in the client chain, outermost first:
@@ -72,6 +73,13 @@ export interface CircuitBreakers {
  * `resetTimeoutMs`, a single probe call is let through (opossum's half-open
  * state admits exactly one call); its success closes the breaker, its failure
  * opens it again. Breakers are created on a method's first call.
+ *
+ * A call whose caller shortened its deadline below the method's timeout
+ * (`callerShortenedDeadline`, set by the deadline interceptor outside) obeys
+ * the breaker but cannot move it by timing out: its DeadlineExceeded is not
+ * counted at all, its other outcomes are counted as any call's. While the
+ * breaker is half-open such a call is refused: the one probe must be a call
+ * with the method's whole timeout.
  */
 export function circuitBreakerInterceptor(options: CircuitBreakerOptions): Interceptor {
   return circuitBreakers(options).interceptor;
@@ -144,15 +152,22 @@ export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers
     return breaker;
   };
 
+  const rejected = (breaker: Breaker, method: string, cause?: unknown): ConnectError => {
+    events?.emit("breakerRejected", { target, method });
+    return new ConnectError(`circuit breaker "${breaker.name}" is open`, Code.Unavailable, undefined, undefined, cause);
+  };
+
   const interceptor: Interceptor = (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
     const breaker = breakerFor(method);
+    if (req.contextValues.get(callerShortenedDeadline)) {
+      return shortenedCall(breaker, req, next, () => rejected(breaker, method));
+    }
     try {
       return await breaker.fire(req, next);
     } catch (err) {
       if ((err as { code?: unknown }).code === "EOPENBREAKER") {
-        events?.emit("breakerRejected", { target, method });
-        throw new ConnectError(`circuit breaker "${breaker.name}" is open`, Code.Unavailable, undefined, undefined, err);
+        throw rejected(breaker, method, err);
       }
       throw err;
     }
@@ -168,4 +183,30 @@ export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers
         recentCalls: breaker.stats.fires,
       })),
   };
+}
+
+/**
+ * A call with a caller-shortened deadline (see circuitBreakers). opossum
+ * counts every call it runs, so the call runs beside it; once its outcome is
+ * known, any outcome but DeadlineExceeded is recorded by firing an action that
+ * settles at once with it (the error filter then weighs it as usual).
+ */
+async function shortenedCall(breaker: Breaker, req: Request, next: Next, rejected: () => ConnectError): Promise<Response> {
+  if (!breaker.closed) {
+    throw rejected();
+  }
+  const record = (outcome: () => Promise<Response>): void => {
+    // Recorded after the fact: if the breaker opened meanwhile, the record is simply refused.
+    breaker.fire(req, outcome).catch(() => undefined);
+  };
+  try {
+    const res = await next(req);
+    record(() => Promise.resolve(res));
+    return res;
+  } catch (err) {
+    if (ConnectError.from(err).code !== Code.DeadlineExceeded) {
+      record(() => Promise.reject(err));
+    }
+    throw err;
+  }
 }

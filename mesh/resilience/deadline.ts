@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import {
   headerTimeout as connectTimeoutHeader,
   parseTimeout as parseConnectTimeout,
@@ -26,6 +26,17 @@ export interface DeadlineOptions {
    */
   readonly propagationMarginMs?: number;
 }
+
+/**
+ * Set by the deadline interceptor on a call whose deadline is shorter than
+ * its method's configured timeout because its caller chose so: a per-call
+ * timeout, or what was left of the inbound call's budget. Such a call's
+ * DeadlineExceeded says that the caller was in a hurry, not that the upstream
+ * exceeded its timeout, and the circuit breaker does not count it
+ * (circuit-breaker.ts): otherwise any client could open a breaker every
+ * other caller shares by asking for 1 ms.
+ */
+export const callerShortenedDeadline = createContextKey<boolean>(false, { description: "deadline shortened by the caller" });
 
 /** Larger timeouts do not fit in gRPC's 8-digit grpc-timeout value. */
 const maxGrpcTimeoutMs = 99_999_999;
@@ -73,7 +84,8 @@ export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
     // content-type yet, and timeouts travel as grpc-timeout.
     const contentType = req.header.get("content-type");
     const grpc = contentType === null || contentType.startsWith("application/grpc");
-    const ownMs = perCallTimeoutMs(req.header, grpc) ?? methodTimeoutsMs.get(method) ?? defaultTimeoutMs;
+    const configuredMs = methodTimeoutsMs.get(method) ?? defaultTimeoutMs;
+    const ownMs = perCallTimeoutMs(req.header, grpc) ?? configuredMs;
 
     const inbound = currentInboundCall();
     let timeoutMs = ownMs;
@@ -89,6 +101,10 @@ export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
     }
     // Whole milliseconds on the wire, at least 1: "0m" would be an expired deadline.
     timeoutMs = Math.min(Math.max(1, Math.floor(timeoutMs)), grpc ? maxGrpcTimeoutMs : maxConnectTimeoutMs);
+    if (timeoutMs < configuredMs) {
+      // The call's own context values (made for this call by the client).
+      req.contextValues.set(callerShortenedDeadline, true);
+    }
 
     if (inbound === undefined) {
       // Nothing to propagate: the timeout header is the whole job. The
