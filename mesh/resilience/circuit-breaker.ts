@@ -75,11 +75,14 @@ export interface CircuitBreakers {
  * opens it again. Breakers are created on a method's first call.
  *
  * A call whose caller shortened its deadline below the method's timeout
- * (`callerShortenedDeadline`, set by the deadline interceptor outside) obeys
- * the breaker but cannot move it by timing out: its DeadlineExceeded is not
- * counted at all, its other outcomes are counted as any call's. While the
- * breaker is half-open such a call is refused: the one probe must be a call
- * with the method's whole timeout.
+ * (`callerShortenedDeadline`, set by the deadline interceptor outside) cannot
+ * open a closed breaker by timing out: its DeadlineExceeded is not counted at
+ * all, its other outcomes are counted as any call's. Once the breaker is not
+ * closed such a call is treated as any other (refused while open, counted in
+ * full as the half-open probe): most calls carry a budget shorter than their
+ * method's timeout (a saga step within the gateway's deadline), so refusing
+ * them the probe would leave the breaker half-open for good, and a probe that
+ * times out only reopens a breaker that was already open.
  */
 export function circuitBreakerInterceptor(options: CircuitBreakerOptions): Interceptor {
   return circuitBreakers(options).interceptor;
@@ -160,8 +163,8 @@ export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers
   const interceptor: Interceptor = (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
     const breaker = breakerFor(method);
-    if (req.contextValues.get(callerShortenedDeadline)) {
-      return shortenedCall(breaker, req, next, () => rejected(breaker, method));
+    if (breaker.closed && req.contextValues.get(callerShortenedDeadline)) {
+      return shortenedCall(breaker, req, next);
     }
     try {
       return await breaker.fire(req, next);
@@ -186,15 +189,12 @@ export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers
 }
 
 /**
- * A call with a caller-shortened deadline (see circuitBreakers). opossum
+ * A call with a caller-shortened deadline on a closed breaker (see circuitBreakers). opossum
  * counts every call it runs, so the call runs beside it; once its outcome is
  * known, any outcome but DeadlineExceeded is recorded by firing an action that
  * settles at once with it (the error filter then weighs it as usual).
  */
-async function shortenedCall(breaker: Breaker, req: Request, next: Next, rejected: () => ConnectError): Promise<Response> {
-  if (!breaker.closed) {
-    throw rejected();
-  }
+async function shortenedCall(breaker: Breaker, req: Request, next: Next): Promise<Response> {
   const record = (outcome: () => Promise<Response>): void => {
     // Recorded after the fact: if the breaker opened meanwhile, the record is simply refused.
     breaker.fire(req, outcome).catch(() => undefined);
