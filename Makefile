@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck lint unit token cert nats-config canary catalogue slo-rules service clean
+.PHONY: fuzz chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck lint unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ canary: deps ## Roll a version out step by step, rolled back on a breach: make c
 
 load: deps ## Load the running mesh (open loop): make load [TARGET=rest|grpc] [STAGES=5s@10..50,20s@50] [URL=...] [OUT=dir]
 	@node --import tsx scripts/load.ts --target "$(or $(TARGET),rest)" $(if $(STAGES),--stages "$(STAGES)") $(if $(URL),--url "$(URL)") $(if $(OUT),--out "$(OUT)")
+
+fuzz: deps ## Fuzz the mesh with generated requests (default 20,000): make fuzz [N=200000] [SEED=...]
+	@node --import tsx scripts/fuzz.ts $(if $(N),--runs "$(N)") $(if $(SEED),--seed "$(SEED)")
 
 chaos: deps ## Chaos scenarios under load, with verdicts from the data: make chaos [SCENARIO=kill|slow|flaky|outage|bus|all] [SHORT=1]
 	@./scripts/system-packages.sh chaos
