@@ -1,3 +1,4 @@
+import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { callerOf } from "../context/caller.js";
@@ -18,45 +19,62 @@ import type { ServerInterceptor } from "../server/unary-call.js";
  * the level is not enabled, so a quiet server pays nothing for it.
  */
 export function logCall(logger: Logger): ServerInterceptor {
-  return (next) => async (request, context) => {
+  // "<service>/<method>" once per method, not a new string per call.
+  const rpcNames = new WeakMap<object, string>();
+  const rpcOf = (context: HandlerContext): string => {
+    let rpc = rpcNames.get(context.method);
+    if (rpc === undefined) {
+      rpc = `${context.service.typeName}/${context.method.name}`;
+      rpcNames.set(context.method, rpc);
+    }
+    return rpc;
+  };
+  return (next) => (request, context) => {
     const level = isProbe(context.service.typeName) ? "debug" : "info";
     if (!logger.isLevelEnabled(level)) {
       return next(request, context);
     }
     const start = performance.now();
     const inbound = inboundCallOf(context);
-    let code = "ok";
-    let reason: string | undefined;
+    // Written when the call has ended (the inbound call's ids are complete
+    // then); a promise chain rather than async/await: one promise and one
+    // resumption less per call.
+    const write = (code: string, reason: string | undefined): void => {
+      const line = callLogFields(inbound) as Record<string, unknown>;
+      line.rpc = rpcOf(context);
+      line.code = code;
+      line.duration_ms = Math.round((performance.now() - start) * 1000) / 1000;
+      line.protocol = context.protocolName;
+      line.peer = inbound.peer;
+      const caller = callerOf(context);
+      if (caller.verified) {
+        line.caller = caller.id.uri;
+      }
+      if (reason !== undefined) {
+        line.reason = reason;
+      }
+      logger[level](line, "rpc");
+    };
+    const logFailure = (err: unknown): void =>
+      write(err instanceof ConnectError ? Code[err.code] : Code[Code.Unknown], reasonOf(err));
+    let result: Promise<Message>;
     try {
-      return await next(request, context);
+      result = next(request, context);
     } catch (err) {
-      code = err instanceof ConnectError ? Code[err.code] : Code[Code.Unknown];
-      reason = reasonOf(err);
-      throw err;
-    } finally {
-      logger[level](
-        {
-          ...callLogFields(inbound),
-          rpc: `${context.service.typeName}/${context.method.name}`,
-          code,
-          duration_ms: Math.round((performance.now() - start) * 1000) / 1000,
-          protocol: context.protocolName,
-          peer: inbound.peer,
-          ...callerField(context),
-          ...(reason === undefined ? {} : { reason }),
-        },
-        "rpc",
-      );
+      // As an async function: a synchronous throw is a rejection.
+      logFailure(err);
+      return Promise.reject(err as Error);
     }
+    return result.then((response) => {
+      write("ok", undefined);
+      return response;
+    }, (err: unknown) => {
+      logFailure(err);
+      throw err;
+    });
   };
 }
 
 function isProbe(typeName: string): boolean {
   return typeName.startsWith("grpc.health.") || typeName.startsWith("grpc.reflection.");
-}
-
-/** The caller's SPIFFE id, when the call came over mTLS with a valid one. */
-function callerField(context: HandlerContext): { caller?: string } {
-  const caller = callerOf(context);
-  return caller.verified ? { caller: caller.id.uri } : {};
 }
