@@ -41,6 +41,9 @@ export default defineConfig(
       // The stores implement Promise-returning interfaces over synchronous SQLite: `async`
       // without `await` is what turns a synchronous throw into a rejection for their callers.
       "@typescript-eslint/require-await": "off",
+      // Passing on a caught value or an abort reason unchanged is propagation; a made-up
+      // non-Error (a string literal, an object) is still a finding.
+      "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       // Flags every computed member access (`obj[key]`): over a hundred hits here, all on typed
       // keys under noUncheckedIndexedAccess; it cannot tell a Map-like record from a prototype

@@ -40,7 +40,7 @@ function startServer(index: number, port = 0): Promise<MeshServer> {
 function makeTransport(url: string): EndpointTransport {
   const sessionManager = new Http2SessionManager(url);
   const transport = createGrpcTransport({ baseUrl: url, sessionManager });
-  return { unary: transport.unary, stream: transport.stream, close: () => sessionManager.abort() };
+  return { unary: transport.unary.bind(transport), stream: transport.stream.bind(transport), close: () => sessionManager.abort() };
 }
 
 describe("createBalancedTransport over real servers", () => {
@@ -63,7 +63,7 @@ describe("createBalancedTransport over real servers", () => {
   afterEach(async () => {
     transport?.close();
     transport = undefined;
-    await Promise.all(servers.map((s) => s?.shutdown()));
+    await Promise.all(servers.flatMap((s) => (s === undefined ? [] : [s.shutdown()])));
   });
 
   function client(resolver: EndpointResolver, outlier?: OutlierDetectorOptions): Client<typeof InventoryService> {

@@ -321,7 +321,7 @@ function errorFromStatus(status: grpc.StatusObject, header: Headers | undefined,
 
 /** gRPC status codes and Connect codes share their numbers; anything else is Unknown. */
 function codeOf(code: grpc.status): Code {
-  return code in Code && code !== 0 ? (code as number as Code) : Code.Unknown;
+  return code in Code && code !== grpc.status.OK ? (code as number) : Code.Unknown;
 }
 
 /**

@@ -129,7 +129,7 @@ export function createH2GrpcTransport(options: H2GrpcTransportOptions): H2GrpcTr
         req = {
           stream: false,
           service: method.parent,
-          method: method as unknown as DescMethodUnary,
+          method: method,
           requestMethod: "POST",
           url: createMethodUrl(baseUrl, method),
           signal: signal ?? neverAborted,
@@ -140,11 +140,11 @@ export function createH2GrpcTransport(options: H2GrpcTransportOptions): H2GrpcTr
       } catch (e) {
         return Promise.reject(ConnectError.from(e));
       }
-      return chain(req).then(undefined, (e: unknown) => {
+      return chain(req).then<UnaryResponse<I, O>, never>(undefined, (e: unknown) => {
         // As Connect's runUnaryCall: the caller's abort wins, and whatever an
         // interceptor threw becomes a ConnectError.
         throw signal?.aborted === true ? ConnectError.from(getAbortSignalReason(signal), Code.Canceled) : ConnectError.from(e);
-      }) as Promise<UnaryResponse<I, O>>;
+      });
     },
 
     stream<I extends DescMessage, O extends DescMessage>(

@@ -101,7 +101,7 @@ export function validateResponse(status: number, header: http2.IncomingHttpHeade
   }
   const encoding = header["grpc-encoding"];
   if (encoding !== undefined && String(encoding).toLowerCase() !== "identity") {
-    return new ConnectError(`unsupported response encoding "${encoding}"`, Code.Internal, toWebHeaders(header));
+    return new ConnectError(`unsupported response encoding "${String(encoding)}"`, Code.Internal, toWebHeaders(header));
   }
   return undefined;
 }

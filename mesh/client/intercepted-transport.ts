@@ -34,7 +34,7 @@ export function withInterceptors(inner: Transport, interceptors: readonly Interc
       ? inner.stream(req.method, req.signal, timeoutMs, header, req.message, req.contextValues)
       : inner.unary(req.method, req.signal, timeoutMs, header, req.message, req.contextValues);
   };
-  const chain = interceptors.reduceRight<AnyCall>((next, interceptor) => interceptor(next as never) as AnyCall, bottom);
+  const chain = interceptors.reduceRight<AnyCall>((next, interceptor) => interceptor(next), bottom);
   const urlOf = (method: DescMethodUnary | DescMethodStreaming): string => `${baseUrl}/${method.parent.typeName}/${method.name}`;
   return {
     unary<I extends DescMessage, O extends DescMessage>(
@@ -56,7 +56,7 @@ export function withInterceptors(inner: Transport, interceptors: readonly Interc
         contextValues: contextValues ?? createContextValues(),
         message: isMessage(input, method.input) ? input : create(method.input, input),
       };
-      return chain(req as unknown as UnaryRequest) as Promise<UnaryResponse<I, O>>;
+      return chain(req) as Promise<UnaryResponse<I, O>>;
     },
     stream<I extends DescMessage, O extends DescMessage>(
       method: DescMethodStreaming<I, O>,
@@ -77,7 +77,7 @@ export function withInterceptors(inner: Transport, interceptors: readonly Interc
         contextValues: contextValues ?? createContextValues(),
         message: normalized(method.input, input),
       };
-      return chain(req as unknown as StreamRequest) as Promise<StreamResponse<I, O>>;
+      return chain(req) as Promise<StreamResponse<I, O>>;
     },
   };
 }

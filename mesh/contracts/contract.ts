@@ -81,12 +81,13 @@ export function loadContract(file: string): Contract {
 
 /** Every consumer's contracts with `provider`: `<dir>/<consumer>/<provider>.v<n>.json`, sorted by path. */
 export function findContracts(dir: string, provider: string): Contract[] {
-  const pattern = new RegExp(`^${provider.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.v\\d+\\.json$`);
+  const isContractFile = (name: string): boolean =>
+    name.startsWith(`${provider}.v`) && /^\d+\.json$/.test(name.slice(provider.length + 2));
   const files = readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .flatMap((entry) =>
       readdirSync(path.join(dir, entry.name))
-        .filter((name) => pattern.test(name))
+        .filter(isContractFile)
         .map((name) => path.join(dir, entry.name, name)),
     )
     .sort();

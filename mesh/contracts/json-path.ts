@@ -4,6 +4,7 @@
  * element (e.g. "items[*].sku", "setup[0].payment.paymentId").
  */
 
+// eslint-disable-next-line security/detect-unsafe-regex -- each repetition is delimited by "[" and "]", so it matches one way only (linear); paths come from contract files in the repo
 const segmentPattern = /^([A-Za-z_][A-Za-z0-9_]*)((?:\[(?:\d+|\*)\])*)$/;
 
 /** The values at `path` in `json`: none when the path leads nowhere, several when it holds "[*]". */
@@ -22,7 +23,7 @@ export function valuesAt(json: unknown, path: string): unknown[] {
           return [];
         }
         if (index === "*") {
-          return value;
+          return value as unknown[];
         }
         const element: unknown = value[Number(index)];
         return element === undefined ? [] : [element];

@@ -97,20 +97,20 @@ export class ContractRecorder {
     }
     const calls: RecordedCall[] = [];
     this.current = calls;
-    let thrown: unknown;
+    let failure: { error: unknown } | undefined;
     try {
       await run();
     } catch (err) {
-      thrown = err;
+      failure = { error: err };
     } finally {
       this.current = undefined;
     }
     const last = calls.at(-1);
     if (last === undefined) {
-      throw new Error(`interaction "${name}" made no call to ${this.options.service.typeName}`, { cause: thrown });
+      throw new Error(`interaction "${name}" made no call to ${this.options.service.typeName}`, { cause: failure?.error });
     }
-    if (thrown !== undefined && last.error === undefined) {
-      throw thrown;
+    if (failure !== undefined && last.error === undefined) {
+      throw failure.error;
     }
     this.interactions.push(this.build(name, calls));
   }

@@ -13,6 +13,7 @@ export interface BackoffOptions {
  */
 export function backoffDelay({ initialMs, maxMs }: BackoffOptions, failures: number): number {
   const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+  // eslint-disable-next-line @microsoft/sdl/no-insecure-random -- jitter for retry timing, not a secret
   return Math.round(base * (0.8 + Math.random() * 0.2));
 }
 

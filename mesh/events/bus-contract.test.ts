@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { create } from "@bufbuild/protobuf";
 import { expect } from "chai";
 import { pino, type Logger } from "pino";
 import { DeadLetterService } from "../../gen/meshwork/events/v1/dead_letters_pb.js";

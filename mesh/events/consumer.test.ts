@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
+import { defaultTextMapSetter, ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { expect } from "chai";
@@ -49,9 +49,7 @@ describe("startConsumer", () => {
     const tracer = provider.getTracer("test");
     const producerSpan = tracer.startSpan("PlaceOrder");
     const carrier: Record<string, string> = {};
-    new W3CTraceContextPropagator().inject(trace.setSpan(ROOT_CONTEXT, producerSpan), carrier, {
-      set: (c, k, v) => (c[k] = v),
-    });
+    new W3CTraceContextPropagator().inject(trace.setSpan(ROOT_CONTEXT, producerSpan), carrier, defaultTextMapSetter);
     const envelope = createEnvelope(OrderConfirmedSchema, { orderId: "ord-1" }, { source: "meshwork.orders", subject: "ord-1" });
     envelope.traceparent = carrier["traceparent"]!;
 

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from "@opentelemetry/api";
+import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
 import { propagator } from "../telemetry/propagation.js";
@@ -141,9 +141,6 @@ function producerSpanContext(envelope: Envelope) {
     return undefined;
   }
   const carrier: Record<string, string> = { traceparent: envelope.traceparent, tracestate: envelope.tracestate };
-  const ctx = propagator.extract(ROOT_CONTEXT, carrier, {
-    get: (c, key) => c[key],
-    keys: (c) => Object.keys(c),
-  });
+  const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
   return trace.getSpanContext(ctx);
 }

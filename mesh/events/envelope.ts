@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { context as otelContext } from "@opentelemetry/api";
+import { defaultTextMapSetter, context as otelContext } from "@opentelemetry/api";
 import { EnvelopeSchema, type Envelope } from "../../gen/meshwork/events/v1/envelope_pb.js";
 import { currentInboundCall } from "../context/inbound-call.js";
 import { activeContext } from "../telemetry/active-context.js";
@@ -33,11 +33,7 @@ export function createEnvelope<Desc extends DescMessage>(
 ): Envelope {
   const inbound = currentInboundCall();
   const carrier: Record<string, string> = {};
-  propagator.inject(activeContext() ?? otelContext.active(), carrier, {
-    set: (c, key, value) => {
-      c[key] = value;
-    },
-  });
+  propagator.inject(activeContext() ?? otelContext.active(), carrier, defaultTextMapSetter);
   return create(EnvelopeSchema, {
     id: options.id ?? randomUUID(),
     source: options.source,

@@ -3,6 +3,7 @@ import {
   AckPolicy,
   connect,
   DeliverPolicy,
+  Events,
   StorageType,
   nanos,
   type ConnectionOptions,
@@ -255,7 +256,7 @@ function isNotFound(err: unknown): boolean {
 
 async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
   for await (const status of nc.status()) {
-    if (status.type === "disconnect" || status.type === "reconnect") {
+    if (status.type === Events.Disconnect || status.type === Events.Reconnect) {
       logger.info({ nats: status.type, server: status.data }, `NATS ${status.type}`);
     }
   }

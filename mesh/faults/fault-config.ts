@@ -116,7 +116,7 @@ function withEnvoyDenominators(json: JsonValue): JsonValue {
     out[key] =
       key === "denominator" && typeof value === "string" && envoyDenominators.has(value)
         ? `DENOMINATOR_TYPE_${value}`
-        : withEnvoyDenominators(value as JsonValue);
+        : withEnvoyDenominators(value);
   }
   return out;
 }

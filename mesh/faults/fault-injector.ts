@@ -166,7 +166,7 @@ export class FaultInjector {
       code = http !== undefined ? grpcCodeOfHttpStatus(http) : headerInt(call, "x-envoy-fault-abort-grpc-request", 1, 16);
       numerator = cappedShare(call, "x-envoy-fault-abort-request-percentage", numerator);
     }
-    return code !== undefined && this.random() * abort.share.denominator < numerator ? (code as Code) : undefined;
+    return code !== undefined && this.random() * abort.share.denominator < numerator ? (code) : undefined;
   }
 }
 
@@ -235,7 +235,7 @@ function compile(rule: FaultRule): CompiledRule {
         : {
             code:
               abort.errorType.case === "grpcStatus"
-                ? (abort.errorType.value as Code)
+                ? (abort.errorType.value)
                 : abort.errorType.case === "httpStatus"
                   ? grpcCodeOfHttpStatus(abort.errorType.value)
                   : undefined,

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { expect } from "chai";
 import http2 from "node:http2";
@@ -9,9 +10,8 @@ import { reasonOf } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../metrics/mesh-metrics.js";
 import { ResilienceEvents } from "../resilience/resilience-events.js";
-import { registration, serve, type MeshServer } from "../server/serve.js";
+import { registration, serve } from "../server/serve.js";
 import { traceClient } from "../telemetry/trace-client.js";
-import { traceServer } from "../telemetry/trace-server.js";
 import { createTracing } from "../telemetry/tracing.js";
 import { parseFaultConfig } from "./fault-config.js";
 import { faultServer } from "./fault-server.js";
@@ -134,7 +134,7 @@ describe("fault injection in the server and client chains (real sockets)", funct
     const labels = { direction: "inbound", service: inventory, method: "GetItem", fault: "abort" };
     expect(await series(s.serverMetrics, "meshwork_faults_injected_total", labels)).to.equal(failures.length);
     expect(await series(s.serverMetrics, "meshwork_server_requests_total", { method: "GetItem", code: "unavailable" })).to.equal(failures.length);
-    const serverSpans = s.exporter.getFinishedSpans().filter((span) => span.kind === 1 && span.name.endsWith("GetItem"));
+    const serverSpans = s.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER && span.name.endsWith("GetItem"));
     const marked = serverSpans.filter((span) => span.attributes["meshwork.fault.injected"] === true);
     expect(marked).to.have.length(failures.length);
     expect(marked[0]?.events.map((e) => e.name)).to.include("fault_injected");
@@ -156,7 +156,7 @@ describe("fault injection in the server and client chains (real sockets)", funct
         });
         let grpcStatus: string | undefined;
         stream.on("response", (headers) => (grpcStatus = headers["grpc-status"] as string | undefined));
-        stream.on("trailers", (trailers) => (grpcStatus = trailers["grpc-status"] as string | undefined));
+        stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => (grpcStatus = trailers["grpc-status"] as string | undefined));
         stream.on("error", reject);
         stream.on("close", () => resolve(grpcStatus));
         stream.resume();
@@ -187,7 +187,7 @@ describe("fault injection in the server and client chains (real sockets)", funct
     expect(s.handled()).to.equal(0);
     const labels = { direction: "outbound", target: "inventory", method: "GetItem", fault: "delay" };
     expect(await series(s.clientMetrics, "meshwork_faults_injected_total", labels)).to.equal(1);
-    const clientSpan = s.exporter.getFinishedSpans().find((span) => span.kind === 2);
+    const clientSpan = s.exporter.getFinishedSpans().find((span) => span.kind === SpanKind.CLIENT);
     expect(clientSpan?.attributes["meshwork.fault.injected"]).to.equal(true);
   });
 

@@ -192,7 +192,7 @@ export interface MeshCaPem {
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"])) as CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"]));
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
@@ -201,7 +201,7 @@ async function privateKeyPem(key: CryptoKey): Promise<string> {
 
 async function importPrivateKey(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decodeFirst(pem);
-  return (await webcrypto.subtle.importKey("pkcs8", der, algorithm, false, ["sign"])) as CryptoKey;
+  return (await webcrypto.subtle.importKey("pkcs8", der, algorithm, false, ["sign"]));
 }
 
 /** A random positive 16-byte serial number, as RFC 5280 asks (unique, unpredictable). */

@@ -349,11 +349,11 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
         endpointRestored: (e: { target: string }) => endpointsEjected.labels(e.target).dec(),
       };
       for (const [name, listener] of Object.entries(listeners)) {
-        events.on(name as keyof typeof listeners, listener as never);
+        events.on(name as keyof typeof listeners, listener);
       }
       return () => {
         for (const [name, listener] of Object.entries(listeners)) {
-          events.off(name as keyof typeof listeners, listener as never);
+          events.off(name as keyof typeof listeners, listener);
         }
       };
     },

@@ -33,8 +33,8 @@ export interface OpenPostgresOptions {
  * 2^53, so they are read as numbers.
  */
 const types: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+  getTypeParser: ((oid: number, format?: "text" | "binary"): unknown =>
+    oid === Number(pg.types.builtins.INT8) ? Number : (pg.types.getTypeParser(oid, format) as unknown)) as pg.CustomTypesConfig["getTypeParser"],
 };
 
 /** SQLSTATEs after which a transaction is run again from the start (see `transaction`). */
@@ -106,6 +106,7 @@ export class PostgresDatabase {
         client.release(broken);
       }
       // A little jitter so that two transactions that collided do not collide again.
+      // eslint-disable-next-line @microsoft/sdl/no-insecure-random -- jitter before a retried transaction, not a secret
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
     }
   }

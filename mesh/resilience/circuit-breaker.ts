@@ -64,7 +64,7 @@ export interface BreakerSnapshot {
 export interface CircuitBreakers {
   readonly interceptor: Interceptor;
   /** Every breaker made so far (one per method already called), in creation order. */
-  snapshot(): BreakerSnapshot[];
+  readonly snapshot: () => BreakerSnapshot[];
 }
 
 /**

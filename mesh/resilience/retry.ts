@@ -77,6 +77,7 @@ export function retryInterceptor(options: RetryOptions): Interceptor {
         if (err.code !== Code.Unavailable || attempt >= maxAttempts || req.signal.aborted) {
           throw err;
         }
+        // eslint-disable-next-line @microsoft/sdl/no-insecure-random -- full jitter for backoff, not a secret
         const delayMs = Math.random() * Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempt - 1));
         if (deadline !== undefined && performance.now() + delayMs >= deadline) {
           throw err;

@@ -77,14 +77,16 @@ function exchange(port: number, pieces: readonly string[], pauseMs = 30): Promis
     socket.on("data", (chunk: string) => (text += chunk));
     socket.once("error", reject);
     socket.once("close", () => resolve({ text, closedAfterMs: performance.now() - started }));
-    socket.once("connect", async () => {
-      for (const piece of pieces) {
-        if (socket.destroyed) {
-          return;
+    socket.once("connect", () => {
+      void (async () => {
+        for (const piece of pieces) {
+          if (socket.destroyed) {
+            return;
+          }
+          socket.write(piece);
+          await new Promise((r) => setTimeout(r, pauseMs));
         }
-        socket.write(piece);
-        await new Promise((r) => setTimeout(r, pauseMs));
-      }
+      })().catch(reject);
     });
   });
 }

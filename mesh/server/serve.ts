@@ -2,7 +2,6 @@ import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { create, isMessage } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type http from "node:http";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -189,7 +188,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
   const routerImpls = all.map(({ service, impl }) => {
     const routed: Record<string, unknown> = { ...impl };
     for (const method of service.methods) {
-      const handler = impl[method.localName as keyof typeof impl];
+      const handler = impl[method.localName];
       if (handler === undefined) {
         continue;
       }
@@ -199,7 +198,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
         }
         continue;
       }
-      const call = chainInterceptors(interceptors, asUnaryCall(method as DescMethodUnary, handler as UnaryImplLike));
+      const call = chainInterceptors(interceptors, asUnaryCall(method as DescMethodUnary, handler));
       routes.set(`/${service.typeName}/${method.name}`, { service, method: method as DescMethodUnary, call });
       routed[method.localName] = settleOnAbort(call);
     }
@@ -235,7 +234,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
           return;
         }
       }
-      connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
+      connectHandler(req, res);
     },
     {
       ...(fastPath === undefined ? {} : { takeStream: fastPath }),

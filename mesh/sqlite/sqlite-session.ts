@@ -30,7 +30,7 @@ export class SqliteSession {
   run<T>(fn: () => T): Promise<Awaited<T>> {
     if (!this.busy) {
       try {
-        return Promise.resolve(fn()) as Promise<Awaited<T>>;
+        return Promise.resolve(fn());
       } catch (err) {
         return Promise.reject(err);
       }

@@ -35,7 +35,7 @@ async function startMesh(options: { transport: TransportKind; sampleRatio?: numb
   const servers: MeshServer[] = [];
   const factories: ClientFactory[] = [];
   const start = async <S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>) => {
-    const services: ServiceRegistration[] = [{ service, impl: impl as unknown as ServiceRegistration["impl"] }];
+    const services: ServiceRegistration[] = [{ service, impl: impl }];
     const server = await serve({ port: 0, logger, services, interceptors: [traceServer(tracer)] });
     servers.push(server);
     return server;

@@ -18,11 +18,11 @@ function startReplica(url: string, name: string): Promise<ChildProcess> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay ${name} did not start: ${stderr}`)), 30_000);
     child.once("exit", (code) => reject(new Error(`relay ${name} exited with ${code}: ${stderr}`)));
-    readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
       if (line === "ready") {
         clearTimeout(timer);
         resolve(child);
