@@ -167,8 +167,8 @@ const server = new GatewayServer({
 });
 const boundPort = await server.listen(port, host);
 serving = true;
-logger.info({ url: `http://${host}:${boundPort}` }, "serving");
-meshStatus.start(`http://${host}:${boundPort}`);
+logger.info({ url: `https://${host}:${boundPort}` }, "serving");
+meshStatus.start(`https://${host}:${boundPort}`);
 
 runUntilSignal(async () => {
   serving = false;

@@ -91,6 +91,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
         throw unauthenticated("authorization header too long");
       }
       const token = bearerPattern.exec(authorization)?.[1];
+      // eslint-disable-next-line security/detect-possible-timing-attacks -- compares with undefined (no bearer token), not with a secret
       if (token === undefined) {
         throw unauthenticated('authorization header must be "Bearer <token>"');
       }

@@ -244,7 +244,7 @@ stream.onerror = () => {
   connection.dataset.state = "reconnecting";
 };
 
-const svgNs = "http://www.w3.org/2000/svg";
+const svgNs = "https://www.w3.org/2000/svg";
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number>): SVGElementTagNameMap[K] {
   const node = document.createElementNS(svgNs, tag);
@@ -399,7 +399,7 @@ function renderSlos(slos: readonly SloStatus[], alerts: readonly FiringAlert[]):
         s.slo,
         mono(s.subject),
         num(`${s.objective}%`),
-        s.attainment === null ? num("–") : badge(attained, met as Tone),
+        s.attainment === null ? num("–") : badge(attained, met),
         budgetBar(s.budgetRemaining),
         alertCell,
       ],

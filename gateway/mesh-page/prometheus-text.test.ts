@@ -35,7 +35,7 @@ describe("parsePrometheusText", () => {
     expect(samples[2]?.value).to.equal(1.458255915e9);
     expect(samples[3]).to.deep.equal({ name: "metric_without_timestamp_and_labels", labels: {}, value: 12.47 });
     expect(samples[4]?.value).to.equal(Infinity);
-    expect(samples[5]?.value).to.be.NaN;
+    expect(samples[5]?.value).to.satisfy(Number.isNaN);
     expect(samples[6]?.value).to.equal(-0.5);
     expect(samples[7]?.labels).to.deep.equal({ a: "1" });
   });

@@ -77,15 +77,15 @@ export function ruleKeywords(rules: FieldRules | undefined, enumDesc?: DescEnum)
     case "sfixed32":
       return numericKeywords(type.value, numericSchemas[type.case]);
     case "bool":
-      return isFieldSet(type.value, BoolRulesSchema.field.const!) ? { const: type.value.const } : {};
+      return isFieldSet(type.value, BoolRulesSchema.field.const) ? { const: type.value.const } : {};
     case "enum":
       return enumDesc === undefined ? {} : enumKeywords(type.value, enumDesc);
     case "repeated": {
       const r = type.value;
       const s = RepeatedRulesSchema.field;
       return {
-        ...(isFieldSet(r, s.minItems!) ? { minItems: Number(r.minItems) } : {}),
-        ...(isFieldSet(r, s.maxItems!) ? { maxItems: Number(r.maxItems) } : {}),
+        ...(isFieldSet(r, s.minItems) ? { minItems: Number(r.minItems) } : {}),
+        ...(isFieldSet(r, s.maxItems) ? { maxItems: Number(r.maxItems) } : {}),
         ...(r.unique ? { uniqueItems: true } : {}),
       };
     }
@@ -93,8 +93,8 @@ export function ruleKeywords(rules: FieldRules | undefined, enumDesc?: DescEnum)
       const r = type.value;
       const s = MapRulesSchema.field;
       return {
-        ...(isFieldSet(r, s.minPairs!) ? { minProperties: Number(r.minPairs) } : {}),
-        ...(isFieldSet(r, s.maxPairs!) ? { maxProperties: Number(r.maxPairs) } : {}),
+        ...(isFieldSet(r, s.minPairs) ? { minProperties: Number(r.minPairs) } : {}),
+        ...(isFieldSet(r, s.maxPairs) ? { maxProperties: Number(r.maxPairs) } : {}),
       };
     }
     default:
@@ -121,10 +121,10 @@ export function isRequiredByRules(field: DescField, rules: FieldRules | undefine
   }
   const { type } = rules;
   if (field.fieldKind === "list") {
-    return type.case === "repeated" && isFieldSet(type.value, RepeatedRulesSchema.field.minItems!) && type.value.minItems > 0n;
+    return type.case === "repeated" && isFieldSet(type.value, RepeatedRulesSchema.field.minItems) && type.value.minItems > 0n;
   }
   if (field.fieldKind === "map") {
-    return type.case === "map" && isFieldSet(type.value, MapRulesSchema.field.minPairs!) && type.value.minPairs > 0n;
+    return type.case === "map" && isFieldSet(type.value, MapRulesSchema.field.minPairs) && type.value.minPairs > 0n;
   }
   if (field.presence !== FeatureSet_FieldPresence.IMPLICIT || field.oneof !== undefined) {
     return false;
@@ -148,7 +148,7 @@ export function isRequiredByRules(field: DescField, rules: FieldRules | undefine
     case "enum":
       return setRejectsZero(type.value, EnumRulesSchema);
     case "bool":
-      return isFieldSet(type.value, BoolRulesSchema.field.const!) && type.value.const;
+      return isFieldSet(type.value, BoolRulesSchema.field.const) && type.value.const;
     default:
       return false;
   }
@@ -237,14 +237,14 @@ const stringFormats: Record<string, string> = {
 function stringKeywords(rules: StringRules): JsonSchema {
   const s = StringRulesSchema.field;
   const keywords: JsonSchema = {};
-  if (isFieldSet(rules, s.len!)) {
+  if (isFieldSet(rules, s.len)) {
     keywords.minLength = Number(rules.len);
     keywords.maxLength = Number(rules.len);
   }
-  if (isFieldSet(rules, s.minLen!)) keywords.minLength = Number(rules.minLen);
-  if (isFieldSet(rules, s.maxLen!)) keywords.maxLength = Number(rules.maxLen);
-  if (isFieldSet(rules, s.pattern!)) keywords.pattern = rules.pattern;
-  if (isFieldSet(rules, s.const!)) keywords.const = rules.const;
+  if (isFieldSet(rules, s.minLen)) keywords.minLength = Number(rules.minLen);
+  if (isFieldSet(rules, s.maxLen)) keywords.maxLength = Number(rules.maxLen);
+  if (isFieldSet(rules, s.pattern)) keywords.pattern = rules.pattern;
+  if (isFieldSet(rules, s.const)) keywords.const = rules.const;
   if (rules.in.length > 0) keywords.enum = [...rules.in];
   if (rules.notIn.length > 0) keywords.not = { enum: [...rules.notIn] };
   const format = rules.wellKnown.case === undefined ? undefined : stringFormats[rules.wellKnown.case];
@@ -255,9 +255,9 @@ function stringKeywords(rules: StringRules): JsonSchema {
 function stringRejectsEmpty(rules: StringRules): boolean {
   const s = StringRulesSchema.field;
   return (
-    (isFieldSet(rules, s.len!) && rules.len > 0n) ||
-    (isFieldSet(rules, s.minLen!) && rules.minLen > 0n) ||
-    (isFieldSet(rules, s.const!) && rules.const !== "") ||
+    (isFieldSet(rules, s.len) && rules.len > 0n) ||
+    (isFieldSet(rules, s.minLen) && rules.minLen > 0n) ||
+    (isFieldSet(rules, s.const) && rules.const !== "") ||
     (rules.in.length > 0 && !rules.in.includes("")) ||
     rules.notIn.includes("") ||
     (rules.wellKnown.case !== undefined && rules.wellKnown.value === true)

@@ -169,7 +169,7 @@ export class GatewayServer {
       if (answer.span !== undefined) {
         this.passthroughTraces.set(req, answer.span.context);
       }
-      this.passthrough(req as http.IncomingMessage, res as http.ServerResponse);
+      this.passthrough(req, res);
       return;
     }
     // Requests an httpRoute answers (probes, scrapes, pages) are not observed:

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const encodedSlash = /%2F/gi;
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: each repetition is exactly "%" and two hex digits
 const escapeRun = /(?:%[0-9A-Fa-f]{2})+/g;
 const strayPercent = /%(?![0-9A-Fa-f]{2})/;
 

@@ -119,6 +119,7 @@ class Node {
 
   insert(route: Route): void {
     const verb = route.template.verb ?? "";
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk down the trie starts at this node
     let node: Node = this;
     for (const segment of route.template.segments) {
       if (segment.kind === "rest") {
