@@ -167,8 +167,9 @@ const server = new GatewayServer({
 });
 const boundPort = await server.listen(port, host);
 serving = true;
-logger.info({ url: `https://${host}:${boundPort}` }, "serving");
-meshStatus.start(`https://${host}:${boundPort}`);
+const ownUrl = `http://${host}:${boundPort}`; // eslint-disable-line @microsoft/sdl/no-insecure-url -- the listener just bound speaks plaintext; https here would be false
+logger.info({ url: ownUrl }, "serving");
+meshStatus.start(ownUrl);
 
 runUntilSignal(async () => {
   serving = false;

@@ -244,7 +244,7 @@ stream.onerror = () => {
   connection.dataset.state = "reconnecting";
 };
 
-const svgNs = "https://www.w3.org/2000/svg";
+const svgNs = "http://www.w3.org/2000/svg";
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number>): SVGElementTagNameMap[K] {
   const node = document.createElementNS(svgNs, tag);

@@ -118,8 +118,7 @@ function parseValue(text: string): number | undefined {
     case "NaN":
       return NaN;
   }
-  // eslint-disable-next-line security/detect-unsafe-regex -- the digits after a dot follow the dot only, so no input
-  // splits two ways: linear
+  // eslint-disable-next-line security/detect-unsafe-regex -- linear: fraction digits only follow the dot, no input splits two ways
   if (!/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text)) {
     return undefined;
   }
