@@ -29,8 +29,8 @@ const benches: readonly { readonly name: string; readonly about: string }[] = [
   { name: "gateway", about: "REST through the gateway against a direct Connect JSON call and a node:http ceiling, stripped and in the production configuration" },
   { name: "observability", about: "what tracing (no-op and real OTLP/HTTP exporter) and metrics cost a two-hop call" },
   { name: "events", about: "events from outbox commit to consumer effect, embedded bus and NATS JetStream" },
-  { name: "pg-client", about: "the two PostgreSQL clients on keyed reads and store-shaped transactions" },
   { name: "pg-client", about: "the PostgreSQL client the stores use (pg with its pool) against postgres, on keyed reads and store-shaped transactions" },
+  { name: "stores", about: "orders placed per second through the gateway and outbox-to-consumer lag, on PostgreSQL (one and two orders replicas) against SQLite (one), the real mains as users run them" },
 ];
 
 const { values: args } = parseArgs({ options: { only: { type: "string" } } });

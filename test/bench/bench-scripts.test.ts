@@ -9,7 +9,7 @@ const root = path.resolve(import.meta.dirname, "..", "..");
 // --rounds 0, each stops at once with exit code 2 and says what --rounds takes.
 describe("benchmark scripts start", function () {
   this.timeout(60_000);
-  for (const bench of ["defaults", "grpc-serving", "client-stack", "mtls", "gateway", "observability", "events"]) {
+  for (const bench of ["defaults", "grpc-serving", "client-stack", "mtls", "gateway", "observability", "events", "stores"]) {
     it(`bench/${bench}.ts`, () => {
       const run = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", `${bench}.ts`), "--rounds", "0"], {
         cwd: root,

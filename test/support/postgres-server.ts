@@ -25,6 +25,8 @@ function binDir(): string {
 /** A real PostgreSQL server in a temporary directory, for tests and benchmarks. */
 export interface PostgresServer {
   readonly port: number;
+  /** The postmaster's PID (its backends are its children): for CPU accounting in benchmarks. */
+  readonly pid: number;
   /** postgres://postgres@127.0.0.1:<port>/<database>: the superuser, no password (trust on loopback). */
   url(database: string): string;
   /** Creates a fresh database (named after `prefix` plus a counter) and returns its URL. */
@@ -139,6 +141,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   process.once("exit", onExit);
   return {
     port,
+    pid: child.pid!,
     url,
     async createDatabase(prefix) {
       const name = `${prefix.replace(/[^a-z0-9_]/g, "_")}_${++databases}`;
