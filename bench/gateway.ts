@@ -9,7 +9,13 @@
 //     the real inventory service process);
 // (d) POST /meshwork.inventory.v1.InventoryService/GetItem straight to the
 //     inventory service, Connect JSON over HTTP/1.1;
-// (c) a node:http handler answering the gateway's own response bytes, canned.
+// (c) a node:http handler answering the gateway's own response bytes, canned;
+// (g+) the same route in the production configuration: the gateway and the
+//     inventory mains exactly as a user runs them (info logs to a pipe this
+//     process drains, metrics, tracing wiring from OTEL_* with nothing
+//     exported, mTLS between them with certificates of a CA made here),
+//     against the same (d) baseline. (g), (d) and (c) run stripped (logs at
+//     warn, MESH_INSECURE=1: plaintext, so that wrk can call (d)).
 // Servers run pinned to core 0, wrk (and this process) to core 1. Per round
 // and target: wrk -t1 -c64 for throughput, then wrk -t1 -c1 --latency for
 // latency. CPU per request is the utime+stime delta (/proc/<pid>/stat) of
@@ -35,6 +41,7 @@ import { limitRun } from "./support/run-limit.js";
 import { freePort, ServerProcess } from "./support/server-process.js";
 import { runWrk, wrkCommand, wrkVersion, type WrkResult } from "./support/wrk.js";
 import { buildApiImage } from "../scripts/support/api-image.js";
+import { defaultTrustDomain, MeshCa, workloadId, writeCredentialFiles } from "../mesh/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = join(root, "bench", "results");
@@ -68,13 +75,14 @@ const targetsSpec = {
   p50OverheadMaxMs: 0.3,
 };
 
-type Kind = "gateway" | "direct" | "ceiling";
+type Kind = "gateway" | "production" | "direct" | "ceiling";
 const labels: Record<Kind, string> = {
-  gateway: "(g) gateway REST GET → inventory (Connect, gRPC)",
+  gateway: "(g) gateway REST GET → inventory (Connect, gRPC), stripped",
+  production: "(g+) the same, production configuration (info logs, metrics, tracing wiring, mTLS)",
   direct: "(d) inventory direct, Connect JSON POST over HTTP/1.1",
   ceiling: "(c) node:http canned JSON (ceiling)",
 };
-const kinds: readonly Kind[] = ["gateway", "direct", "ceiling"];
+const kinds: readonly Kind[] = ["gateway", "production", "direct", "ceiling"];
 
 interface Run {
   wrk: WrkResult;
@@ -104,8 +112,8 @@ const servers: ServerProcess[] = [];
 let wrkChild: ChildProcess | undefined;
 const tmp = mkdtempSync(join(tmpdir(), "meshwork-bench-gateway-"));
 /** Filled in once the ports are known. */
-const urls: Record<Kind, string> = { gateway: "", direct: "", ceiling: "" };
-const pathOf: Record<Kind, ServerProcess[]> = { gateway: [], direct: [], ceiling: [] };
+const urls: Record<Kind, string> = { gateway: "", production: "", direct: "", ceiling: "" };
+const pathOf: Record<Kind, ServerProcess[]> = { gateway: [], production: [], direct: [], ceiling: [] };
 let luaScript = "";
 
 const killAll = (): void => {
@@ -133,7 +141,7 @@ try {
 
   // --- servers ---
   const [inventoryPort, gatewayPort, ceilingPort] = [await freePort(), await freePort(), await freePort()];
-  const commonEnv = { HOST: "127.0.0.1", LOG_LEVEL: settings.logLevel };
+  const commonEnv = { HOST: "127.0.0.1", LOG_LEVEL: settings.logLevel, MESH_INSECURE: "1" };
   const inventory = startServer("inventory", join(root, "services", "inventory", "main.ts"), {
     ...commonEnv,
     PORT: String(inventoryPort),
@@ -153,7 +161,35 @@ try {
   };
   const gateway = startServer("gateway", join(root, "gateway", "main.ts"), gatewayEnv);
 
+  // The production pair: each main with its own mTLS identity, everything else as it defaults.
+  const ca = await MeshCa.create(defaultTrustDomain);
+  const tlsDir = async (name: string): Promise<string> => {
+    const dir = join(tmp, "tls", name);
+    writeCredentialFiles(dir, await ca.issue(workloadId(defaultTrustDomain, "service", name), { ttlMs: 24 * 3_600_000 }));
+    return dir;
+  };
+  const [inventoryProdPort, gatewayProdPort] = [await freePort(), await freePort()];
+  const productionEnv = { HOST: "127.0.0.1", LOG_LEVEL: "info", MESH_INSECURE: "" };
+  const inventoryProd = startServer("inventory (production)", join(root, "services", "inventory", "main.ts"), {
+    ...productionEnv,
+    PORT: String(inventoryProdPort),
+    DATA_DIR: join(tmp, "inventory-production"),
+    MESH_TLS_DIR: await tlsDir("inventory"),
+  });
+  const gatewayProd = startServer("gateway (production)", join(root, "gateway", "main.ts"), {
+    ...productionEnv,
+    PORT: String(gatewayProdPort),
+    DATA_DIR: join(tmp, "gateway-production"),
+    MESH_TLS_DIR: await tlsDir("gateway"),
+    INVENTORY_URL: `https://127.0.0.1:${inventoryProdPort}`,
+    ORDERS_URL: `https://127.0.0.1:${await freePort()}`,
+    API_IMAGE: gatewayEnv.API_IMAGE,
+    RATE_LIMIT_PER_SECOND: String(settings.rateLimitPerSecond),
+    RATE_LIMIT_BURST: String(settings.rateLimitBurst),
+  });
+
   urls.gateway = `http://127.0.0.1:${gatewayPort}/v1/inventory/items/${settings.sku}`;
+  urls.production = `http://127.0.0.1:${gatewayProdPort}/v1/inventory/items/${settings.sku}`;
   urls.direct = `http://127.0.0.1:${inventoryPort}/meshwork.inventory.v1.InventoryService/GetItem`;
   urls.ceiling = `http://127.0.0.1:${ceilingPort}/v1/inventory/items/${settings.sku}`;
   const directBody = JSON.stringify({ sku: settings.sku });
@@ -165,6 +201,9 @@ try {
 
   await inventory.waitReady(() => answers200("direct"), 60_000);
   await gateway.waitReady(() => answers200("gateway"), 60_000);
+  // Over mTLS inventory answers only mesh identities: it is up once the production gateway gets the item through it.
+  await inventoryProd.waitReady(() => answers200("production"), 60_000);
+  await gatewayProd.waitReady(() => answers200("production"), 60_000);
   const gatewayAnswer = await (await call("gateway")).text();
   // The ceiling answers exactly the gateway's bytes.
   const ceiling = startServer("ceiling", join(root, "bench", "support", "ceiling-http.ts"), {
@@ -187,6 +226,7 @@ try {
   console.log(`gateway answers: ${gatewayAnswer}`);
 
   pathOf.gateway = [gateway, inventory];
+  pathOf.production = [gatewayProd, inventoryProd];
   pathOf.direct = [inventory];
   pathOf.ceiling = [ceiling];
   const script = join(tmp, "connect-post.lua");
@@ -384,8 +424,20 @@ function report(rounds: Map<Kind, Round[]>, answers: Record<string, unknown>, pr
       .join(", ");
   };
   console.log();
-  console.log(`CPU µs/req by process (c${settings.connections}): gateway path: ${split("gateway", "throughput")}; direct: ${split("direct", "throughput")}`);
-  console.log(`CPU µs/req by process (c1): gateway path: ${split("gateway", "latency")}; direct: ${split("direct", "latency")}`);
+  console.log(
+    `CPU µs/req by process (c${settings.connections}): gateway path: ${split("gateway", "throughput")}; ` +
+      `production path: ${split("production", "throughput")}; direct: ${split("direct", "throughput")}`,
+  );
+  console.log(
+    `CPU µs/req by process (c1): gateway path: ${split("gateway", "latency")}; ` +
+      `production path: ${split("production", "latency")}; direct: ${split("direct", "latency")}`,
+  );
+  const p = summary.production;
+  console.log(
+    `production (g+) against stripped (g): ${fmt(p.throughput.requestsPerSec / g.throughput.requestsPerSec, 2)}x req/s at c${settings.connections}, ` +
+      `${fmt(p.throughput.cpuUsPerRequest / g.throughput.cpuUsPerRequest, 2)}x CPU per request, c1 p50 ${fmt(p.latency.p50Ms - g.latency.p50Ms, 3)} ms more; ` +
+      `(g+) against (d): ${fmt(p.throughput.requestsPerSec / d.throughput.requestsPerSec, 2)}x req/s, c1 p50 overhead ${fmt(p.latency.p50Ms - d.latency.p50Ms, 3)} ms`,
+  );
   console.log();
   const verdicts = [
     `${throughputPass ? "PASS" : "MISS"}: gateway throughput >= ${targetsSpec.throughputRatioMin}x direct Connect JSON: ` +

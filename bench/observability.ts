@@ -7,7 +7,13 @@
 //       BatchSpanProcessor, as production exports them;
 //   (c) tracing, every trace sampled out (ratio 0);
 //   (d) metrics (mesh-metrics server and client interceptors,
-//       observeResilience, process series as the mains turn them on), no tracing.
+//       observeResilience, process series as the mains turn them on), no tracing;
+//   (e) tracing, every trace sampled, spans exported for real: the
+//       OTLP/HTTP exporter a main gets from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+//       (tracingFromEnv, batch processor with its default settings) sending
+//       to a receiver in another process (this file with --role receiver, on
+//       the load generators' core), which parses each export and counts its
+//       spans.
 //
 //   npx tsx bench/observability.ts [--rounds 3] [--calls 15000] [--concurrency 64]
 //                                  [--seq-calls 2000] [--warmup 3000]
@@ -59,7 +65,9 @@ import { ClientFactory } from "../mesh/client/client-factory.js";
 import { createLogger } from "../mesh/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../mesh/metrics/mesh-metrics.js";
 import { serve, type ServiceRegistration } from "../mesh/server/serve.js";
-import { createTracing, type Tracing } from "../mesh/telemetry/index.js";
+import { createTracing, tracingFromEnv, type Tracing } from "../mesh/telemetry/index.js";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { fail, positive } from "./support/cli-args.js";
 import { printProfileSummaries } from "./support/cpu-profile-summary.js";
 import { medianOf } from "./support/median.js";
@@ -75,11 +83,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const thisFile = fileURLToPath(import.meta.url);
 const loadAtStart = loadavg();
 
-type ConfigId = "a" | "b" | "c" | "d";
+type ConfigId = "a" | "b" | "c" | "d" | "e";
 interface Config {
   readonly id: ConfigId;
   readonly label: string;
-  readonly tracing: "off" | "sampled" | "sampled-out";
+  readonly tracing: "off" | "sampled" | "sampled-out" | "otlp";
   readonly metrics: boolean;
   /** Minimum calls/s relative to (a), from the issue; undefined for (a). */
   readonly target?: number;
@@ -89,10 +97,17 @@ const configs: readonly Config[] = [
   { id: "b", label: "tracing, always sampled, no-op exporter (batch)", tracing: "sampled", metrics: false, target: 0.9 },
   { id: "c", label: "tracing, sampled out (ratio 0)", tracing: "sampled-out", metrics: false, target: 0.97 },
   { id: "d", label: "metrics (server + client + resilience + process), no tracing", tracing: "off", metrics: true, target: 0.95 },
+  {
+    id: "e",
+    label: "tracing, always sampled, real OTLP/HTTP exporter to a receiver process (batch, default settings)",
+    tracing: "otlp",
+    metrics: false,
+    target: 0.9,
+  },
 ];
 const configIds = configs.map((c) => c.id);
 
-type Role = "leaf" | "front" | "load";
+type Role = "leaf" | "front" | "load" | "receiver";
 
 /** The SKU of the calls after the rounds whose traceparent the leaf counts. */
 const probeSku = "MUG-002";
@@ -110,6 +125,7 @@ const { values: args } = parseArgs({
     role: { type: "string" },
     config: { type: "string" },
     upstream: { type: "string" },
+    otlp: { type: "string" },
   },
 });
 const settings = {
@@ -191,12 +207,15 @@ interface Observability {
   readonly metrics: MeshMetrics | undefined;
 }
 
-function observability(config: Config): Observability {
+function observability(config: Config, role: Role, otlpUrl: string | undefined): Observability {
   const exporter = new NoopExporter();
   const tracing =
     config.tracing === "off"
       ? undefined
-      : createTracing({ sampleRatio: config.tracing === "sampled" ? 1 : 0, exporter, export: "batch" });
+      : config.tracing === "otlp"
+        ? // What a main's serviceRuntime makes of OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, nothing else set.
+          tracingFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlpUrl}/v1/traces` }, `bench-${role}`)
+        : createTracing({ sampleRatio: config.tracing === "sampled" ? 1 : 0, exporter, export: "batch" });
   const metrics = config.metrics ? createMeshMetrics({ collectProcess: true }) : undefined;
   return { tracing, exporter, metrics };
 }
@@ -216,7 +235,41 @@ function target(name: string, url: string) {
   return { name, endpoints: url, bulkhead: { maxConcurrent: Math.max(64, settings.concurrency) } };
 }
 
+/** An OTLP/HTTP traces receiver that parses each JSON export and counts its spans, as a collector's front would. */
+async function runReceiver(): Promise<void> {
+  let spans = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+      for (const r of body.resourceSpans ?? []) {
+        for (const scope of r.scopeSpans ?? []) {
+          spans += scope.spans?.length ?? 0;
+        }
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  answerParent<ParentMessage>((server.address() as AddressInfo).port, {
+    answer: (message): ChildMessage => {
+      if (message.type === "counts") {
+        return { type: "counts", counts: { spansExported: spans, traceparentCalls: 0, sampledCalls: 0, serverRequestsCounted: 0, clientRequestsCounted: 0 } };
+      }
+      const { user, system } = process.cpuUsage();
+      return { type: "cpu", us: user + system };
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+    closeGraceMs: 2_000,
+  });
+}
+
 async function runChild(role: Role, id: ConfigId, upstream: string | undefined): Promise<void> {
+  if (role === "receiver" && hasParent()) {
+    return runReceiver();
+  }
   const config = configs.find((c) => c.id === id);
   if (config === undefined || !["leaf", "front", "load"].includes(role) || !hasParent()) {
     fail("--role and --config are set by bench/observability.ts itself, which talks to its children over IPC");
@@ -224,7 +277,10 @@ async function runChild(role: Role, id: ConfigId, upstream: string | undefined):
   if (role !== "leaf" && upstream === undefined) {
     fail(`--role ${role} needs --upstream`);
   }
-  const o = observability(config);
+  if (config.tracing === "otlp" && args.otlp === undefined) {
+    fail(`--config ${id} needs --otlp`);
+  }
+  const o = observability(config, role, args.otlp);
   let traceparentCalls = 0;
   let sampledCalls = 0;
   let close: () => Promise<void>;
@@ -454,14 +510,19 @@ async function runBench(): Promise<void> {
 
     const serverCore = pinned ? 0 : undefined;
     const loadCore = pinned ? 1 : undefined;
+    // (e)'s spans go to this receiver, beside the load generators.
+    const receiver = Child.start("OTLP receiver", ["--role", "receiver"], loadCore);
+    children.push(receiver);
+    otlpReceiver = receiver;
+    otlpUrl = `http://127.0.0.1:${await receiver.ready(60_000)}`;
     for (const config of configs) {
       const prof = profiled === config.id ? ["--cpu-prof", "--cpu-prof-dir", profileDir!] : [];
-      const leaf = Child.start(`(${config.id}) leaf`, ["--role", "leaf", "--config", config.id, ...passOn()], serverCore, prof);
+      const leaf = Child.start(`(${config.id}) leaf`, ["--role", "leaf", "--config", config.id, ...passOn(config)], serverCore, prof);
       children.push(leaf);
       const leafPort = await leaf.ready(60_000);
       const front = Child.start(
         `(${config.id}) front`,
-        ["--role", "front", "--config", config.id, "--upstream", `http://127.0.0.1:${leafPort}`, ...passOn()],
+        ["--role", "front", "--config", config.id, "--upstream", `http://127.0.0.1:${leafPort}`, ...passOn(config)],
         serverCore,
         prof,
       );
@@ -469,7 +530,7 @@ async function runBench(): Promise<void> {
       const frontPort = await front.ready(60_000);
       const load = Child.start(
         `(${config.id}) load`,
-        ["--role", "load", "--config", config.id, "--upstream", `http://127.0.0.1:${frontPort}`, ...passOn()],
+        ["--role", "load", "--config", config.id, "--upstream", `http://127.0.0.1:${frontPort}`, ...passOn(config)],
         loadCore,
       );
       children.push(load);
@@ -524,9 +585,13 @@ async function runBench(): Promise<void> {
 }
 
 /** The children's copies of the settings they use (concurrency sizes the bulkheads). */
-function passOn(): string[] {
-  return ["--concurrency", String(settings.concurrency)];
+function passOn(config: Config): string[] {
+  return ["--concurrency", String(settings.concurrency), ...(config.tracing === "otlp" ? ["--otlp", otlpUrl] : [])];
 }
+
+/** The OTLP receiver child and its URL, once started. */
+let otlpReceiver: Child | undefined;
+let otlpUrl = "";
 
 async function measure(stack: Stack): Promise<Round> {
   const sequential = await stack.load.run(settings.sequentialCalls, 1);
@@ -572,16 +637,21 @@ async function checkCounts(stacks: readonly Stack[]): Promise<Check[]> {
   for (const { config, leaf, front, load, calls } of stacks) {
     const [l, f, g] = [await leaf.counts(), await front.counts(), await load.counts()];
     const probes = settings.probeCalls;
-    const sampled = config.tracing === "sampled";
+    const sampled = config.tracing === "sampled" || config.tracing === "otlp";
+    const noopExported = config.tracing === "sampled";
     const traced = config.tracing !== "off";
     const check = (what: string, expected: number, measured: number): void => {
       checks.push({ config: config.id, what, expected, measured, ok: expected === measured });
     };
     // (b): a client span in the load generator, a server and a client span in
     // the front, a server span in the leaf, per call.
-    check("spans exported (load generator, client spans)", sampled ? calls : 0, g.spansExported);
-    check("spans exported (front, server + client spans)", sampled ? 2 * calls : 0, f.spansExported);
-    check("spans exported (leaf, server spans)", sampled ? calls : 0, l.spansExported);
+    check("spans exported (load generator, client spans)", noopExported ? calls : 0, g.spansExported);
+    check("spans exported (front, server + client spans)", noopExported ? 2 * calls : 0, f.spansExported);
+    check("spans exported (leaf, server spans)", noopExported ? calls : 0, l.spansExported);
+    if (config.tracing === "otlp") {
+      // Every process flushed its batch processor before answering counts.
+      check("spans received by the OTLP receiver (all three processes)", 4 * calls, (await otlpReceiver!.counts()).spansExported);
+    }
     check(`leaf probe calls (${probes}) with a traceparent`, traced ? probes : 0, l.traceparentCalls);
     check(`leaf probe calls (${probes}) with a sampled traceparent`, sampled ? probes : 0, l.sampledCalls);
     if (config.metrics) {
