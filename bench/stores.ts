@@ -148,6 +148,8 @@ interface Round {
 
 /** Orders placed so far, for the SKU of the next (the SKUs take turns). */
 let placed = 0;
+/** Orders not answered CONFIRMED (e.g. 429 when a service sheds load on a loaded machine), and the first of them. */
+const refused = { count: 0, first: "" };
 const processes: ServiceProcess[] = [];
 let postgres: PostgresServer | undefined;
 const dataDirs: string[] = [];
@@ -300,9 +302,6 @@ async function restock(stack: Stack): Promise<void> {
 }
 
 // ------------------------------------------------------------------ load
-
-/** Orders not answered CONFIRMED (e.g. 429 when a service sheds load on a loaded machine), by phase; the first of each kept. */
-const refused = { count: 0, first: "" };
 
 /** One order through the gateway; its latency in ms when answered CONFIRMED, else undefined (counted in `refused`). */
 async function placeOrder(stack: Stack, customer: number): Promise<number | undefined> {
