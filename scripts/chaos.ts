@@ -45,7 +45,7 @@ for (const scenario of chosen) {
   });
   results.push(result);
   for (const v of result.verdicts) {
-    console.log(`${v.held ? "HELD  " : "BROKEN"}  ${v.name}\n        ${v.detail}`);
+    console.log(`${v.held ? "HELD  " : "BROKEN"}  ${v.name} [${v.basis}]\n        ${v.detail}`);
   }
 }
 console.log("\nscenario  verdict");

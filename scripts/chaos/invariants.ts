@@ -1,9 +1,19 @@
 import Database from "better-sqlite3";
 import path from "node:path";
 
-/** One check of a chaos run, judged from the data. */
+/**
+ * What a verdict is judged from: the services' databases ("data": exact,
+ * whatever the machine's speed), their counters ("counters"), the
+ * supervisor's record of its processes ("supervisor"), or the latencies the
+ * load measured ("latency": on a machine busy with other work these say as
+ * much about the machine as about the mesh).
+ */
+export type VerdictBasis = "data" | "counters" | "supervisor" | "latency";
+
+/** One check of a chaos run. */
 export interface Verdict {
   readonly name: string;
+  readonly basis: VerdictBasis;
   readonly held: boolean;
   /** The figures it was judged on, or the first cases that broke it. */
   readonly detail: string;
@@ -88,6 +98,7 @@ export function domainVerdicts(dataDir: string, baseline: StockBaseline, boundS:
   const verdicts: Verdict[] = [
     {
       name: `every order ends CONFIRMED or CANCELLED within ${boundS} s`,
+      basis: "data",
       held: pending.length === 0,
       detail: `${orders.length} orders: ${[...states].map(([s, n]) => `${n} ${s}`).join(", ") || "none"}${pending.length > 0 ? `; still pending: ${pending.slice(0, 3).map((o) => o.order_id).join(", ")}` : ""}`,
     },
@@ -107,6 +118,7 @@ export function domainVerdicts(dataDir: string, baseline: StockBaseline, boundS:
   const cancelledCharged = orders.filter((o) => o.state === "CANCELLED" && (byOrder.get(o.order_id)?.captures ?? 0) > 0).map((o) => o.order_id);
   verdicts.push({
     name: "at most one authorization and one capture per order; confirmed = charged once, cancelled = not charged",
+    basis: "data",
     held: doubled.length === 0 && confirmedUncharged.length === 0 && cancelledCharged.length === 0,
     detail:
       `${payments.length} payments for ${byOrder.size} orders` +
@@ -136,6 +148,7 @@ export function domainVerdicts(dataDir: string, baseline: StockBaseline, boundS:
   }
   verdicts.push({
     name: "stock conserved for every SKU (available + reserved + sold = seeded + adjusted; sold = confirmed units)",
+    basis: "data",
     held: broken.length === 0,
     detail: broken.length === 0 ? `${stock.items.length} SKUs balance` : broken.slice(0, 3).join("; "),
   });
@@ -143,6 +156,7 @@ export function domainVerdicts(dataDir: string, baseline: StockBaseline, boundS:
   const gaps = notificationGaps(dataDir);
   verdicts.push({
     name: "every order event notified exactly once",
+    basis: "data",
     held: gaps.missing.length === 0 && gaps.duplicated.length === 0,
     detail:
       `${gaps.events} order events` +

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FaultService, type FaultConfigSchema } from "../../gen/meshwork/faults/v1/faults_pb.js";
-import { ClientFactory } from "../../mesh/index.js";
+import { ClientFactory, WorkloadCredentials } from "../../mesh/index.js";
 import { meshServices, type ChaosMesh, type MeshService } from "./chaos-mesh.js";
 
 /** What a scenario acts on while the load runs. */
@@ -41,9 +41,11 @@ export const scenarios: readonly Scenario[] = [
       const every = ctx.loadS >= 40 ? 10 : 5;
       for (let s = every; s < ctx.loadS; s += every) {
         await ctx.at(s);
-        const victim = meshServices[Math.floor(Math.random() * meshServices.length)]!;
-        const pid = ctx.mesh.supervisor.signal(victim, "SIGKILL");
-        ctx.log(`t=${s}s SIGKILL ${victim} (pid ${pid})`);
+        // A process that is serving: one still waiting out its backoff has no process to kill.
+        const serving = ctx.mesh.supervisor.status().filter((p) => p.state === "serving" && (meshServices as readonly string[]).includes(p.name));
+        const victim = serving[Math.floor(Math.random() * serving.length)]?.name;
+        const pid = victim === undefined ? undefined : ctx.mesh.supervisor.signal(victim, "SIGKILL");
+        ctx.log(pid === undefined ? `t=${s}s no service process serving to kill` : `t=${s}s SIGKILL ${victim} (pid ${pid})`);
         ctx.faultWindow(s, s + every);
       }
     },
@@ -112,13 +114,17 @@ export const scenarios: readonly Scenario[] = [
   },
 ];
 
-/** A FaultService client per service of the mesh. */
+/** A FaultService client per service of the mesh, over mTLS as the mesh's operator (FaultService is for operators only). */
 export function faultSetter(mesh: ChaosMesh): { set: ChaosContext["setFaults"]; close(): void } {
-  const clients = new ClientFactory();
+  const tls = new WorkloadCredentials(mesh.operatorTls);
+  const clients = new ClientFactory({ tls });
   return {
     async set(service, config) {
-      await clients.client(FaultService, { endpoints: mesh.urls[service], timeouts: { defaultTimeoutMs: 30_000 } }).setFaults({ config });
+      await clients.client(FaultService, { name: service, endpoints: mesh.urls[service], timeouts: { defaultTimeoutMs: 30_000 } }).setFaults({ config });
     },
-    close: () => clients.close(),
+    close: () => {
+      clients.close();
+      tls.close();
+    },
   };
 }

@@ -165,14 +165,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.processes.map(statusOf);
   }
 
-  /** Sends a signal to one process (e.g. SIGKILL, for chaos); what follows is an unexpected exit. */
+  /**
+   * Sends a signal to one process (e.g. SIGKILL, for chaos); what follows is
+   * an unexpected exit. Returns the PID signalled, or undefined when no
+   * process of that name is running (e.g. waiting out its backoff).
+   */
   signal(name: string, signal: NodeJS.Signals): number | undefined {
     const p = this.processes.find((q) => q.spec.name === name);
-    const pid = p?.child?.pid;
-    if (p?.child !== undefined && p.child.exitCode === null && p.child.signalCode === null) {
-      p.child.kill(signal);
+    if (p?.child === undefined || p.child.exitCode !== null || p.child.signalCode !== null) {
+      return undefined;
     }
-    return pid;
+    p.child.kill(signal);
+    return p.child.pid;
   }
 
   /** Resolves when the named process answers as serving again (or `timeoutMs` passed: false). */

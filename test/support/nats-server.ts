@@ -4,7 +4,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { natsServerConfig } from "../../mesh/events/nats-server-config.js";
-import { credentialFilesIn } from "../../mesh/identity/credential-files.js";
+import { credentialFilesIn, type CredentialFiles } from "../../mesh/identity/credential-files.js";
+import { defaultTrustDomain } from "../../mesh/identity/spiffe-id.js";
 import { meshworkNatsPlan } from "../../scripts/support/nats-plan.js";
 import { freePort } from "./free-port.js";
 import { testCredentialDir } from "./test-identity.js";
@@ -35,6 +36,11 @@ export interface StartNatsServerOptions {
    * certificate its credential, the demo's subject permissions; tls://).
    */
   readonly cleartext?: boolean;
+  /**
+   * The server's own certificate (spiffe://<trustDomain>/service/nats), from
+   * the CA its clients' certificates chain to. Default: the run's test CA's.
+   */
+  readonly tls?: { readonly files: CredentialFiles; readonly trustDomain: string };
 }
 
 /** Starts nats-server with JetStream on a free 127.0.0.1 port and resolves once it accepts connections. */
@@ -44,12 +50,9 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const port = await freePort();
   let configFile: string | undefined;
   if (options.cleartext !== true) {
-    const tls = credentialFilesIn(await testCredentialDir("nats"));
+    const { files, trustDomain } = options.tls ?? { files: credentialFilesIn(await testCredentialDir("nats")), trustDomain: defaultTrustDomain };
     configFile = path.join(storeDir, "nats-server.conf");
-    writeFileSync(
-      configFile,
-      natsServerConfig({ host: "127.0.0.1", port, storeDir, ...tls, trustDomain: "meshwork.local", plan: meshworkNatsPlan }),
-    );
+    writeFileSync(configFile, natsServerConfig({ host: "127.0.0.1", port, storeDir, ...files, trustDomain, plan: meshworkNatsPlan }));
   }
   let child: ChildProcess | undefined = await launchNatsServer(port, storeDir, undefined, configFile);
 
