@@ -83,7 +83,7 @@ for (const engine of storeEngines) describe(`order saga on ${engine}`, () => {
 
     const order = await place();
 
-    expect(order).to.include({ state: "CANCELLED", cancelReason: "OUT_OF_STOCK", cancelDetail: "only 1 of MUG-001 available" });
+    expect(order).to.include({ state: "CANCELLED", cancelReason: "OUT_OF_STOCK", cancelDetail: "an item is not in stock in the quantity ordered" });
     expect(fx.upstreams.calls).to.deep.equal([`reserve ${order.orderId}`]);
   });
 

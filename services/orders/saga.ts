@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Code, ConnectError, failure, reasonOf } from "../../mesh/errors.js";
+import { cancelDetailOf } from "./cancel-detail.js";
 import type { CancelReason, Compensation, Order, OrderEvent } from "./order.js";
 import type { OrderStore } from "./order-store.js";
 import type { InventoryPort, PaymentsPort } from "./ports.js";
@@ -53,8 +54,6 @@ export function parseSagaCrashPoint(value: string): SagaCrashPoint {
 }
 
 type SagaChange = Partial<Pick<Order, "state" | "sagaStep" | "undo" | "paymentId" | "cancelReason" | "cancelDetail">>;
-
-const cancelledByCustomer = "cancelled at the customer's request";
 
 /**
  * The order saga: RESERVE -> AUTHORIZE -> COMMIT -> CAPTURE -> CONFIRMED, or
@@ -137,11 +136,11 @@ export class OrderSaga {
     } catch (err) {
       if (codeOf(err) === Code.FailedPrecondition) {
         // All or none: a refused reservation holds nothing.
-        return this.cancel(order, "OUT_OF_STOCK", messageOf(err), []);
+        return this.cancel(order, "OUT_OF_STOCK", [], err);
       }
       // If the reservation landed after all, the release returns it; one still
       // in flight when the release arrives is returned by its TTL.
-      return this.cancel(order, "INTERNAL", `the stock could not be reserved: ${messageOf(err)}`, ["RELEASE"]);
+      return this.cancel(order, "INTERNAL", ["RELEASE"], err);
     }
     return this.save(order, { sagaStep: "AUTHORIZE" });
   }
@@ -151,7 +150,7 @@ export class OrderSaga {
     // returns it, and the cancel is then honoured at COMMIT, voiding it. A hold
     // made only for that is voided at once and never captured.
     if (order.cancelRequested && !repeat) {
-      return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["RELEASE"]);
+      return this.cancel(order, "CUSTOMER_REQUESTED", ["RELEASE"]);
     }
     const cardToken = required(order.cardToken, "card token", order);
     let paymentId: string;
@@ -166,12 +165,11 @@ export class OrderSaga {
       this.reached("after-authorize");
     } catch (err) {
       if (codeOf(err) === Code.FailedPrecondition) {
-        const reason = reasonOf(err) ?? "no reason given";
-        return this.cancel(order, "PAYMENT_DECLINED", `the card was declined (${reason})`, ["RELEASE"]);
+        return this.cancel(order, "PAYMENT_DECLINED", ["RELEASE"], err, reasonOf(err));
       }
       // An ambiguous failure may have left a hold, but without its payment id
       // it cannot be voided here; an uncaptured hold lapses at the processor.
-      return this.cancel(order, "PAYMENT_FAILED", `the payment could not be authorized: ${messageOf(err)}`, ["RELEASE"]);
+      return this.cancel(order, "PAYMENT_FAILED", ["RELEASE"], err);
     }
     return this.save(order, { sagaStep: "COMMIT", paymentId });
   }
@@ -181,7 +179,7 @@ export class OrderSaga {
       if (repeat) {
         return this.releaseUnlessCommitted(order);
       }
-      return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["VOID", "RELEASE"]);
+      return this.cancel(order, "CUSTOMER_REQUESTED", ["VOID", "RELEASE"]);
     }
     try {
       await this.retrying(() => this.deps.inventory.commit(order.orderId));
@@ -191,10 +189,9 @@ export class OrderSaga {
         return this.stall(order, err);
       }
       if (reasonOf(err) === "RESERVATION_EXPIRED") {
-        const detail = "the stock reservation expired before the order completed";
-        return this.cancel(order, "RESERVATION_EXPIRED", detail, ["VOID"]);
+        return this.cancel(order, "RESERVATION_EXPIRED", ["VOID"], err);
       }
-      return this.cancel(order, "INTERNAL", `the stock could not be committed: ${messageOf(err)}`, ["VOID", "RELEASE"]);
+      return this.cancel(order, "INTERNAL", ["VOID", "RELEASE"], err);
     }
     return this.save(order, { sagaStep: "CAPTURE" });
   }
@@ -220,7 +217,7 @@ export class OrderSaga {
       }
       this.options.logger.warn({ orderId: order.orderId, err }, "release refused; cancelling anyway");
     }
-    return this.cancel(order, "CUSTOMER_REQUESTED", cancelledByCustomer, ["VOID"]);
+    return this.cancel(order, "CUSTOMER_REQUESTED", ["VOID"]);
   }
 
   /**
@@ -237,7 +234,7 @@ export class OrderSaga {
       if (!isDefinitive(err)) {
         return this.stall(order, err);
       }
-      return this.cancel(order, "INTERNAL", `the payment could not be captured: ${messageOf(err)}`, ["VOID"]);
+      return this.cancel(order, "INTERNAL", ["VOID"], err);
     }
     return this.save(order, { state: "CONFIRMED", sagaStep: "DONE" });
   }
@@ -273,8 +270,20 @@ export class OrderSaga {
     }
   }
 
-  private cancel(order: Order, reason: CancelReason, detail: string, undo: Compensation[]): Promise<Order | undefined> {
-    return this.save(order, { sagaStep: "COMPENSATE", cancelReason: reason, cancelDetail: detail, undo });
+  /**
+   * Decides to cancel: the order gets the reason and its fixed customer
+   * sentence (cancel-detail.ts); the internal cause, if any, goes to the log
+   * (with the request id, when a request drives the saga).
+   */
+  private cancel(order: Order, reason: CancelReason, undo: Compensation[], cause?: unknown, declineReason?: string): Promise<Order | undefined> {
+    if (cause !== undefined) {
+      const serverSide = reason === "PAYMENT_FAILED" || reason === "INTERNAL";
+      this.options.logger[serverSide ? "warn" : "info"](
+        { orderId: order.orderId, sagaStep: order.sagaStep, cancelReason: reason, cause: messageOf(cause), code: Code[codeOf(cause)] },
+        "order cancelled",
+      );
+    }
+    return this.save(order, { sagaStep: "COMPENSATE", cancelReason: reason, cancelDetail: cancelDetailOf(reason, declineReason), undo });
   }
 
   /** Test only: see `SagaCrashPoint`. */

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import path from "node:path";
 import { signDevToken } from "../../gateway/auth/dev-token.js";
 import { httpRequest, mapBounded, type RawResponse } from "../support/gateway-http.js";
+import { eventually } from "../support/eventually.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 
 /**
@@ -104,5 +105,36 @@ describe("caller-made outages: deadline floor, caller budgets and breakers, bulk
     const statuses = (await Promise.all(slow)).map((r) => r.status).sort();
     expect(statuses).to.deep.equal([200, 200, 429, 429]);
     await expectAllClosed();
+  });
+
+  // Last: it stops payments.
+  it("shows a customer whose order payments could not take only the fixed sentence, in GetOrder and in the notification", async () => {
+    await mesh.payments.kill();
+    const placed = await placeOrder("alice", "while-payments-down", "tok_visa");
+    expect(placed.status).to.equal(200);
+    const orderId = String((placed.json as { order: { orderId: string } }).order.orderId);
+    const sentence = "the payment could not be processed right now; please try again later";
+    const auth = { authorization: `Bearer ${tokens.get("alice")!}` };
+    const got = await httpRequest(gateway(), { path: `/v1/orders/${orderId}`, headers: auth });
+    const order = (got.json as { order: { state: string; cancelReason: string; cancelDetail: string } }).order;
+    expect(order.state).to.match(/CANCELLED$/);
+    expect(order.cancelReason).to.match(/PAYMENT_FAILED$/);
+    expect(order.cancelDetail).to.equal(sentence);
+    const texts = await eventually(
+      "the cancellation notification",
+      async () => {
+        const listed = await httpRequest(gateway(), { path: `/v1/orders/${orderId}/notifications`, headers: auth });
+        return ((listed.json as { notifications?: { text?: string; message?: string; body?: string }[] }).notifications ?? []).map((n) => JSON.stringify(n));
+      },
+      (all) => all.some((n) => n.includes("cancelled")),
+    );
+    const cancelled = texts.find((n) => n.includes("cancelled"))!;
+    expect(cancelled).to.contain(sentence);
+    // (The notification's JSON names its event type, meshwork.orders.v1...: only the detail is checked for that.)
+    for (const leak of [/breaker/i, /127\.0\.0\.1/, /ECONNREFUSED/i, /PaymentService/]) {
+      expect(cancelled).to.not.match(leak);
+      expect(order.cancelDetail).to.not.match(leak);
+    }
+    expect(order.cancelDetail).to.not.match(/meshwork\./);
   });
 });
