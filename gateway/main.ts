@@ -29,7 +29,9 @@ import {
 import { loadCatalogue } from "../platform/catalogue/index.js";
 import { checkFrontable, defaultGatewayConfigFile, frontedServices, loadGatewayConfig, ownServices } from "./config/index.js";
 import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
+import { clientAddressResolver } from "./http/client-address.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
+import { EdgeAdmission } from "./server/edge-admission.js";
 import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { GatewayServer } from "./server/gateway-server.js";
@@ -82,14 +84,28 @@ const clients = runtime.clients();
 const caller = new UpstreamCaller({
   upstreams,
   clients,
-  verifier,
   policy,
-  rateLimiter: new RateLimiter({
-    ratePerSecond: envInt(env, "RATE_LIMIT_PER_SECOND", 20, { min: 1 }),
-    burst: envInt(env, "RATE_LIMIT_BURST", 40, { min: 1 }),
-  }),
   forwardHeaders: defaultForwardedHeaders,
   logger,
+});
+// The order at the edge (gateway/server/edge-admission.ts): the client
+// address's bucket first, then the token, then the caller's own bucket. An
+// address may carry several callers (an office behind NAT), so its bucket is
+// by default five times a caller's. Behind a load balancer, TRUSTED_PROXIES
+// (CIDRs) lets the right-most untrusted X-Forwarded-For entry be the address.
+const subjectRate = envInt(env, "RATE_LIMIT_PER_SECOND", 20, { min: 1 });
+const subjectBurst = envInt(env, "RATE_LIMIT_BURST", 40, { min: 1 });
+const maxKeys = envInt(env, "RATE_LIMIT_MAX_KEYS", 100_000, { min: 1 });
+const trustedProxies = envString(env, "TRUSTED_PROXIES", "").split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+const admission = new EdgeAdmission({
+  verifier,
+  byAddress: new RateLimiter({
+    ratePerSecond: envInt(env, "RATE_LIMIT_ADDRESS_PER_SECOND", 5 * subjectRate, { min: 1 }),
+    burst: envInt(env, "RATE_LIMIT_ADDRESS_BURST", 5 * subjectBurst, { min: 1 }),
+    maxKeys,
+  }),
+  bySubject: new RateLimiter({ ratePerSecond: subjectRate, burst: subjectBurst, maxKeys }),
+  clientAddress: clientAddressResolver(trustedProxies, "TRUSTED_PROXIES"),
 });
 
 // Clients made: the routes file's rules (MESH_ROUTES_FILE) are checked against their versions.
@@ -153,8 +169,11 @@ const server = new GatewayServer({
       .split(",")
       .map((origin) => origin.trim())
       .filter((origin) => origin !== "") },
+  admission,
   maxTimeoutMs,
   clientDeadlineFloorMs,
+  // REST and passthrough bodies alike; the passthrough's also after decompression.
+  maxBodyBytes: envInt(env, "GATEWAY_MAX_BODY_BYTES", 1024 * 1024, { min: 1 }),
   limits,
   metrics: createGatewayMetrics({ registry: metrics.registry }),
   httpRoutes: [probes, metricsEndpoint(metrics), meshPage.route],

@@ -1,11 +1,18 @@
-/** Token buckets per key (a subject, or an IP when anonymous). */
+import { LRUCache } from "lru-cache";
+
+/** Token buckets per key (an address, a subject). */
 export interface RateLimitOptions {
   /** Sustained requests per second per key. */
   readonly ratePerSecond: number;
   /** Largest burst per key. */
   readonly burst: number;
-  /** Keys idle longer than this are forgotten (bounded memory). Default: 10 min. */
-  readonly idleMs?: number;
+  /**
+   * Most keys remembered at once; the least recently used is forgotten first,
+   * so memory stays bounded however many addresses a flood comes from.
+   * A forgotten key starts again with a full bucket, as an idle one would.
+   * Default: 100,000 (a bucket costs about 200 bytes with its key: ~20 MB).
+   */
+  readonly maxKeys?: number;
   /** The clock. Default: Date.now. */
   readonly now?: () => number;
 }
@@ -23,24 +30,32 @@ interface Bucket {
 
 /**
  * A token bucket per key, refilled continuously: `burst` requests at once,
- * `ratePerSecond` sustained. O(1) per request; idle keys are swept.
+ * `ratePerSecond` sustained. O(1) per request; at most `maxKeys` buckets
+ * (an LRU, lru-cache).
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: LRUCache<string, Bucket>;
   private readonly now: () => number;
-  private lastSweep: number;
 
   constructor(private readonly options: RateLimitOptions) {
     if (!(options.ratePerSecond > 0) || !(options.burst >= 1)) {
       throw new RangeError("rate limit: ratePerSecond must be > 0 and burst >= 1");
     }
+    const maxKeys = options.maxKeys ?? 100_000;
+    if (!Number.isInteger(maxKeys) || maxKeys < 1) {
+      throw new RangeError(`rate limit: maxKeys must be a whole number >= 1, got ${maxKeys}`);
+    }
+    this.buckets = new LRUCache({ max: maxKeys });
     this.now = options.now ?? Date.now;
-    this.lastSweep = this.now();
+  }
+
+  /** Buckets held now (never more than maxKeys). */
+  get size(): number {
+    return this.buckets.size;
   }
 
   take(key: string): RateLimitDecision {
     const now = this.now();
-    this.sweep(now);
     const { ratePerSecond, burst } = this.options;
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
@@ -64,18 +79,5 @@ export class RateLimiter {
       headers["retry-after"] = String(Math.max(1, secondsToOne));
     }
     return { allowed, headers };
-  }
-
-  private sweep(now: number): void {
-    const idleMs = this.options.idleMs ?? 600_000;
-    if (now - this.lastSweep < idleMs) {
-      return;
-    }
-    this.lastSweep = now;
-    for (const [key, bucket] of this.buckets) {
-      if (now - bucket.updatedAt > idleMs) {
-        this.buckets.delete(key);
-      }
-    }
   }
 }

@@ -5,13 +5,18 @@ import type { Logger } from "pino";
 import { DualProtocolListener, type ConnectionLimits, type HttpRoute } from "../../mesh/index.js";
 import type { HttpServerSpan } from "../../mesh/telemetry/index.js";
 import { cors, type CorsOptions } from "../http/cors.js";
+import type { Principal } from "../auth/principal.js";
+import { GatewayError } from "../http/gateway-error.js";
+import { payloadTooLargeStatus } from "../http/http-status.js";
 import { requestIdOf } from "../http/request-id.js";
 import { securityHeaders } from "../http/security-headers.js";
 import { buildRouteTable } from "../transcoding/route-table.js";
 import { startAccessLog, type AccessLog, type RequestLogIds } from "./access-log.js";
 import type { GatewayRequest, GatewayResponse } from "./gateway-request.js";
 import { answerHttp1ClientError } from "./http1-client-error.js";
+import type { EdgeAdmission } from "./edge-admission.js";
 import { createPassthrough, edgeRequestInfo, type ContextValuesOf } from "./passthrough.js";
+import { writePassthroughError } from "./passthrough-error.js";
 import { observationKey, recordPassthroughCode } from "./passthrough-code.js";
 import type { GatewayMetrics, GatewayRequestObservation } from "../metrics/gateway-metrics.js";
 import { observeRequest } from "./request-metrics.js";
@@ -31,9 +36,14 @@ export interface StaticAsset {
 export interface GatewayServerOptions {
   readonly upstreams: readonly FrontedService[];
   readonly caller: UpstreamCaller;
+  /** Rate limits and authentication, in that order, before any work (edge-admission.ts). */
+  readonly admission: EdgeAdmission;
   readonly logger: Logger;
   readonly cors: CorsOptions;
-  /** Largest request body, in bytes. Default: 1 MiB. */
+  /**
+   * Largest request body, in bytes, REST and passthrough alike (the
+   * passthrough's also after decompression). Default: 1 MiB.
+   */
   readonly maxBodyBytes?: number;
   /** Timeouts and caps of every connection (header size included). Default: `defaultConnectionLimits`. */
   readonly limits?: Partial<ConnectionLimits>;
@@ -97,6 +107,8 @@ export class GatewayServer {
   private readonly cors;
   /** The span context of a passthrough request, for its upstream call. */
   private readonly passthroughTraces = new WeakMap<GatewayRequest, Context>();
+  /** Who an admitted passthrough request speaks for, for its upstream call. */
+  private readonly admitted = new WeakMap<GatewayRequest, { principal: Principal | undefined; address: string }>();
 
   constructor(private readonly options: GatewayServerOptions) {
     const deadlines = { maxMs: options.maxTimeoutMs ?? 30_000, floorMs: options.clientDeadlineFloorMs ?? 50 };
@@ -105,14 +117,16 @@ export class GatewayServer {
       caller: options.caller,
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
       deadlines,
+      admission: options.admission,
     };
     this.cors = cors(options.cors);
     this.passthroughPrefixes = options.upstreams.map((u) => `/${u.service.typeName}/`);
     this.passthroughMethods = new Set(options.upstreams.flatMap((u) => u.service.methods.map((m) => `/${u.service.typeName}/${m.name}`)));
-    this.passthrough = createPassthrough(options.upstreams, options.caller, deadlines, ((req) =>
+    this.passthrough = createPassthrough(options.upstreams, options.caller, { ...deadlines, maxBodyBytes: this.rest.maxBodyBytes }, ((req) =>
       createContextValues().set(edgeRequestInfo, {
         requestId: String(req.headers["x-request-id"] ?? ""),
-        peer: req.socket?.remoteAddress ?? "",
+        principal: this.admitted.get(req)?.principal,
+        address: this.admitted.get(req)?.address ?? "",
         traceContext: this.passthroughTraces.get(req),
       }).set(observationKey, this.observations.get(req))) satisfies ContextValuesOf,
       [recordPassthroughCode],
@@ -149,12 +163,26 @@ export class GatewayServer {
     const requestId = requestIdOf(req.headers["x-request-id"]);
     req.headers["x-request-id"] = requestId;
     res.setHeader("x-request-id", requestId);
+    const url = splitTarget(req.url ?? "/");
+    const passthrough = this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix));
+    // First, before anything else is looked at: the client address's bucket.
+    const address = this.options.admission.addressOf(req);
+    try {
+      this.options.admission.limitAddress(address);
+    } catch (err) {
+      const observed = this.observe(req, res, url.pathname, passthrough);
+      observed.code = ConnectError.from(err).code;
+      if (passthrough) {
+        writePassthroughError(req, res, err);
+      } else {
+        writeError(res, err);
+      }
+      return;
+    }
     const corsDecision = this.cors(req.method ?? "GET", req.headers);
     for (const [name, value] of Object.entries(corsDecision.headers)) {
       res.setHeader(name, value);
     }
-    const url = splitTarget(req.url ?? "/");
-    const passthrough = this.passthroughPrefixes.some((prefix) => url.pathname.startsWith(prefix));
     if (corsDecision.preflight) {
       this.observe(req, res, url.pathname, passthrough).route = "cors-preflight";
       res.writeHead(204);
@@ -165,9 +193,23 @@ export class GatewayServer {
     if (passthrough) {
       // A passthrough path names one RPC: it is its own route template.
       answer.setRoute(url.pathname);
-      this.observe(req, res, url.pathname, true);
+      const observed = this.observe(req, res, url.pathname, true);
       if (answer.span !== undefined) {
         this.passthroughTraces.set(req, answer.span.context);
+      }
+      try {
+        // A declared body over the limit is refused unread, whoever sends it.
+        if (Number(req.headers["content-length"] ?? 0) > this.rest.maxBodyBytes) {
+          throw new GatewayError(`request body larger than ${this.rest.maxBodyBytes} bytes`, Code.ResourceExhausted, payloadTooLargeStatus);
+        }
+        const admitted = await this.options.admission.admit(req.headers.authorization, address);
+        for (const [name, value] of Object.entries(admitted.headers)) {
+          res.setHeader(name, value);
+        }
+        this.admitted.set(req, { principal: admitted.principal, address });
+      } catch (err) {
+        observed.code = writePassthroughError(req, res, err).code;
+        return;
       }
       this.passthrough(req, res);
       return;
@@ -197,6 +239,7 @@ export class GatewayServer {
         res,
         url,
         requestId,
+        address,
         traceContext: answer.span?.context,
         onRoute(template) {
           answer.setRoute(template);

@@ -4,6 +4,7 @@ import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/
 import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import { clientTimeoutMs, type ClientDeadlineLimits } from "../http/client-deadline.js";
+import type { Principal } from "../auth/principal.js";
 import type { FrontedService, UpstreamCaller } from "./upstream-call.js";
 
 /** Builds a request's context values from the Node request (Connect's hook). */
@@ -12,27 +13,40 @@ export type ContextValuesOf = NonNullable<ConnectNodeAdapterOptions["contextValu
 /** What the edge knows of a request before it reaches the passthrough. */
 export interface EdgeRequestInfo {
   readonly requestId: string;
-  readonly peer: string;
+  /** Who the request's verified token speaks for (edge-admission.ts); undefined when anonymous. */
+  readonly principal: Principal | undefined;
+  /** The client's address (edge-admission.ts): the bulkhead party of an anonymous caller. */
+  readonly address: string;
   /** The context of the request's SERVER span, parent of the upstream call's span. */
   readonly traceContext?: Context | undefined;
 }
 
-export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: "", peer: "" }, { description: "edge request" });
+export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: "", principal: undefined, address: "" }, { description: "edge request" });
 
 /**
  * Connect and gRPC-Web (and gRPC) for the public services, on the gateway's
  * port, so that browsers can use generated connect-web clients. Each method
- * forwards through the same UpstreamCaller as the REST routes: one auth, one
- * rate limit, one protected client. Validation happens in the service.
+ * forwards through the same UpstreamCaller as the REST routes: one access
+ * policy, one protected client. Validation happens in the service.
+ *
+ * The edge admits a request (rate limits, token) before it gets here, so a
+ * body is read and decompressed only for an admitted caller. `maxBodyBytes`
+ * (REST's limit, one setting) is connect-node's readMaxBytes, which it applies
+ * twice: to the bytes received (a declared Content-Length above it is refused
+ * before reading) and to the message after decompression (zlib stops at it:
+ * maxOutputLength), so a gzip bomb costs at most that much memory. Both
+ * answer ResourceExhausted.
  */
 export function createPassthrough(
   upstreams: readonly FrontedService[],
   caller: UpstreamCaller,
-  deadlines: ClientDeadlineLimits,
+  limits: ClientDeadlineLimits & { readonly maxBodyBytes: number },
   contextValues: ContextValuesOf,
   interceptors: Interceptor[] = [],
 ): ReturnType<typeof connectNodeAdapter> {
+  const { maxBodyBytes, ...deadlines } = limits;
   return connectNodeAdapter({
+    readMaxBytes: maxBodyBytes,
     contextValues,
     interceptors,
     routes(router: ConnectRouter) {
@@ -54,15 +68,11 @@ export function createPassthrough(
               request,
               headers,
               requestId: info.requestId,
-              peer: info.peer,
+              principal: info.principal,
+              peer: info.address,
               ...(info.traceContext === undefined ? {} : { traceContext: info.traceContext }),
               timeoutMs: Math.min(ctx.timeoutMs() ?? maxTimeoutMs, maxTimeoutMs),
               signal: ctx.signal,
-              onRateLimitHeaders: (headers) => {
-                for (const [name, value] of Object.entries(headers)) {
-                  ctx.responseHeader.set(name, value);
-                }
-              },
             });
           };
         }

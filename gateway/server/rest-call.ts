@@ -7,6 +7,7 @@ import { buildRequest } from "../transcoding/request-message.js";
 import { renderResponse } from "../transcoding/response-body.js";
 import type { RouteTable } from "../transcoding/route-table.js";
 import type { GatewayRequest, GatewayResponse } from "./gateway-request.js";
+import type { EdgeAdmission } from "./edge-admission.js";
 import { readBody } from "./read-body.js";
 import type { RequestTarget } from "./request-target.js";
 import { sendResponse } from "./send-response.js";
@@ -19,6 +20,7 @@ export interface RestCallOptions {
   readonly maxBodyBytes: number;
   /** The bounds of a client's own deadline. */
   readonly deadlines: ClientDeadlineLimits;
+  readonly admission: EdgeAdmission;
 }
 
 /** One REST request, as the gateway knows it when it reaches the routes. */
@@ -27,6 +29,8 @@ export interface RestRequest {
   readonly res: GatewayResponse;
   readonly url: RequestTarget;
   readonly requestId: string;
+  /** The client's address (edge-admission.ts), the rate-limit key of an anonymous caller. */
+  readonly address: string;
   /** The context of the request's SERVER span, parent of the upstream call's span. */
   readonly traceContext: Context | undefined;
   /** Told the matched route's template, for the access line, the span and the metrics. */
@@ -35,8 +39,9 @@ export interface RestRequest {
 
 /**
  * Answers a REST/JSON request: matches a route (404, or 405 with Allow),
- * refuses a client deadline below the floor, reads the body, builds the
- * request message, calls the upstream with the client's deadline (capped), aborts the call when the client goes away, and
+ * refuses a client deadline below the floor, admits the caller (token,
+ * then its rate limit), reads the body, builds the request message, calls
+ * the upstream with the client's deadline (capped), aborts the call when the client goes away, and
  * sends the rendered response. Failures throw, for the one error path.
  */
 export async function serveRest(options: RestCallOptions, rest: RestRequest): Promise<void> {
@@ -52,6 +57,10 @@ export async function serveRest(options: RestCallOptions, rest: RestRequest): Pr
   }
   rest.onRoute(match.route.template.source);
   const timeoutMs = clientTimeoutMs(req.headers, options.deadlines);
+  const admitted = await options.admission.admit(req.headers.authorization, rest.address);
+  for (const [name, value] of Object.entries(admitted.headers)) {
+    res.setHeader(name, value);
+  }
   const body = await readBody(req, options.maxBodyBytes);
   const request = buildRequest(match.route, match.pathParams, url.searchParams, body);
   const abort = new AbortController();
@@ -67,15 +76,11 @@ export async function serveRest(options: RestCallOptions, rest: RestRequest): Pr
       request,
       headers: req.headers,
       requestId: rest.requestId,
-      peer: req.socket?.remoteAddress ?? "",
+      principal: admitted.principal,
+      peer: rest.address,
       ...(rest.traceContext === undefined ? {} : { traceContext: rest.traceContext }),
       timeoutMs,
       signal: abort.signal,
-      onRateLimitHeaders: (headers) => {
-        for (const [name, value] of Object.entries(headers)) {
-          res.setHeader(name, value);
-        }
-      },
     });
     sendResponse(res, 200, "application/json", renderResponse(match.route, response));
   } finally {

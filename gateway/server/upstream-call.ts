@@ -7,10 +7,8 @@ import { bulkheadParty, customerIdPattern, type ClientFactory, type ClientTarget
 import { traceContextValues } from "../../mesh/telemetry/index.js";
 import { authorize } from "../auth/authorize.js";
 import type { AccessPolicy } from "../auth/access-policy.js";
-import type { TokenVerifier } from "../auth/token-verifier.js";
+import type { Principal } from "../auth/principal.js";
 import { forwardedHeaders } from "../http/forwarded-headers.js";
-import { GatewayError } from "../http/gateway-error.js";
-import type { RateLimiter } from "../limits/rate-limiter.js";
 import { maskUpstreamError } from "../http/masked-codes.js";
 
 /** A service the gateway fronts, and where its endpoints are. */
@@ -34,9 +32,7 @@ export type FrontedService = Upstream | LocalService;
 export interface UpstreamCallerOptions {
   readonly upstreams: readonly FrontedService[];
   readonly clients: ClientFactory;
-  readonly verifier: TokenVerifier;
   readonly policy: AccessPolicy;
-  readonly rateLimiter: RateLimiter;
   /** Request headers forwarded to services as metadata. */
   readonly forwardHeaders: readonly string[];
   readonly logger: Logger;
@@ -48,24 +44,25 @@ export interface EdgeCall {
   readonly request: Message;
   readonly headers: IncomingHttpHeaders;
   readonly requestId: string;
-  /** The client's address, the rate-limit key of anonymous callers. */
+  /** Who the verified bearer token speaks for (edge-admission.ts); undefined when anonymous. */
+  readonly principal: Principal | undefined;
+  /** The client's address (edge-admission.ts): the bulkhead party of an anonymous caller. */
   readonly peer: string;
   /** The edge request's span context: the upstream call's CLIENT span is its child. */
   readonly traceContext?: Context;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
-  /** Receives the rate-limit headers, granted or refused. */
-  readonly onRateLimitHeaders: (headers: Record<string, string>) => void;
 }
 
 /**
  * The gateway's one way to call a service, shared by REST routes and the
- * Connect/gRPC-Web passthrough: verify the bearer token, apply the access
- * policy and the rate limit of the caller, then call through the mesh client
- * (deadline, breaker, retry, bulkhead, balancing) with the verified subject
- * as the customer identity. The caller (the subject, or the client's address
- * when anonymous) is the call's bulkhead party, so one caller holds at most
- * its share of the calls in flight to an upstream (mesh/resilience/bulkhead.ts).
+ * Connect/gRPC-Web passthrough: apply the access policy to the caller the
+ * edge admitted (its token verified and its rate limit taken before the body
+ * was read: edge-admission.ts), then call through the mesh client (deadline,
+ * breaker, retry, bulkhead, balancing) with the verified subject as the
+ * customer identity. The caller (the subject, or the client's address when
+ * anonymous) is the call's bulkhead party, so one caller holds at most its
+ * share of the calls in flight to an upstream (mesh/resilience/bulkhead.ts).
  */
 export class UpstreamCaller {
   private readonly transports = new Map<string, Transport>();
@@ -82,9 +79,8 @@ export class UpstreamCaller {
   async call(call: EdgeCall): Promise<Message> {
     const { method } = call;
     const methodName = `${method.parent.typeName}/${method.name}`;
-    const principal = await this.options.verifier.verify(first(call.headers.authorization));
     const requirement = this.options.policy.requirementFor(methodName);
-    const verified = authorize(requirement, principal);
+    const verified = authorize(requirement, call.principal);
     // The subject is asserted as the customer only on customer methods: an
     // admin's call (AdjustStock) is made for no customer, and a service
     // refuses an x-customer-id its contract does not let the gateway assert.
@@ -93,12 +89,7 @@ export class UpstreamCaller {
       throw new ConnectError("the token's subject cannot be used as a customer id", Code.PermissionDenied);
     }
 
-    const party = principal === undefined ? `ip:${call.peer}` : `sub:${principal.subject}`;
-    const limit = this.options.rateLimiter.take(party);
-    call.onRateLimitHeaders(limit.headers);
-    if (!limit.allowed) {
-      throw new GatewayError("rate limit exceeded; retry after the time in Retry-After", Code.ResourceExhausted, 429, limit.headers);
-    }
+    const party = call.principal === undefined ? `ip:${call.peer}` : `sub:${call.principal.subject}`;
 
     const transport = this.transports.get(method.parent.typeName);
     if (transport === undefined) {
@@ -113,8 +104,4 @@ export class UpstreamCaller {
       throw maskUpstreamError(ConnectError.from(err));
     }
   }
-}
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -11,8 +11,8 @@ import {
   devIssuer,
   ensureDevKeys,
   signDevToken,
+  type TokenVerifier,
 } from "../../gateway/auth/index.js";
-import { RateLimiter } from "../../gateway/limits/rate-limiter.js";
 import { UpstreamCaller, type Upstream } from "../../gateway/server/upstream-call.js";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
@@ -39,6 +39,7 @@ describe("gateway consumer contracts", function () {
   let gatewayTls: WorkloadCredentials;
   let caller: UpstreamCaller;
   let token: string;
+  let verifier: TokenVerifier;
   const inventoryContract = new ContractRecorder({
     consumer: "gateway",
     provider: "inventory",
@@ -78,6 +79,7 @@ describe("gateway consumer contracts", function () {
     const keysDir = path.join(mesh.dataDir, "auth");
     const { jwksFile } = await ensureDevKeys(keysDir);
     token = await signDevToken(keysDir, { subject: "contract-customer" });
+    verifier = await createTokenVerifier({ jwks: { file: jwksFile }, issuer: devIssuer, audience: devAudience });
     const upstreams: Upstream[] = [
       { service: InventoryService, target: { name: "inventory", endpoints: mesh.inventory.url, breaker: false } },
       { service: OrderService, target: { name: "orders", endpoints: mesh.orders.url, breaker: false } },
@@ -88,9 +90,7 @@ describe("gateway consumer contracts", function () {
     caller = new UpstreamCaller({
       upstreams,
       clients,
-      verifier: await createTokenVerifier({ jwks: { file: jwksFile }, issuer: devIssuer, audience: devAudience }),
       policy: realPolicyFor(upstreams),
-      rateLimiter: new RateLimiter({ ratePerSecond: 1000, burst: 1000 }),
       forwardHeaders: [],
       logger: pino({ enabled: false }),
     });
@@ -115,16 +115,19 @@ describe("gateway consumer contracts", function () {
     method: DescMethodUnary<I, O>,
     request: MessageInitShape<I>,
   ): Promise<unknown> {
-    return caller.call({
-      method,
-      request: create(method.input, request),
-      headers: { authorization: `Bearer ${token}` },
-      requestId: "contract",
-      peer: "127.0.0.1",
-      timeoutMs: 20_000,
-      signal: new AbortController().signal,
-      onRateLimitHeaders: () => {},
-    });
+    const authorization = `Bearer ${token}`;
+    return verifier.verify(authorization).then((principal) =>
+      caller.call({
+        method,
+        request: create(method.input, request),
+        headers: { authorization },
+        requestId: "contract",
+        principal,
+        peer: "127.0.0.1",
+        timeoutMs: 20_000,
+        signal: new AbortController().signal,
+      }),
+    );
   }
 
   it("records what the gateway relies on from inventory", async () => {

@@ -15,7 +15,9 @@ import {
   ensureDevKeys,
   signDevToken,
 } from "../../gateway/auth/index.js";
+import { clientAddressResolver } from "../../gateway/http/client-address.js";
 import { RateLimiter } from "../../gateway/limits/rate-limiter.js";
+import { EdgeAdmission } from "../../gateway/server/edge-admission.js";
 import { GatewayServer } from "../../gateway/server/gateway-server.js";
 import { UpstreamCaller } from "../../gateway/server/upstream-call.js";
 import {
@@ -197,16 +199,14 @@ describe("gateway REST/JSON transcoding, real gateway and real service", functio
       [LibraryService],
     );
     clients = new ClientFactory();
-    const caller = new UpstreamCaller({
-      upstreams,
-      clients,
+    const caller = new UpstreamCaller({ upstreams, clients, policy, forwardHeaders: ["traceparent"], logger });
+    const admission = new EdgeAdmission({
       verifier: await createTokenVerifier({ jwks: { file: keys.jwksFile }, issuer: devIssuer, audience: devAudience }),
-      policy,
-      rateLimiter: new RateLimiter({ ratePerSecond: 10_000, burst: 10_000 }),
-      forwardHeaders: ["traceparent"],
-      logger,
+      byAddress: new RateLimiter({ ratePerSecond: 10_000, burst: 10_000 }),
+      bySubject: new RateLimiter({ ratePerSecond: 10_000, burst: 10_000 }),
+      clientAddress: clientAddressResolver([]),
     });
-    gateway = new GatewayServer({ upstreams, caller, logger, cors: { allowedOrigins: [] } });
+    gateway = new GatewayServer({ upstreams, caller, admission, logger, cors: { allowedOrigins: [] } });
     port = await gateway.listen(0, "127.0.0.1");
     base = `http://127.0.0.1:${port}`;
   });
