@@ -119,7 +119,10 @@ export class H2SessionPool {
         session.ping((err) => {
           outstanding = false;
           clearTimeout(timeout);
-          if (err !== null && !session.destroyed) session.destroy(err);
+          // A PING is cancelled when its session closes (the server's
+          // GOAWAY as it drains): the streams still in flight on it finish
+          // there, so that is no reason to destroy it and fail them.
+          if (err !== null && !session.destroyed && (err as NodeJS.ErrnoException).code !== "ERR_HTTP2_PING_CANCEL") session.destroy(err);
         });
       } catch {
         // Too many PINGs in flight or the session is closing: the next round decides.
