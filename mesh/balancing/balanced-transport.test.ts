@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { expect } from "chai";
+import net from "node:net";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { createLogger, registration, serve, type MeshServer } from "../index.js";
@@ -23,6 +24,10 @@ function startServer(index: number, port = 0): Promise<MeshServer> {
         getItem(req) {
           if (req.sku === "MISSING") {
             throw new ConnectError("no such item", Code.NotFound);
+          }
+          if (req.sku === "LATE") {
+            // The handler's own downstream ran out of time: an answer.
+            throw new ConnectError("deadline exceeded for a call downstream", Code.DeadlineExceeded);
           }
           return { item: create(ItemSchema, { sku: req.sku, name: String(index), available: 1 }) };
         },
@@ -155,6 +160,46 @@ describe("createBalancedTransport over real servers", () => {
         (e: unknown) => ConnectError.from(e),
       );
       expect(err.code).to.equal(Code.NotFound);
+    }
+    expect(ejected).to.deep.equal([]);
+  });
+
+  it("counts calls that run out of their deadline waiting on a silent endpoint, and ejects it", async () => {
+    // A host cut off without closing its connections: it takes the connection
+    // and answers nothing.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const c = client(staticEndpoints([urls[0]!, silentUrl]), { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionMs: 60_000 });
+      const codes: Code[] = [];
+      for (let i = 0; i < 6; i++) {
+        codes.push(await c.getItem({ sku: "MUG-001" }, { timeoutMs: 300 }).then(() => Code.Ok as Code, (e: unknown) => ConnectError.from(e).code));
+      }
+      expect(codes.filter((code) => code === Code.DeadlineExceeded)).to.have.length(2);
+      expect(ejected.map((e) => e.endpoint)).to.deep.equal([silentUrl]);
+      // Ejected: every call goes to the endpoint that answers.
+      for (let i = 0; i < 6; i++) {
+        expect((await c.getItem({ sku: "MUG-001" }, { timeoutMs: 300 })).item?.name).to.equal("0");
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("counts a DeadlineExceeded the endpoint answers as an answer", async () => {
+    const c = client(staticEndpoints(urls), { consecutiveFailures: 2 });
+    for (let i = 0; i < 6; i++) {
+      const err = await c.getItem({ sku: "LATE" }).then(
+        () => expect.fail("expected DeadlineExceeded"),
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err.code).to.equal(Code.DeadlineExceeded);
     }
     expect(ejected).to.deep.equal([]);
   });

@@ -32,11 +32,13 @@ export interface BalancedTransport extends Transport {
  *
  * Only transport failures count against an endpoint: a ConnectError with
  * Code.Unavailable (connect-node maps connection refused, unresolvable and
- * timed-out connects to it), or a refusal (below), which connect-node reports
- * as Internal when HTTP/2 refuses the stream. Any other outcome, application
- * errors included, shows the endpoint answering and counts as a success; a
- * cancellation by the caller says nothing about the endpoint and is not
- * counted.
+ * timed-out connects to it), a refusal (below), which connect-node reports
+ * as Internal when HTTP/2 refuses the stream, or a call whose deadline ran
+ * out here with no answer from the endpoint (a dead or cut-off host answers
+ * nothing). Any other outcome, application errors included (a
+ * DeadlineExceeded the endpoint itself answers too), shows the endpoint
+ * answering and counts as a success; a cancellation by the caller says
+ * nothing about the endpoint and is not counted.
  *
  * A unary call that was refused is sent once more, to the next endpoint:
  * safe whatever the method's idempotency, because the request never reached
@@ -82,13 +84,13 @@ class Balancer implements BalancedTransport {
     }
     const first = this.pick();
     try {
-      return await this.observe(first, this.transport(first).unary(method, signal, timeoutMs, header, input, contextValues));
+      return await this.observe(first, this.transport(first).unary(method, signal, timeoutMs, header, input, contextValues), signal);
     } catch (e) {
       const fallback = signal?.aborted === true || !wasRefused(e) ? undefined : this.pick(first);
       if (fallback === undefined) {
         throw e;
       }
-      return await this.observe(fallback, this.transport(fallback).unary(method, signal, timeoutMs, header, input, contextValues));
+      return await this.observe(fallback, this.transport(fallback).unary(method, signal, timeoutMs, header, input, contextValues), signal);
     }
   }
 
@@ -106,7 +108,7 @@ class Balancer implements BalancedTransport {
     try {
       res = await this.transport(endpoint).stream(method, signal, timeoutMs, header, input, contextValues);
     } catch (e) {
-      this.record(endpoint, e);
+      this.record(endpoint, e, signal);
       throw e;
     }
     return { ...res, message: this.observeMessages(endpoint, res.message) };
@@ -199,13 +201,13 @@ class Balancer implements BalancedTransport {
     return transport;
   }
 
-  private async observe<T>(endpoint: string, call: Promise<T>): Promise<T> {
+  private async observe<T>(endpoint: string, call: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     try {
       const result = await call;
       this.record(endpoint, undefined);
       return result;
     } catch (e) {
-      this.record(endpoint, e);
+      this.record(endpoint, e, signal);
       throw e;
     }
   }
@@ -236,12 +238,12 @@ class Balancer implements BalancedTransport {
   }
 
   /** Feeds one call's outcome (undefined: it succeeded) to outlier detection. */
-  private record(endpoint: string, error: unknown): void {
+  private record(endpoint: string, error: unknown, signal?: AbortSignal): void {
     const code = error === undefined ? undefined : ConnectError.from(error).code;
     if (code === Code.Canceled) {
       return;
     }
-    if (code === Code.Unavailable || wasRefused(error)) {
+    if (code === Code.Unavailable || wasRefused(error) || timedOutWaiting(error, signal)) {
       this.refreshAfterFailure();
       const ejection = this.detector.recordFailure(endpoint);
       if (ejection !== undefined) {
@@ -251,6 +253,24 @@ class Balancer implements BalancedTransport {
       this.options.events?.emit("endpointRestored", { target: this.options.target, endpoint });
     }
   }
+}
+
+/**
+ * True when the call ran out of its deadline here, waiting for the endpoint
+ * (the caller's signal aborted, or the transport's own timer fired), rather
+ * than the endpoint answering DeadlineExceeded: a host that died or was cut
+ * off without closing its connections answers nothing, and until its session
+ * is found dead every call sent to it ends this way. Envoy counts such
+ * timeouts as 5xx toward its consecutive-failure ejection too; a deadline
+ * that is not the endpoint's fault (a caller's tiny budget) costs at most one
+ * short ejection.
+ */
+function timedOutWaiting(error: unknown, signal: AbortSignal | undefined): boolean {
+  if (!(error instanceof ConnectError) || error.code !== Code.DeadlineExceeded) {
+    return false;
+  }
+  // connect-node's and the h2 transport's message for their own timer.
+  return signal?.aborted === true || error.rawMessage === "the operation timed out";
 }
 
 /** True when the request cannot have reached a handler: see `createBalancedTransport`. */
