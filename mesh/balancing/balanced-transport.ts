@@ -42,8 +42,10 @@ export interface BalancedTransport extends Transport {
  *
  * A unary call that was refused is sent once more, to the next endpoint:
  * safe whatever the method's idempotency, because the request never reached
- * a handler. Refused means: the connection was refused (ECONNREFUSED, or
- * grpc-js's "No connection established"), or the
+ * a handler. Refused means: the connection was refused or could not
+ * be made (ECONNREFUSED, the h2 transport's connect timeout or a failure
+ * before its session connected, or grpc-js's "No connection established"),
+ * or the
  * stream was refused by a server going away (HTTP/2 REFUSED_STREAM, or a new
  * stream on a session that already had GOAWAY), which HTTP/2 guarantees was
  * not processed (RFC 9113 section 8.7). Streams are never re-sent (their
@@ -288,6 +290,8 @@ function wasRefused(error: unknown): boolean {
       code === "ECONNREFUSED" ||
       // The h2 transport's connect timeout: nothing was sent (mesh/client/h2-session-pool.ts).
       code === "ERR_MESH_H2_CONNECT_TIMEOUT" ||
+      // Or its failure before the connection was made (mesh/client/h2-unary-call.ts).
+      code === "ERR_MESH_H2_CONNECT_FAILED" ||
       code === "ERR_HTTP2_GOAWAY_SESSION" ||
       (code === "ERR_HTTP2_STREAM_ERROR" && e.message.includes("NGHTTP2_REFUSED_STREAM"))
     ) {

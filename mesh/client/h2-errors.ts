@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import http2 from "node:http2";
-import { connectTimeoutCode, pingTimeoutCode } from "./h2-session-pool.js";
+import { connectFailedCode, connectTimeoutCode, pingTimeoutCode } from "./h2-session-pool.js";
 
 /**
  * connect-node's mapping of Node errors (connectErrorFromNodeReason), the
@@ -112,6 +112,7 @@ export function wasRefused(error: ConnectError): boolean {
   return (
     cause?.code === "ECONNREFUSED" ||
     cause?.code === connectTimeoutCode ||
+    cause?.code === connectFailedCode ||
     cause?.code === "ERR_HTTP2_GOAWAY_SESSION" ||
     cause?.code === "ERR_HTTP2_STREAM_ERROR"
   );

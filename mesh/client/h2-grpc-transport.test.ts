@@ -12,6 +12,7 @@ import { staticEndpoints } from "../balancing/endpoint-resolver.js";
 import { deadlineInterceptor } from "../resilience/deadline.js";
 import type { MeshServer } from "../server/serve.js";
 import { createH2GrpcTransport, type H2GrpcTransport } from "./h2-grpc-transport.js";
+import { connectFailedCode } from "./h2-session-pool.js";
 import { withInterceptors } from "./intercepted-transport.js";
 import { freePort } from "../../test/support/free-port.js";
 import {
@@ -352,6 +353,33 @@ describe("createH2GrpcTransport", () => {
       }
     } finally {
       balancer.close();
+    }
+  });
+
+  it("fails a call whose connection breaks before it is made (a reset in the TLS handshake) as refused: the balancer sends it to the next endpoint", async () => {
+    // A server going away resets connections still in their handshake.
+    const resetting = net.createServer((socket) => socket.once("data", () => socket.resetAndDestroy()));
+    await new Promise<void>((resolve) => resetting.listen(0, "127.0.0.1", resolve));
+    const resettingUrl = `https://127.0.0.1:${(resetting.address() as net.AddressInfo).port}`;
+    const alone = createH2GrpcTransport({ baseUrl: resettingUrl, sessionOptions: { rejectUnauthorized: false } });
+    opened.push(alone);
+    const balancer = createBalancedTransport({
+      target: "payments",
+      resolver: staticEndpoints([resettingUrl, server.url]),
+      makeTransport: (baseUrl) =>
+        baseUrl === resettingUrl ? alone : h2([], Number(new URL(baseUrl).port)),
+    });
+    try {
+      const failed = await failureOf(createClient(PaymentService, alone).authorizePayment(authorize("tok_visa")));
+      expect(failed.code).to.equal(Code.Unavailable);
+      expect(nodeCodeOf(failed)).to.equal(connectFailedCode);
+      const client = createClient(PaymentService, balancer);
+      for (let i = 0; i < 4; i++) {
+        expect((await client.authorizePayment(authorize("tok_visa"))).payment?.paymentId).to.equal("pay_k1");
+      }
+    } finally {
+      balancer.close();
+      await new Promise((resolve) => resetting.close(resolve));
     }
   });
 });

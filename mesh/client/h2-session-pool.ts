@@ -22,6 +22,12 @@ export interface H2DeadPeerOptions {
 
 /** The code of the error a connect that timed out fails with; it counts as refused. */
 export const connectTimeoutCode = "ERR_MESH_H2_CONNECT_TIMEOUT";
+/**
+ * The code of the cause of a call that failed before its session was
+ * connected (no route to the host, reset in the TLS handshake, ...): no
+ * HTTP/2 frame was sent, so it counts as refused.
+ */
+export const connectFailedCode = "ERR_MESH_H2_CONNECT_FAILED";
 /** The code of the error a session whose peer stopped answering PINGs is destroyed with. */
 export const pingTimeoutCode = "ERR_MESH_H2_PING_TIMEOUT";
 
@@ -34,12 +40,14 @@ export class H2SessionPool {
   private readonly active = new WeakMap<http2.ClientHttp2Session, number>();
   /** The PING loop of each session with calls in flight. */
   private readonly pingers = new WeakMap<http2.ClientHttp2Session, NodeJS.Timeout>();
+  /** Sessions whose connection was established (TLS handshake included). */
+  private readonly connected = new WeakSet<http2.ClientHttp2Session>();
   private readonly connectTimeoutMs: number;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
 
   constructor(
-    private readonly authority: string,
+    readonly authority: string,
     options: H2DeadPeerOptions = {},
     /** Options of each session, e.g. `createConnection` for mTLS. */
     private readonly sessionOptions: http2.SecureClientSessionOptions = {},
@@ -78,7 +86,10 @@ export class H2SessionPool {
       session.destroy(failure(connectTimeoutCode, `connecting to ${this.authority} timed out after ${this.connectTimeoutMs} ms`));
     }), this.connectTimeoutMs);
     connectTimer.unref();
-    session.once("connect", () => clearTimeout(connectTimer));
+    session.once("connect", () => {
+      clearTimeout(connectTimer);
+      this.connected.add(session);
+    });
     session.once("close", () => clearTimeout(connectTimer));
     return session;
   }
@@ -132,6 +143,11 @@ export class H2SessionPool {
     }, this.pingIntervalMs);
     pinger.unref();
     this.pingers.set(session, pinger);
+  }
+
+  /** Whether `session` ever connected: if not, nothing was sent on it. */
+  hasConnected(session: http2.ClientHttp2Session): boolean {
+    return this.connected.has(session);
   }
 
   retire(session: http2.ClientHttp2Session): void {

@@ -7,7 +7,7 @@ import http2 from "node:http2";
 import { encodeGrpcFrame } from "../wire/grpc-frame.js";
 import { errorFromNodeReason, wasRefused } from "./h2-errors.js";
 import { unaryOutcome, validateResponse } from "./h2-response.js";
-import type { H2SessionPool } from "./h2-session-pool.js";
+import { connectFailedCode, type H2SessionPool } from "./h2-session-pool.js";
 
 /** req.signal when the caller gave none: never aborts, shared by all calls. */
 export const neverAborted = new AbortController().signal;
@@ -152,6 +152,9 @@ export function unaryCall(
       outcome = ConnectError.from(e);
     }
     if (outcome instanceof ConnectError) {
+      if (responseHeaders === undefined && !sessions.hasConnected(session) && !wasRefused(outcome)) {
+        outcome = refusedBeforeConnect(outcome, sessions.authority);
+      }
       if (wasRefused(outcome)) {
         sessions.retire(session);
       }
@@ -161,4 +164,18 @@ export function unaryCall(
     }
   });
   stream.end(body);
+}
+
+/**
+ * A call that failed before its session connected (EHOSTUNREACH from a host
+ * that is gone, a reset during the TLS handshake from a server that is
+ * draining): nothing was sent, so it is Unavailable and refused, and the
+ * balancer sends it to the next endpoint. The original error stays the cause.
+ */
+function refusedBeforeConnect(err: ConnectError, authority: string): ConnectError {
+  const cause = Object.assign(new Error(`no connection to ${authority}: ${err.rawMessage}`), {
+    code: connectFailedCode,
+    cause: err.cause ?? err,
+  });
+  return new ConnectError(err.rawMessage, Code.Unavailable, err.metadata, undefined, cause);
 }
