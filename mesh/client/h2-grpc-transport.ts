@@ -77,9 +77,10 @@ type AnyUnary = (req: UnaryRequest) => Promise<UnaryResponse>;
  * One HTTP/2 session per transport, opened on the first call and reused; a
  * new one is opened once it closes, errors or receives GOAWAY (calls in flight
  * finish on the old one). An idle session does not keep the process alive.
- * A connect that does not complete within 5 s fails as refused, and a session
- * with calls in flight whose peer stops answering PINGs is destroyed (a host
- * that died without closing its connections; see H2DeadPeerOptions).
+ * A connect that fails or does not complete within 2 s fails as refused
+ * (nothing was sent), and a session with calls in flight whose peer stops
+ * answering PINGs is destroyed within 3 s (a host that died without closing
+ * its connections; see H2DeadPeerOptions).
  *
  * The parts: the session pool (h2-session-pool.ts), one call on a stream
  * (h2-unary-call.ts), the response read into a message or an error
