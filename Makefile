@@ -30,8 +30,8 @@ build: deps ## Production build in dist/: node dist/services/<name>/main.js runs
 image: deps system-image ## OCI image of every process (buildah, from scratch; needs root): prints its size and versions
 	./deploy/image/build.sh
 
-multihost: deps system-test ## The mesh on separate hosts (podman, the image; as root): kills, partition, latency, rolling restart, NATS node
-	node_modules/.bin/mocha --no-config --import=tsx --timeout 600000 --exit test/multihost/multi-host.scenarios.ts
+multihost: deps system-test ## Only the multi-host test (make test runs it too; podman, the image; as root): kills, partition, latency, rolling restart, NATS node
+	node_modules/.bin/mocha --no-config --import=tsx --timeout 600000 --exit test/multihost/multi-host.test.ts
 
 network-policies: deps ## Regenerate deploy/kubernetes/base/network-policies.yaml from the mesh's call graph
 	node --import tsx scripts/network-policies.ts

@@ -9,7 +9,7 @@
 // podman runs here as root with runc, cgroupfs and default_ulimits = [] (a
 // containers.conf of our own through CONTAINERS_CONF).
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -132,6 +132,19 @@ export class PodmanHosts {
     }
   }
 
+  /**
+   * Where each host's whole log is written when it is removed (and at
+   * destroy), to read after a failed run; unset, logs go with the container.
+   */
+  logDir: string | undefined;
+
+  private async saveLogs(name: string): Promise<void> {
+    if (this.logDir === undefined) return;
+    const { stdout, stderr } = await this.podman(["logs", this.containerName(name)]).catch((err: Error) => ({ stdout: "", stderr: err.message }));
+    mkdirSync(this.logDir, { recursive: true });
+    writeFileSync(path.join(this.logDir, `${name}.log`), stdout + stderr, { flag: "a" });
+  }
+
   async logs(name: string): Promise<string> {
     const { stdout, stderr } = await this.podman(["logs", "--tail", "40", this.containerName(name)]).catch((err: Error) => ({ stdout: "", stderr: err.message }));
     return stdout + stderr;
@@ -161,6 +174,7 @@ export class PodmanHosts {
 
   /** Removes a stopped host's container, so that its name can start again. */
   async remove(name: string): Promise<void> {
+    await this.saveLogs(name);
     await this.podman(["rm", "-f", this.containerName(name)]);
     this.hosts.delete(name);
   }
@@ -184,6 +198,7 @@ export class PodmanHosts {
 
   /** Removes every container and the network. */
   async destroy(): Promise<void> {
+    for (const name of this.hosts.keys()) await this.saveLogs(name);
     const names = [...this.hosts.keys()].map((n) => this.containerName(n));
     if (names.length > 0) await this.podman(["rm", "-f", "-t", "0", ...names]).catch(() => undefined);
     await this.podman(["network", "rm", "-f", this.network]).catch(() => undefined);

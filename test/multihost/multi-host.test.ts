@@ -1,4 +1,3 @@
-// `make multihost` (not in make test yet: README "Across hosts").
 // The mesh on separate hosts: the Meshwork image (make image) as containers
 // on a podman network of their own (test/support/podman-hosts.ts), each
 // process on its own host with its own address in 198.18.0.0/15 and names
@@ -186,6 +185,10 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     // The image, as make image builds it (the base layer comes from the cache).
     await run(path.join(root, "deploy/image/build.sh"), [], { cwd: root, env: { ...process.env, IMAGE: tag }, maxBuffer: 16 * 1024 * 1024 });
     net = await PodmanHosts.create(`meshwork-mh-${process.pid}`, tag);
+    // Every host's log, to read after a run (each run replaces the last).
+    const logDir = path.join(root, "test-output", "multihost");
+    rmSync(logDir, { recursive: true, force: true });
+    net.logDir = logDir;
     const all = specs();
     await Promise.all(["nats-1", "nats-2", "nats-3", "payments-1", "payments-2", "inventory-1", "inventory-2"].map((n) => startHost(all[n]!)));
     await Promise.all(["orders-1", "orders-2"].map((n) => startHost(all[n]!)));
