@@ -43,7 +43,9 @@ export function createSimulatedCardProcessor(options: SimulatedCardProcessorOpti
         throw failure(
           Code.InvalidArgument,
           "UNKNOWN_CARD_TOKEN",
-          "unknown card token; use tok_visa, tok_declined, tok_insufficient_funds, tok_unavailable or tok_slow_<ms>",
+          // No token quoted, not even the test ones: the message reaches the
+          // caller's logs, which never carry a card token.
+          "unknown card token; the simulated processor's test tokens are listed in the README (Test card tokens)",
         );
       }
       // The signal's reason is the caller's own error (Canceled, DeadlineExceeded), so pass it on as is.
