@@ -11,8 +11,10 @@
 // as a terminal shows them), metrics, tracing from OTEL_* with no exporter,
 // the gateway's /mesh collector polling every service every second, deadline
 // propagation where the mains turn it on. Two changes: the gateway's rate
-// limit is raised (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST), else it answers
-// 429 to a load generator; and mTLS is off (MESH_INSECURE=1), as h2load
+// limits are raised (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, and so the
+// per-address limits derived from them) and one subject may take the whole
+// bulkhead (GATEWAY_BULKHEAD_SHARE_PERCENT=100, 25 by default), else it
+// answers 429 to a load generator, which is one client; and mTLS is off (MESH_INSECURE=1), as h2load
 // cannot present a client certificate and every baseline is cleartext. Beside it, each in its own process
 // (bench/support/user-baselines.ts): a plain @grpc/grpc-js Server answering
 // GetItem from the inventory's own SQLite file; Fastify with a plain grpc-js
@@ -92,7 +94,7 @@ const settings = {
   // mTLS off (MESH_INSECURE=1): h2load cannot present a client certificate,
   // and the baselines (grpc-js server, Fastify edge, ceilings) are cleartext
   // too, so the rows compare like with like. The cost of mTLS is bench/mtls.ts's.
-  meshEnv: { RATE_LIMIT_PER_SECOND: "1000000000", RATE_LIMIT_BURST: "1000000000", MESH_INSECURE: "1" },
+  meshEnv: { RATE_LIMIT_PER_SECOND: "1000000000", RATE_LIMIT_BURST: "1000000000", GATEWAY_BULKHEAD_SHARE_PERCENT: "100", MESH_INSECURE: "1" },
   timeLimitMs: 25 * 60_000,
 };
 

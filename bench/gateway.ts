@@ -158,6 +158,10 @@ try {
     API_IMAGE: await buildApiImage(join(tmp, "api.binpb")),
     RATE_LIMIT_PER_SECOND: String(settings.rateLimitPerSecond),
     RATE_LIMIT_BURST: String(settings.rateLimitBurst),
+    // wrk is one client (one address, one subject): by default one subject
+    // gets a quarter of the gateway's bulkhead, and the rest of wrk's
+    // connections would be refused 429, as an abusive client's are.
+    GATEWAY_BULKHEAD_SHARE_PERCENT: "100",
   };
   const gateway = startServer("gateway", join(root, "gateway", "main.ts"), gatewayEnv);
 
@@ -186,6 +190,10 @@ try {
     API_IMAGE: gatewayEnv.API_IMAGE,
     RATE_LIMIT_PER_SECOND: String(settings.rateLimitPerSecond),
     RATE_LIMIT_BURST: String(settings.rateLimitBurst),
+    // wrk is one client (one address, one subject): by default one subject
+    // gets a quarter of the gateway's bulkhead, and the rest of wrk's
+    // connections would be refused 429, as an abusive client's are.
+    GATEWAY_BULKHEAD_SHARE_PERCENT: "100",
   });
 
   urls.gateway = `http://127.0.0.1:${gatewayPort}/v1/inventory/items/${settings.sku}`;
@@ -488,7 +496,7 @@ function report(rounds: Map<Kind, Round[]>, answers: Record<string, unknown>, pr
         },
         pinned,
         placement: pinned ? { servers: "core 0 (taskset -c 0)", wrk: "core 1 (taskset -c 1)", benchProcess: "core 1" } : "not pinned",
-        settings: { ...settings, gatewayEnv: { RATE_LIMIT_PER_SECOND: settings.rateLimitPerSecond, RATE_LIMIT_BURST: settings.rateLimitBurst, LOG_LEVEL: settings.logLevel } },
+        settings: { ...settings, gatewayEnv: { RATE_LIMIT_PER_SECOND: settings.rateLimitPerSecond, RATE_LIMIT_BURST: settings.rateLimitBurst, GATEWAY_BULKHEAD_SHARE_PERCENT: 100, LOG_LEVEL: settings.logLevel } },
         wrkCommands: Object.fromEntries(
           kinds.map((kind) => [
             kind,
