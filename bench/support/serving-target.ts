@@ -101,8 +101,10 @@ async function listen(kind: TargetKind): Promise<{ port: number; close: () => Pr
       // Exactly what a service main gets from serviceRuntime: info logs to
       // stdout (a pipe the parent drains), the metrics interceptor and
       // GET /metrics, tracing configured from OTEL_* (none set here: nothing
-      // exported); a leaf service, as inventory and payments run.
-      const runtime = serviceRuntime("bench", { LOG_LEVEL: "info", PORT: "0" }, { defaultPort: 0 });
+      // exported); a leaf service, as inventory and payments run. Cleartext
+      // (MESH_INSECURE=1), as every other row and baseline here: what mTLS
+      // adds is bench/mtls.ts's to measure.
+      const runtime = serviceRuntime("bench", { LOG_LEVEL: "info", PORT: "0", MESH_INSECURE: "1" }, { defaultPort: 0 });
       const server = await runtime.serve({
         services: [{ service: InventoryService, impl: inventory as unknown as ServiceRegistration["impl"] }],
         propagateDeadlines: false,
