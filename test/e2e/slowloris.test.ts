@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -77,6 +77,22 @@ function openDescriptors(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/** The process's TCP sockets as ss prints them (state, addresses), to say what a descriptor left open is. */
+function tcpSockets(pid: number): string[] {
+  try {
+    return execFileSync("ss", ["-tanpH"], { encoding: "utf8" })
+      .split("\n")
+      .filter((line) => line.includes(`pid=${pid},`))
+      .map((line) => {
+        // State, Recv-Q, Send-Q, local, peer, process: keep the state and the addresses.
+        const [state, , , local, peer] = line.trim().split(/\s+/);
+        return `${state} ${local} ${peer}`;
+      });
+  } catch (err) {
+    return [`ss failed: ${err instanceof Error ? err.message : String(err)}`];
+  }
+}
+
 /**
  * Slowloris against a real gateway and a real service: 5,000 connections that never send a byte and 500 that dribble
  * HTTP/1.1 headers forever. Fresh requests are still answered while all of
@@ -142,6 +158,7 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
     // Warm: the probe and the RPC path open what they keep open (sessions, database).
     await target.rpc(p.url);
     const baseline = openDescriptors(pid);
+    const baselineSockets = new Set(tcpSockets(pid));
 
     const driver = new SlowlorisDriver();
     try {
@@ -172,7 +189,13 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
       );
       expect(closed.closedByServer, `${target.name}: every one closed by the server`).to.equal(idle + dribbling);
       expect(closed.answered408, `${target.name}: each dribbling one told 408`).to.equal(dribbling);
-      await eventually(`${target.name}: descriptors back to baseline ${baseline}`, () => openDescriptors(pid), (n) => n <= baseline + 2, { timeoutMs: 30_000, intervalMs: 250 });
+      await eventually(
+        `${target.name}: descriptors back to baseline ${baseline}`,
+        // The TCP sockets it holds that it did not at baseline, to say what was left open.
+        () => ({ descriptors: openDescriptors(pid), newSockets: tcpSockets(pid).filter((line) => !baselineSockets.has(line)) }),
+        (now) => now.descriptors <= baseline + 2,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       return `${target.name}: ${idle + dribbling} connections opened in ${openMs.toFixed(0)} ms; /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with ${idle + dribbling} connections held`;
     } finally {
       await driver.stop();
