@@ -50,6 +50,10 @@ export default defineConfig(
       // non-Error (a string literal, an object) is still a finding.
       "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      // A `let` read by a callback before its one assignment is late binding, not a missed
+      // const: the services' mains hand the store a wake-up callback for the outbox relay,
+      // which can only start once the store and the bus exist.
+      "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
       // Flags every computed member access (`obj[key]`): over a hundred hits here, all on typed
       // keys under noUncheckedIndexedAccess; it cannot tell a Map-like record from a prototype
       // write, so its findings carry no signal.

@@ -35,7 +35,7 @@ describe("scripts/dev-keys.ts and scripts/token.ts", function () {
 
     const kid = /^created signing key (\S+)$/m.exec(first.stdout)?.[1];
     expect(kid).to.be.a("string");
-    expect(second.stdout).to.match(new RegExp(`^kept signing key ${kid}$`, "m"));
+    expect(second.stdout.split("\n")).to.include(`kept signing key ${kid}`);
   });
 
   it("token prints only a token the verifier accepts", async () => {

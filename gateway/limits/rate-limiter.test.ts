@@ -28,7 +28,7 @@ describe("RateLimiter", () => {
   });
 
   it("keeps refusing a key that stays in use while a flood of other keys passes", () => {
-    let now = 0;
+    const now = 0;
     const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, maxKeys: 100, now: () => now });
     expect(limiter.take("attacker").allowed).to.equal(true);
     for (let i = 0; i < 10_000; i++) {

@@ -63,7 +63,7 @@ export function logCall(logger: Logger): ServerInterceptor {
     } catch (err) {
       // As an async function: a synchronous throw is a rejection.
       logFailure(err);
-      return Promise.reject(err as Error);
+      return Promise.reject(err);
     }
     return result.then((response) => {
       write("ok", undefined);

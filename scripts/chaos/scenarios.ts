@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FaultService, type FaultConfigSchema } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { ClientFactory, WorkloadCredentials } from "../../mesh/index.js";
@@ -43,7 +44,7 @@ export const scenarios: readonly Scenario[] = [
         await ctx.at(s);
         // A process that is serving: one still waiting out its backoff has no process to kill.
         const serving = ctx.mesh.supervisor.status().filter((p) => p.state === "serving" && (meshServices as readonly string[]).includes(p.name));
-        const victim = serving[Math.floor(Math.random() * serving.length)]?.name;
+        const victim = serving.length === 0 ? undefined : serving[randomInt(serving.length)]?.name;
         const pid = victim === undefined ? undefined : ctx.mesh.supervisor.signal(victim, "SIGKILL");
         ctx.log(pid === undefined ? `t=${s}s no service process serving to kill` : `t=${s}s SIGKILL ${victim} (pid ${pid})`);
         ctx.faultWindow(s, s + every);

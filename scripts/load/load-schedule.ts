@@ -15,6 +15,7 @@ export interface LoadStage {
  */
 export function parseStages(text: string): LoadStage[] {
   const stages = text.split(",").map((part) => {
+    // eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional part starts with a character ("." then a digit, "..", "@") no other part can take
     const m = /^\s*(\d+(?:\.\d+)?)(ms|s)@(\d+(?:\.\d+)?)(?:\.\.(\d+(?:\.\d+)?))?\s*$/.exec(part);
     if (m === null) {
       throw new Error(`cannot read stage "${part}": expected <duration>(s|ms)@<rate>[..<rate>], e.g. 10s@100 or 5s@0..200`);

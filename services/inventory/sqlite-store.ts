@@ -4,7 +4,7 @@ import { openDatabase, SqliteSession } from "../../mesh/index.js";
 import type { InventoryStore, InventoryTransaction } from "./inventory-store.js";
 import { inventoryStream, stockLevelChangedEnvelope } from "./events.js";
 import { migrations } from "./migrations.js";
-import type { Adjustment, Item, Reservation, ReservationLine, ReservationState, Stock, StockChange } from "./model.js";
+import type { Adjustment, Item, Reservation, ReservationLine, ReservationState } from "./model.js";
 
 export interface SqliteInventoryStoreOptions {
   /**

@@ -32,8 +32,8 @@ describe("createPaymentHandler", () => {
     handler = createPaymentHandler(new Payments({ store, processor: createSimulatedCardProcessor(), now: () => now }));
   });
 
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
