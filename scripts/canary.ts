@@ -1,6 +1,8 @@
 // `make canary SERVICE=orders VERSION=canary`: rolls a version of a service
 // out step by step (1%, 5%, 25%, 50%, 100% of its callers' calls), judging
-// each step from the callers' own metrics, and rolls it back on a breach.
+// each step from the callers' own metrics, and rolls it back on a breach:
+// worse than the stable version, or burning one of the service's SLOs
+// (its catalogue entry, services/<service>/service.yaml) fast.
 // The weights and the rollout's story go into the routes file every process
 // of the mesh watches (MESH_ROUTES_FILE; make run's is .data/routes.json),
 // written whole and renamed into place so no process reads half a file.
@@ -16,6 +18,7 @@ import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { parsePrometheusText } from "../gateway/mesh-page/prometheus-text.js";
 import { MethodRouteSchema, RolloutState, RouteRulesSchema, TargetRoutesSchema, type Rollout, type RouteRules } from "../gen/meshwork/routing/v1/routing_pb.js";
 import { createLogger, envString } from "../mesh/index.js";
+import { loadCatalogue } from "../platform/catalogue/index.js";
 import { defaultThresholds } from "./canary/canary-analysis.js";
 import { defaultSteps, runCanary } from "./canary/canary-controller.js";
 
@@ -78,6 +81,7 @@ try {
       maxErrorRateIncrease: number("max-error-rate-increase", 0),
       maxP99Ratio: number("max-p99-ratio", 1),
     },
+    slos: targetSlos(),
     logger,
     scrape: () => Promise.all(metricsUrls.map(scrape)),
     publish: (weight, status) => Promise.resolve(publish(weight, status)),
@@ -87,6 +91,16 @@ try {
   process.exit(rollout.state === RolloutState.PROMOTED ? 0 : 1);
 } catch (err) {
   fail((err as Error).message);
+}
+
+/** The service's SLOs from the catalogue; none (said in the log) for a target the catalogue does not hold. */
+function targetSlos() {
+  const entry = loadCatalogue(root).services.find((s) => s.manifest.name === service);
+  if (entry === undefined) {
+    logger.warn({ service }, "no catalogue entry for the service: its canary is judged against the stable version only");
+    return [];
+  }
+  return entry.manifest.slos;
 }
 
 async function scrape(url: string): Promise<ReturnType<typeof parsePrometheusText>["samples"]> {

@@ -28,6 +28,13 @@ export const burnRateAlerts: readonly BurnRateAlert[] = [
   { severity: "ticket", factor: 1, longSeconds: 3 * day, shortSeconds: 6 * hour },
 ];
 
+/**
+ * What "burning fast" means: the highest factor that pages (14.4, 2% of the
+ * budget in an hour). The canary analysis (scripts/canary) rolls a version
+ * back when it alone burns an SLO's budget faster than this.
+ */
+export const fastBurnFactor: number = Math.max(...burnRateAlerts.filter((a) => a.severity === "page").map((a) => a.factor));
+
 /** The objective's period: the error budget and the attainment are over it. */
 export const periodSeconds = 30 * day;
 

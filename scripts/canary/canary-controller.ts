@@ -3,7 +3,8 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import type { Sample } from "../../gateway/mesh-page/prometheus-text.js";
 import { RolloutDecisionSchema, RolloutSchema, RolloutState, type Rollout } from "../../gen/meshwork/routing/v1/routing_pb.js";
-import { defaultThresholds, judge, readRouted, versionWindow, type CanaryThresholds, type RoutedReading } from "./canary-analysis.js";
+import type { Slo } from "../../platform/catalogue/index.js";
+import { defaultThresholds, judgeStep, readRouted, sloBurns, versionWindow, type CanaryThresholds, type RoutedReading } from "./canary-analysis.js";
 
 export interface CanaryOptions {
   /** The routed target, as its callers name it (e.g. "orders"). */
@@ -20,6 +21,12 @@ export interface CanaryOptions {
   /** Windows one step may take to gather enough canary calls before it is judged on what it has. Default: 3. */
   readonly maxWindowsPerStep?: number;
   readonly thresholds?: CanaryThresholds;
+  /**
+   * The target's SLOs, from its catalogue entry (services/<target>/service.yaml):
+   * a step also fails when the canary burns one's error budget fast
+   * (thresholds.maxSloBurnRate), even if the stable version does too. Default: none.
+   */
+  readonly slos?: readonly Slo[];
   /** Every caller's /metrics, parsed: the routed_* series the analysis reads. */
   scrape(): Promise<(readonly Sample[])[]>;
   /** Puts the canary's weight (the stable version takes the rest) and the rollout's story in force everywhere. */
@@ -33,7 +40,8 @@ export const defaultSteps: readonly number[] = [1, 5, 25, 50, 100];
  * A canary rollout, as Flagger or Argo Rollouts run one, from the mesh's own
  * metrics: the canary's weight rises step by step; at each step its callers'
  * version-labelled series over a window compare its error rate and p99 with
- * the stable version's; a breach sets its weight back to 0 and says why; the
+ * the stable version's, and its own burn of the target's SLOs with the
+ * platform's fast-burn factor; a breach sets its weight back to 0 and says why; the
  * last step promotes it to 100%. Every step and decision is logged and
  * published with the weights (the routes file), where every process's
  * metrics and the gateway's /mesh page show it. Resolves with the final
@@ -48,7 +56,9 @@ export async function runCanary(options: CanaryOptions): Promise<Rollout> {
   const maxWindows = options.maxWindowsPerStep ?? 3;
   const { logger, target, canary, stable } = options;
   const rollout = create(RolloutSchema, { canary, stable, state: RolloutState.PROGRESSING, weight: 0 });
+  const slos = options.slos ?? [];
   const log = logger.child({ target, canary, stable });
+  log.info({ slos: slos.map((s) => s.name), max_slo_burn_rate: thresholds.maxSloBurnRate }, "canary rollout: judged against the stable version and its SLOs");
   const read = async (): Promise<RoutedReading> => readRouted(await options.scrape(), target);
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,6 +71,7 @@ export async function runCanary(options: CanaryOptions): Promise<Rollout> {
     let verdict;
     let canaryWindow;
     let stableWindow;
+    let burns;
     let windows = 0;
     do {
       await sleep(options.windowMs);
@@ -68,7 +79,8 @@ export async function runCanary(options: CanaryOptions): Promise<Rollout> {
       const end = await read();
       canaryWindow = versionWindow(start, end, canary);
       stableWindow = versionWindow(start, end, stable);
-      verdict = judge(canaryWindow, stableWindow, thresholds);
+      burns = sloBurns(start, end, canary, slos);
+      verdict = judgeStep(canaryWindow, stableWindow, burns, thresholds);
     } while (verdict.passed && !verdict.conclusive && windows < maxWindows);
     rollout.decisions.push(
       create(RolloutDecisionSchema, {
@@ -88,10 +100,10 @@ export async function runCanary(options: CanaryOptions): Promise<Rollout> {
       rollout.weight = 0;
       rollout.state = RolloutState.ROLLED_BACK;
       await options.publish(0, rollout);
-      log.warn({ weight, reason: verdict.reason, canary_window: canaryWindow, stable_window: stableWindow }, "canary rolled back");
+      log.warn({ weight, reason: verdict.reason, canary_window: canaryWindow, stable_window: stableWindow, slo_burns: burns }, "canary rolled back");
       return rollout;
     }
-    log.info({ weight, reason: verdict.reason, canary_window: canaryWindow, stable_window: stableWindow }, "canary step passed");
+    log.info({ weight, reason: verdict.reason, canary_window: canaryWindow, stable_window: stableWindow, slo_burns: burns }, "canary step passed");
   }
   rollout.state = RolloutState.PROMOTED;
   await options.publish(100, rollout);
