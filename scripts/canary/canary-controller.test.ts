@@ -8,6 +8,8 @@ import { RolloutState, RouteRulesSchema } from "../../gen/meshwork/routing/v1/ro
 import { ClientFactory, createLogger, registration, RouteTable, serve, type MeshServer } from "../../mesh/index.js";
 import { routingMetrics } from "../../mesh/metrics/routing-metrics.js";
 import { ResilienceEvents } from "../../mesh/resilience/resilience-events.js";
+import type { Slo } from "../../platform/catalogue/index.js";
+import { defaultThresholds, type CanaryThresholds } from "./canary-analysis.js";
 import { runCanary } from "./canary-controller.js";
 
 const logger = createLogger("canary-test", "silent");
@@ -41,8 +43,15 @@ function startVersion(failShare: number): Promise<MeshServer> {
 describe("canary rollout from the mesh's own metrics (scripts/canary)", function () {
   this.timeout(120_000);
 
-  async function rollOut(canaryFailShare: number) {
-    const stable = await startVersion(0);
+  interface RollOutOptions {
+    readonly stableFailShare?: number;
+    readonly steps?: readonly number[];
+    readonly thresholds?: CanaryThresholds;
+    readonly slos?: readonly Slo[];
+  }
+
+  async function rollOut(canaryFailShare: number, options: RollOutOptions = {}) {
+    const stable = await startVersion(options.stableFailShare ?? 0);
     const canary = await startVersion(canaryFailShare);
     const routes = new RouteTable();
     const registry = new Registry();
@@ -81,6 +90,9 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
         stable: "stable",
         windowMs: 1000,
         settleMs: 0,
+        ...(options.steps === undefined ? {} : { steps: options.steps }),
+        ...(options.thresholds === undefined ? {} : { thresholds: options.thresholds }),
+        ...(options.slos === undefined ? {} : { slos: options.slos }),
         logger,
         scrape: async () => [parsePrometheusText(await registry.metrics()).samples],
         async publish(weight, status) {
@@ -133,5 +145,32 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
     expect(weights).to.deep.equal([1, 5, 25, 50, 100, 100]);
     expect(rollout.decisions.map((d) => d.passed)).to.deep.equal([true, true, true, true, true]);
     expect(rollout.decisions.map((d) => d.weight)).to.deep.equal([1, 5, 25, 50, 100]);
+  });
+
+  it("rolls back a canary failing as often as stable, because it burns the target's SLO fast, saying which", async () => {
+    const getItem: Slo = {
+      name: "get-item-availability",
+      description: "Item pages load without a server error.",
+      objective: 99.9,
+      sli: { kind: "availability", subject: { method: "meshwork.inventory.v1.InventoryService/GetItem" } },
+    };
+    // Both versions fail every fifth call: within a window their rates differ
+    // by a call or two, which the 5-point allowance absorbs, so the comparison
+    // passes and only the SLO (20% against a 0.1% budget: 200x) can stop it.
+    const { rollout, weights, failedAfter } = await rollOut(0.2, {
+      stableFailShare: 0.2,
+      steps: [25, 50, 100],
+      thresholds: { ...defaultThresholds, maxErrorRateIncrease: 0.05 },
+      slos: [getItem],
+    });
+    expect(rollout.state).to.equal(RolloutState.ROLLED_BACK);
+    expect(rollout.decisions).to.have.length(1);
+    const decision = rollout.decisions[0]!;
+    expect(decision.passed).to.equal(false);
+    expect(decision.reason).to.match(/^fast-burning SLO get-item-availability: burn rate \d+\.\d over the window \(limit 14\.4\); \d+ of \d+ canary calls server errors, objective 99\.9%$/);
+    expect(Math.abs(decision.canaryErrorRate - decision.stableErrorRate)).to.be.at.most(0.05);
+    expect(weights).to.deep.equal([25, 0]);
+    // The stable version still fails its fifth calls: only the canary is gone.
+    expect(failedAfter).to.be.within(35, 45);
   });
 });
