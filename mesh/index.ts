@@ -21,6 +21,7 @@ export { ensureDatabase } from "./postgres/ensure-database.js";
 export { storeFromEnv } from "./store/store-from-env.js";
 export type { StoreLocation } from "./store/store-from-env.js";
 export { DualProtocolListener } from "./server/dual-protocol-listener.js";
+export { meshNodeAdapter } from "./server/mesh-node-adapter.js";
 export type { DualProtocolListenerOptions, RequestListener } from "./server/dual-protocol-listener.js";
 export { capForFileLimit, connectionLimits, defaultConnectionLimits } from "./server/connection-limits.js";
 export type { ConnectionLimits } from "./server/connection-limits.js";

@@ -1,6 +1,7 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { createContextKey, type ConnectRouter, type HandlerContext, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { meshNodeAdapter } from "../../mesh/index.js";
 import type { Context } from "@opentelemetry/api";
 import type { IncomingHttpHeaders } from "node:http";
 import { clientTimeoutMs, type ClientDeadlineLimits } from "../http/client-deadline.js";
@@ -35,7 +36,9 @@ export const edgeRequestInfo = createContextKey<EdgeRequestInfo>({ requestId: ""
  * twice: to the bytes received (a declared Content-Length above it is refused
  * before reading) and to the message after decompression (zlib stops at it:
  * maxOutputLength), so a gzip bomb costs at most that much memory. Both
- * answer ResourceExhausted.
+ * answer ResourceExhausted. A body that cannot be read (does not parse, bad
+ * compression) is InvalidArgument, not connect-node's Internal
+ * (meshNodeAdapter).
  */
 export function createPassthrough(
   upstreams: readonly FrontedService[],
@@ -43,9 +46,9 @@ export function createPassthrough(
   limits: ClientDeadlineLimits & { readonly maxBodyBytes: number },
   contextValues: ContextValuesOf,
   interceptors: Interceptor[] = [],
-): ReturnType<typeof connectNodeAdapter> {
+): ReturnType<typeof meshNodeAdapter> {
   const { maxBodyBytes, ...deadlines } = limits;
-  return connectNodeAdapter({
+  return meshNodeAdapter({
     readMaxBytes: maxBodyBytes,
     contextValues,
     interceptors,

@@ -7,6 +7,7 @@ import { encodeGrpcFrame } from "../wire/grpc-frame.js";
 import { peerOfSocket } from "../identity/peer.js";
 import { GrpcHandlerContext } from "./grpc-handler-context.js";
 import type { UnaryCall } from "./unary-call.js";
+import { wellFormedError } from "./well-formed-error.js";
 
 /** A unary method reachable on the fast path, with its interceptor chain applied. */
 export interface FastUnaryRoute {
@@ -108,7 +109,7 @@ function serveCall(
     stream.end(body);
   };
   const fail = (err: unknown): void => {
-    const error = ConnectError.from(err);
+    const error = wellFormedError(ConnectError.from(err));
     context.abort(error);
     finish(undefined, error);
   };
@@ -155,8 +156,9 @@ function serveCall(
     try {
       request = fromBinary(route.method.input, unwrapSingleFrame(Buffer.concat(chunks, received)));
     } catch (err) {
-      // As connect-node: a message that does not parse is Internal ("parse binary: ...").
-      fail(err instanceof ConnectError ? err : new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.Internal));
+      // A message that does not parse is the client's error, as on the
+      // connect-node path (mesh-node-adapter.ts).
+      fail(err instanceof ConnectError ? err : new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument));
       return;
     }
     route.call(request, context).then(
@@ -176,7 +178,8 @@ const okTrailers: OutgoingHttpHeaders = { "grpc-status": "0" };
  * with the codes connect-node gives for the same bytes (grpc-edge-cases.test.ts):
  * no frame at all Unimplemented; a frame cut short, or bytes after the frame
  * that are not a whole frame, InvalidArgument; a whole second frame
- * Unimplemented; the compressed flag without grpc-encoding Internal.
+ * Unimplemented; the compressed flag without grpc-encoding InvalidArgument
+ * (the client's bytes are wrong, mesh-node-adapter.ts).
  */
 function unwrapSingleFrame(body: Buffer): Uint8Array {
   if (body.length === 0) {
@@ -184,7 +187,7 @@ function unwrapSingleFrame(body: Buffer): Uint8Array {
   }
   const end = frameEnd(body, 0);
   if (body[0] !== 0) {
-    throw new ConnectError("protocol error: compressed message without grpc-encoding", Code.Internal);
+    throw new ConnectError("protocol error: compressed message without grpc-encoding", Code.InvalidArgument);
   }
   if (end !== body.length) {
     frameEnd(body, end);

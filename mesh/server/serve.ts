@@ -1,7 +1,6 @@
 import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { create, isMessage } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -22,6 +21,7 @@ import { probeRoutes } from "../health/probe-routes.js";
 import type { ReadinessCheck } from "../health/readiness.js";
 import type { ConnectionLimits } from "./connection-limits.js";
 import { DualProtocolListener } from "./dual-protocol-listener.js";
+import { meshNodeAdapter } from "./mesh-node-adapter.js";
 import { createGrpcUnaryFastPath, type FastUnaryRoute } from "./grpc-unary-fast-path.js";
 import { settleOnAbort } from "./settle-on-abort.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
@@ -205,7 +205,7 @@ export async function serve(options: ServeOptions): Promise<MeshServer> {
     return { service, impl: routed };
   });
 
-  const connectHandler = connectNodeAdapter({
+  const connectHandler = meshNodeAdapter({
     routes: (router: ConnectRouter) => {
       for (const { service, impl } of routerImpls) {
         router.service(service, impl as Partial<ServiceImpl<DescService>>);

@@ -7,7 +7,28 @@ import type { FuzzRequest } from "./requests.js";
  * request here with what it found, and, for a failure that needs the whole
  * batch, the seed and path in `regressionRuns`.
  */
-export const regressionRequests: readonly { readonly found: string; readonly request: FuzzRequest }[] = [];
+export const regressionRequests: readonly { readonly found: string; readonly request: FuzzRequest }[] = [
+  {
+    found: "Internal (parse binary) for a GetItem message that does not parse, through the gateway's gRPC-Web passthrough",
+    request: { kind: "grpc-web", path: "/meshwork.inventory.v1.InventoryService/GetItem", headers: { "content-type": "application/grpc-web+proto" }, body: "AAAAAAoK//////////9/" },
+  },
+  {
+    found: "Internal (parse binary) for a message that does not parse, straight to a service (the gRPC fast path)",
+    request: { kind: "grpc", target: "inventory", identity: "allowed", path: "/meshwork.inventory.v1.InventoryService/GetItem", headers: { "content-type": "application/grpc", te: "trailers" }, body: "AAAAAAoK//////////9/" },
+  },
+  {
+    found: "Internal for the compressed flag without grpc-encoding, Connect streaming envelope through the passthrough",
+    request: { kind: "grpc-gateway", path: "/meshwork.inventory.v1.InventoryService/GetItem", headers: { "content-type": "application/grpc", te: "trailers" }, body: "AQAAAAkKB01VRy0wMDE=" },
+  },
+  {
+    found: "Internal for a gzip frame cut short (grpc-encoding gzip), straight to a service",
+    request: { kind: "grpc", target: "inventory", identity: "allowed", path: "/meshwork.inventory.v1.InventoryService/GetItem", headers: { "content-type": "application/grpc", te: "trailers", "grpc-encoding": "gzip" }, body: "AQAAAAgfiwgAAAAAAA==" },
+  },
+  {
+    found: "no answer (seed 44, path 19): grpc+json whose JSON parse error names a lone surrogate; connect-node threw writing grpc-message",
+    request: { kind: "grpc", target: "orders", identity: "allowed", path: "/meshwork.orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc+json", "grpc-encoding": "gzip" }, body: "AAAAAA4KCvCdhZfwnYWlJCYLAQ==" },
+  },
+];
 
 /** fast-check runs to replay exactly (FUZZ_SEED and the path it printed), by suite. */
 export const regressionRuns: readonly { readonly suite: "rest" | "passthrough" | "grpc"; readonly seed: number; readonly path: string }[] = [];
@@ -26,44 +47,4 @@ export const knownFindings: readonly {
   readonly message: RegExp;
   /** Only requests this holds for, when the finding depends on the bytes sent. */
   readonly request?: (request: FuzzRequest) => boolean;
-}[] = [
-  {
-    // @connectrpc/connect's binary serialization throws Code.Internal for a
-    // request message that does not parse (truncated, malformed varint,
-    // invalid UTF-8 in a string); the services' gRPC fast path
-    // (mesh/server/grpc-unary-fast-path.ts) answers the same on purpose, to
-    // agree with connect-node. Should be InvalidArgument.
-    name: "unparseable request message -> internal (parse binary)",
-    code: "internal",
-    kinds: ["connect", "grpc-web", "grpc-gateway", "grpc"],
-    message: /parse binary/,
-  },
-  {
-    // The compressed flag without a grpc-encoding, or with one (identity)
-    // that cannot decompress, and a body that does not gunzip: connect's
-    // envelope reader and the fast path answer Internal.
-    name: "compressed flag without a usable grpc-encoding, or bad gzip -> internal",
-    code: "internal",
-    kinds: ["connect", "grpc-web", "grpc-gateway", "grpc"],
-    message: /compressed envelope, but do not know how to decompress|compressed message without grpc-encoding|decompression failed|incorrect header check|unexpected end of file/,
-  },
-  {
-    // connect-node's gRPC handler (the services serve application/grpc+json
-    // through it; +proto takes the fast path, which answers InvalidArgument
-    // "incomplete envelope") never answers a unary request whose body ends
-    // with a partial envelope (1 to 4 bytes after a whole one) and carries no
-    // grpc-timeout: the stream stays open until the client gives up.
-    name: "partial trailing envelope on application/grpc+json -> no answer (hang)",
-    code: "no answer",
-    kinds: ["grpc"],
-    message: /no answer within|RST code 8/,
-    request: (r) => r.headers["content-type"] === "application/grpc+json" && r.headers["grpc-timeout"] === undefined && partialTrailingEnvelope(Buffer.from(r.body, "base64")),
-  },
-];
-
-/** Whether `body` is one whole gRPC envelope followed by 1 to 4 more bytes. */
-function partialTrailingEnvelope(body: Buffer): boolean {
-  if (body.length < 5) return false;
-  const rest = body.length - 5 - body.readUInt32BE(1);
-  return rest >= 1 && rest <= 4;
-}
+}[] = [];
