@@ -1,11 +1,14 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
-import { GetItemRequestSchema, InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { GetItemRequestSchema, GetItemResponseSchema, InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { grpcFrame, rawHttp2Post } from "../../test/support/raw-grpc.js";
 import { createLogger } from "../logger.js";
+import { meshNodeAdapter } from "./mesh-node-adapter.js";
 import { registration, serve, type MeshServer } from "./serve.js";
 
 const getItem = "/meshwork.inventory.v1.InventoryService/GetItem";
@@ -176,5 +179,63 @@ describe("meshNodeAdapter: unreadable requests are InvalidArgument", () => {
     const viaGrpc = await grpc(server.url, getItem, { "content-type": "application/grpc" }, grpcFrame(message));
     const viaConnect = await post1(server.url, getItem, { "content-type": "application/proto" }, message);
     expect([viaGrpcWeb.code, viaGrpc.code, viaConnect.status]).to.deep.equal([0, 0, 200]);
+  });
+});
+
+/**
+ * A deadline further away than a Node timer reaches is lowered, not expired
+ * at once (the fuzzer's grpc-timeout 99999999H answered DeadlineExceeded
+ * through the gateway's passthrough, which sets no maxTimeoutMs). The
+ * handler reports the deadline it got.
+ */
+describe("meshNodeAdapter: deadlines longer than a timer reaches", () => {
+  let h1: http.Server;
+  let h2: http2.Http2Server;
+  let base1 = "";
+  let base2 = "";
+  before(async () => {
+    const adapter = meshNodeAdapter({
+      routes: (router) =>
+        router.service(InventoryService, {
+          getItem: (_req, ctx) => ({ item: create(ItemSchema, { sku: "MUG-001", name: String(ctx.timeoutMs()) }) }),
+        }),
+    });
+    h1 = http.createServer(adapter);
+    h2 = http2.createServer(adapter);
+    await Promise.all([new Promise<void>((r) => h1.listen(0, "127.0.0.1", r)), new Promise<void>((r) => h2.listen(0, "127.0.0.1", r))]);
+    base1 = `http://127.0.0.1:${(h1.address() as AddressInfo).port}`;
+    base2 = `http://127.0.0.1:${(h2.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    h1?.close();
+    h2?.close();
+  });
+
+  const lowered = (ms: number): boolean => ms > 24 * 24 * 3600_000 && ms <= 2 ** 31 - 1;
+
+  it("gRPC-Web grpc-timeout 99999999H -> OK, with a deadline of about 24.8 days", async () => {
+    const answer = await post1(base1, getItem, { "content-type": "application/grpc-web+proto", "grpc-timeout": "99999999H" }, grpcFrame(message));
+    const item = fromBinary(GetItemResponseSchema, answer.body.subarray(5, 5 + answer.body.readUInt32BE(1)));
+    expect(lowered(Number(item.item?.name)), item.item?.name).to.equal(true);
+  });
+
+  it("gRPC grpc-timeout 99999999H -> OK, with a deadline of about 24.8 days", async () => {
+    const answer = await rawHttp2Post(base2, getItem, { "content-type": "application/grpc", te: "trailers", "grpc-timeout": "99999999H" }, grpcFrame(message));
+    expect(answer.grpcStatus, answer.grpcMessage).to.equal(0);
+    const item = fromBinary(GetItemResponseSchema, answer.body.subarray(5));
+    expect(lowered(Number(item.item?.name)), item.item?.name).to.equal(true);
+  });
+
+  it("Connect connect-timeout-ms 9999999999 -> OK, with a deadline of about 24.8 days", async () => {
+    const answer = await post1(base1, getItem, { "content-type": "application/proto", "connect-timeout-ms": "9999999999" }, message);
+    expect(answer.status).to.equal(200);
+    const item = fromBinary(GetItemResponseSchema, answer.body);
+    expect(lowered(Number(item.item?.name)), item.item?.name).to.equal(true);
+  });
+
+  it("a short deadline is kept as sent", async () => {
+    const answer = await post1(base1, getItem, { "content-type": "application/proto", "connect-timeout-ms": "5000" }, message);
+    const ms = Number(fromBinary(GetItemResponseSchema, answer.body).item?.name);
+    expect(ms).to.be.within(4000, 5000);
   });
 });

@@ -8,7 +8,7 @@ import {
 } from "@connectrpc/connect";
 import { uResponseNotFound, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import {
   compressionBrotli,
   compressionGzip,
@@ -45,6 +45,12 @@ const requestRead = createContextKey<{ done: boolean }>({ done: true }, { descri
  * trailer frame) is rewritten to InvalidArgument. Internal from a handler, an
  * interceptor or an upstream is left as it is.
  *
+ * A deadline further away than a Node timer reaches (2^31-1 ms, about 24.8
+ * days; gRPC allows 99,999,999 hours) is lowered to that: connect-node would
+ * set its timer anyway, which Node then fires after 1 ms, so the call failed
+ * DeadlineExceeded at once. A server that refuses long deadlines
+ * (`maxTimeoutMs`) still refuses it.
+ *
  * A call connect-node fails to answer at all (its handler threw while writing
  * the error, see wellFormedError) is answered here rather than left open:
  * InvalidArgument before the request was read, Internal after; a call whose
@@ -78,7 +84,9 @@ export function meshNodeAdapter(
     const read = { done: false };
     const values = (options.contextValues?.(req) ?? createContextValues()).set(requestRead, read);
     const contentType = String(req.headers["content-type"] ?? "");
-    handler(universalRequestFromNodeRequest(req, res, undefined, values))
+    const request = universalRequestFromNodeRequest(req, res, undefined, values);
+    lowerLongDeadline(request.header);
+    handler(request)
       .then((answer) => (read.done || handler.method.methodKind !== "unary" ? answer : asRequestError(answer, contentType)))
       .then((answer) => universalResponseToNodeResponse(answer, res))
       .catch((reason: unknown) => {
@@ -91,6 +99,24 @@ export function meshNodeAdapter(
         answerFailure(res, contentType, read.done ? new ConnectError("internal error", Code.Internal) : new ConnectError("the request could not be read", Code.InvalidArgument));
       });
   };
+}
+
+/** The longest delay setTimeout takes; a longer one fires after 1 ms. */
+const longestTimerMs = 2 ** 31 - 1;
+
+/** Lowers a grpc-timeout or connect-timeout-ms longer than a timer can wait to the longest it can. */
+function lowerLongDeadline(header: Headers): void {
+  const grpcTimeout = header.get("grpc-timeout");
+  if (grpcTimeout !== null) {
+    const timeout = parseTimeout(grpcTimeout, Number.MAX_SAFE_INTEGER);
+    if (timeout.error === undefined && timeout.timeoutMs !== undefined && timeout.timeoutMs > longestTimerMs) {
+      header.set("grpc-timeout", `${Math.floor(longestTimerMs / 1000)}S`);
+    }
+  }
+  const connectTimeout = header.get("connect-timeout-ms");
+  if (connectTimeout !== null && /^\d{1,10}$/.test(connectTimeout) && Number(connectTimeout) > longestTimerMs) {
+    header.set("connect-timeout-ms", String(longestTimerMs));
+  }
 }
 
 /** A trailers-only gRPC or gRPC-Web answer, or Connect's JSON error, for a call connect-node left unanswered. */

@@ -28,6 +28,10 @@ export const regressionRequests: readonly { readonly found: string; readonly req
     found: "no answer (seed 44, path 19): grpc+json whose JSON parse error names a lone surrogate; connect-node threw writing grpc-message",
     request: { kind: "grpc", target: "orders", identity: "allowed", path: "/meshwork.orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc+json", "grpc-encoding": "gzip" }, body: "AAAAAA4KCvCdhZfwnYWlJCYLAQ==" },
   },
+  {
+    found: "DeadlineExceeded (seed 43, path 126): grpc-timeout 99999999H through the passthrough; connect-node's timer overflowed and fired at once",
+    request: { kind: "grpc-gateway", path: "/meshwork.orders.v1.OrderService/CancelOrder", headers: { authorization: "<token:alice>", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "99999999H" }, body: "AAAAAA4KDHRva19kZWNsaW5lZA==" },
+  },
 ];
 
 /** fast-check runs to replay exactly (FUZZ_SEED and the path it printed), by suite. */
