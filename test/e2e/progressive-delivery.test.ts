@@ -49,7 +49,8 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
     const env = { DATA_DIR: dataDir, MESH_ROUTES_FILE: routesFile };
     [inventory, payments] = await Promise.all([startService("inventory", env), startService("payments", env)]);
     const ordersEnv = { ...env, INVENTORY_URL: inventory.url, PAYMENTS_URL: payments.url, FEATURE_FLAGS_FILE: flagsFile };
-    stable = await startService("orders", ordersEnv);
+    // Faults armed with no rules: FaultService lets a test make the stable release fail too.
+    stable = await startService("orders", { ...ordersEnv, MESH_FAULTS: "{}" });
     // The canary: the same code and database, its own version label, and a
     // bad release rehearsed with fault injection (20% of PlaceOrder fail).
     canary = await startService("orders", {
@@ -191,33 +192,23 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
       }
     }
 
-    async function canaryRun(): Promise<{ code: number; stdout: string }> {
+    async function canaryRun(overrides: Record<string, string> = {}): Promise<{ code: number; stdout: string }> {
       const admin = await tokens.sign("operator", ["meshwork:admin"]);
-      const args = [
-        "--import",
-        "tsx",
-        path.join(root, "scripts/canary.ts"),
-        "--service",
-        "orders",
-        "--version",
-        "canary",
-        "--routes",
-        routesFile,
-        "--metrics",
-        `${gateway.url}/metrics`,
-        "--token",
-        admin,
+      const flags: Record<string, string> = {
+        "--service": "orders",
+        "--version": "canary",
+        "--routes": routesFile,
+        "--metrics": `${gateway.url}/metrics`,
+        "--token": admin,
         // Short windows, each step waiting (up to 20 s) for 10 canary calls: at
         // 1% of a busy test machine's traffic the canary sees few.
-        "--window-s",
-        "1",
-        "--max-windows",
-        "20",
-        "--settle-ms",
-        "1200",
-        "--min-calls",
-        "10",
-      ];
+        "--window-s": "1",
+        "--max-windows": "20",
+        "--settle-ms": "1200",
+        "--min-calls": "10",
+        ...overrides,
+      };
+      const args = ["--import", "tsx", path.join(root, "scripts/canary.ts"), ...Object.entries(flags).flat()];
       try {
         const { stdout } = await run(process.execPath, args, { cwd: root, env: { ...process.env, LOG_LEVEL: "warn" } });
         return { code: 0, stdout };
@@ -262,6 +253,51 @@ describe("progressive delivery: canary routing, analysis and rollback, feature f
         expect(order.state, `${orderId} (${card}): ${order.cancelReason ?? ""} ${order.cancelDetail ?? ""}`).to.equal(card === "tok_visa" ? "ORDER_STATE_CONFIRMED" : "ORDER_STATE_CANCELLED");
       });
       expect(failedCalls, "calls failed through to the customer").to.be.lessThan(placed.length);
+    });
+
+    it("rolls back a canary failing no more often than stable because it burns orders' PlaceOrder SLO fast, counted and on /mesh with the reason", async () => {
+      // The stable release fails 20% of PlaceOrder too, and the comparison
+      // may not stop the canary whatever each window's few calls give (an
+      // allowance of 100 points; rates judged from one call, so no "failed N
+      // of only M" either): only the canary's own burn of
+      // place-order-availability (services/orders/service.yaml; 20% of calls
+      // against a 0.1% budget, about 200x the sustainable rate, over the 14.4x
+      // fast burn) can. From 25%, over 3 s windows.
+      const stableFaults = clients.client(FaultService, stable.url);
+      await stableFaults.setFaults({
+        config: {
+          faults: [{ service: "meshwork.orders.v1.OrderService", method: "PlaceOrder", abort: { errorType: { case: "grpcStatus", value: 14 }, percentage: { numerator: 20 } } }],
+        },
+      });
+      writeFileSync(routesFile, "{}");
+      try {
+        const result = await traffic(canaryRun({ "--steps": "25,50,100", "--window-s": "3", "--min-calls": "1", "--max-error-rate-increase": "1" }));
+        expect(result.code, result.stdout).to.equal(1);
+        const sloReason = /^fast-burning SLO place-order-availability: burn rate \d+\.\d over the window \(limit 14\.4\); \d+ of \d+ canary calls server errors, objective 99\.9%$/;
+        expect(result.stdout, result.stdout).to.match(/orders canary: ROLLED BACK \(fast-burning SLO place-order-availability: burn rate /);
+        const story = rollout();
+        expect(story?.state).to.equal(RolloutState.ROLLED_BACK);
+        expect(story?.weight).to.equal(0);
+        const last = story?.decisions.at(-1);
+        expect(last?.passed).to.equal(false);
+        expect(last?.reason).to.match(sloReason);
+        // Counted like any failed step, and the reason on /mesh like any rollback's.
+        type Rollouts = { target: string; rollout?: { state: string; decisions: { passed: boolean; reason: string }[] } }[];
+        const rollouts = await eventually(
+          "/mesh shows the SLO rollback and its reason",
+          async () => {
+            const page = await httpRequest(gateway.url, { method: "GET", path: "/mesh/status.json", headers: { authorization: `Bearer ${await tokens.sign("operator", ["meshwork:admin"])}` } });
+            return (page.json as { rollouts?: Rollouts } | undefined)?.rollouts ?? [];
+          },
+          (found: Rollouts) => sloReason.test(found[0]?.rollout?.decisions.at(-1)?.reason ?? ""),
+        );
+        expect(rollouts[0]?.rollout?.state).to.equal("rolled-back");
+        const metrics = await gatewayMetrics();
+        expect(metrics).to.match(/meshwork_rollout_state\{target="orders",canary="canary",state="rolled_back"\} 1/);
+        expect(metrics).to.match(/meshwork_rollout_steps\{target="orders",canary="canary",result="failed"\} 1/);
+      } finally {
+        await stableFaults.setFaults({ config: {} });
+      }
     });
 
     it("promotes a healthy canary to 100%", async () => {
