@@ -154,13 +154,14 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
       objective: 99.9,
       sli: { kind: "availability", subject: { method: "meshwork.inventory.v1.InventoryService/GetItem" } },
     };
-    // Both versions fail every fifth call: within a window their rates differ
-    // by a call or two, which the 5-point allowance absorbs, so the comparison
-    // passes and only the SLO (20% against a 0.1% budget: 200x) can stop it.
+    // Both versions fail every fifth call, and the comparison may not stop
+    // the canary whatever a busy machine's window gives it (an allowance of
+    // 100 points, rates judged from one call, so no "failed N of only M"
+    // either): only the SLO (20% against a 0.1% budget: 200x) can.
     const { rollout, weights, failedAfter } = await rollOut(0.2, {
       stableFailShare: 0.2,
       steps: [25, 50, 100],
-      thresholds: { ...defaultThresholds, maxErrorRateIncrease: 0.05 },
+      thresholds: { ...defaultThresholds, minCalls: 1, maxErrorRateIncrease: 1 },
       slos: [getItem],
     });
     expect(rollout.state).to.equal(RolloutState.ROLLED_BACK);
@@ -168,7 +169,7 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
     const decision = rollout.decisions[0]!;
     expect(decision.passed).to.equal(false);
     expect(decision.reason).to.match(/^fast-burning SLO get-item-availability: burn rate \d+\.\d over the window \(limit 14\.4\); \d+ of \d+ canary calls server errors, objective 99\.9%$/);
-    expect(Math.abs(decision.canaryErrorRate - decision.stableErrorRate)).to.be.at.most(0.05);
+    expect(decision.stableErrorRate).to.be.greaterThan(0);
     expect(weights).to.deep.equal([25, 0]);
     // The stable version still fails its fifth calls: only the canary is gone.
     expect(failedAfter).to.be.within(35, 45);
