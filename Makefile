@@ -74,8 +74,8 @@ bench: deps system-bench ## Benchmarks (ratios within one run, never timed tests
 canary: deps ## Roll a version out step by step, rolled back on a breach: make canary SERVICE=orders VERSION=canary [WINDOW_S=30]
 	@node --import tsx scripts/canary.ts --service "$(SERVICE)" --version "$(VERSION)" $(if $(STABLE),--stable "$(STABLE)") $(if $(WINDOW_S),--window-s "$(WINDOW_S)") $(if $(METRICS),--metrics "$(METRICS)") $(if $(TOKEN),--token "$(TOKEN)")
 
-load: deps ## Load the running mesh (open loop): make load [TARGET=rest|grpc] [STAGES=5s@10..50,20s@50] [URL=...] [OUT=dir]
-	@node --import tsx scripts/load.ts --target "$(or $(TARGET),rest)" $(if $(STAGES),--stages "$(STAGES)") $(if $(URL),--url "$(URL)") $(if $(OUT),--out "$(OUT)")
+load: deps ## Load the running mesh (open loop): make load [TARGET=rest|grpc] [STAGES=5s@10..50,20s@50] [URL=...] [OUT=dir] [TLS_DIR=dir]
+	@node --import tsx scripts/load.ts --target "$(or $(TARGET),rest)" $(if $(STAGES),--stages "$(STAGES)") $(if $(URL),--url "$(URL)") $(if $(OUT),--out "$(OUT)") $(if $(TLS_DIR),--tls-dir "$(TLS_DIR)")
 
 fuzz: deps ## Fuzz the mesh with generated requests (default 20,000): make fuzz [N=200000] [SEED=...]
 	@node --import tsx scripts/fuzz.ts $(if $(N),--runs "$(N)") $(if $(SEED),--seed "$(SEED)")

@@ -9,6 +9,9 @@ import type { LoadSummary } from "../../scripts/load/load-summary.js";
 import { runOpenLoop } from "../../scripts/load/open-loop.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { startService } from "../support/service-process.js";
+import { testCredentialDir } from "../support/test-identity.js";
+import { WorkloadCredentials } from "../../mesh/identity/workload-credentials.js";
+import { credentialFilesIn } from "../../mesh/identity/credential-files.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const run = promisify(execFile);
@@ -20,7 +23,8 @@ describe("make load (open-loop load generator)", function () {
     let mesh: TestMesh;
     let out: string;
     before(async () => {
-      mesh = await startMesh({ env: { MESH_INSECURE: "1" }, gateway: {} });
+      // The mesh as it runs by default: mTLS between its processes.
+      mesh = await startMesh({ gateway: {} });
       out = mkdtempSync(path.join(os.tmpdir(), "meshwork-load-"));
     });
     after(async () => {
@@ -71,10 +75,81 @@ describe("make load (open-loop load generator)", function () {
     });
   });
 
+  describe("against a service over mTLS (the default), as an operator", () => {
+    let dataDir: string;
+    let inventory: Awaited<ReturnType<typeof startService>>;
+    let out: string;
+    before(async () => {
+      dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-load-grpc-"));
+      out = mkdtempSync(path.join(os.tmpdir(), "meshwork-load-grpc-out-"));
+      inventory = await startService("inventory", { DATA_DIR: dataDir });
+    });
+    after(async () => {
+      await inventory?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    });
+
+    it("runs the grpc target with an operator's certificate (--tls-dir): every call answered ok", async () => {
+      expect(inventory.url).to.match(/^https:/);
+      const operatorDir = await testCredentialDir("load-test", { kind: "operator" });
+      const { stdout } = await run(
+        process.execPath,
+        ["--import", "tsx", "scripts/load.ts", "--target", "grpc", "--url", inventory.url, "--tls-dir", operatorDir, "--stages", "3s@20", "--out", out, "--quiet"],
+        { cwd: root },
+      );
+      expect(stdout).to.contain("rate achieved");
+      const summary = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as LoadSummary;
+      expect(summary.requests).to.equal(60);
+      expect(summary.codes, JSON.stringify(summary.codes)).to.deep.equal([{ code: "ok", count: 60 }]);
+    });
+
+    it("refuses to start without credentials (no --tls-dir, no mesh CA in the data directory), saying what to do, and writes nothing", async () => {
+      const outDir = path.join(out, "refused");
+      const err = await run(
+        process.execPath,
+        ["--import", "tsx", "scripts/load.ts", "--target", "grpc", "--url", inventory.url, "--data-dir", dataDir, "--stages", "1s@1", "--out", outDir, "--quiet"],
+        { cwd: root, env: { ...process.env, MESH_INSECURE: "" } },
+      ).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err?.code).to.equal(2);
+      expect(err?.stderr).to.contain(`no mesh CA in ${path.join(dataDir, "ca")}`);
+      expect(err?.stderr).to.contain("--tls-dir");
+      expect(existsSync(outDir)).to.equal(false);
+      expect(existsSync(path.join(dataDir, "tls", "operators", "load"))).to.equal(false);
+    });
+
+    it("refuses a --tls-dir without the three files, naming the missing ones", async () => {
+      const err = await run(
+        process.execPath,
+        ["--import", "tsx", "scripts/load.ts", "--target", "grpc", "--url", inventory.url, "--tls-dir", dataDir, "--stages", "1s@1", "--quiet"],
+        { cwd: root },
+      ).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err?.code).to.equal(2);
+      expect(err?.stderr).to.contain("lacks tls.crt, tls.key, ca.crt");
+    });
+
+    it("is refused by the service without a client certificate: a cleartext client gets no answer from the mTLS port", async () => {
+      const load = grpcTarget({ url: inventory.url.replace(/^https:/, "http:"), skus: ["MUG-001"], timeoutMs: 3_000 });
+      try {
+        expect(await load.send(0)).to.not.equal("ok");
+      } finally {
+        await load.close();
+      }
+    });
+  });
+
   it("measures latency from the intended send time: a server stalled for 1 s shows about 1 s at the tail on every request due during the stall", async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-load-stall-"));
-    const inventory = await startService("inventory", { DATA_DIR: dataDir, LOG_LEVEL: "warn", MESH_INSECURE: "1" });
-    const load = grpcTarget({ url: inventory.url, skus: ["MUG-001", "TEE-001"] });
+    // Over mTLS, as the mesh runs by default, with an operator's certificate.
+    const inventory = await startService("inventory", { DATA_DIR: dataDir });
+    const tls = new WorkloadCredentials(credentialFilesIn(await testCredentialDir("load-test", { kind: "operator" })));
+    const load = grpcTarget({ url: inventory.url, skus: ["MUG-001", "TEE-001"], tls });
     try {
       // 100/s for 4 s; after 1.5 s the server is stopped (SIGSTOP) for 1 s.
       const stall = setTimeout(() => {
@@ -85,6 +160,8 @@ describe("make load (open-loop load generator)", function () {
       clearTimeout(stall);
       const r = result.recorder;
       expect(r.count).to.equal(400);
+      // Every call answered, late or not: a refused call would be a fast sample.
+      expect(Object.fromEntries(r.codes), JSON.stringify([...r.codes])).to.deep.equal({ ok: 400 });
       expect(r.maxMs).to.be.at.least(900);
       // About 100 requests were due during the stall, waiting from ~1 s down
       // to ~0: about half of them 500 ms or more. A closed-loop generator
@@ -95,6 +172,7 @@ describe("make load (open-loop load generator)", function () {
     } finally {
       inventory.child.kill("SIGCONT");
       await load.close();
+      tls.close();
       await inventory.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
