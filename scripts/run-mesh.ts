@@ -13,6 +13,10 @@
 // process its identity spiffe://<MESH_TRUST_DOMAIN>/service/<name> into
 // .data/tls/<name> (MESH_TLS_DIR), valid MESH_CERT_TTL_SECONDS (default 1 h),
 // and renews it at half its life; processes reload the files themselves.
+//
+// Payments runs the card processor PAYMENT_PROCESSOR names, `simulated` (the
+// only one shipped) unless the calling shell says otherwise; the table says
+// which.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
@@ -42,6 +46,7 @@ const ports = new Map(
 );
 const insecure = envString(process.env, "MESH_INSECURE", "0") === "1";
 const trustDomain = envString(process.env, "MESH_TRUST_DOMAIN", defaultTrustDomain);
+const paymentProcessor = envString(process.env, "PAYMENT_PROCESSOR", "simulated");
 const ttlMs = envInt(process.env, "MESH_CERT_TTL_SECONDS", defaultWorkloadTtlMs / 1000, { min: 10 }) * 1000;
 /** Health, probes and metrics answer in cleartext on every port; the gateway's public port is cleartext HTTP. */
 // eslint-disable-next-line @microsoft/sdl/no-insecure-url -- these listeners speak plaintext by design (mTLS is on the RPC URLs below); https here would be false
@@ -120,6 +125,8 @@ const spec = (name: string, main: string, port: number, extraEnv: Record<string,
     DATABASE_URL: databaseUrls.get(main) ?? "",
     DATABASE_URL_FILE: "",
     MESH_ROUTES_FILE: routesFile,
+    // Chosen here, not left to payments' fallback (services/payments/main.ts).
+    PAYMENT_PROCESSOR: paymentProcessor,
     // What the gateway's /mesh page polls.
     MESH_SERVICES: [
       ...services.map((m) => `${m.name}=${serviceUrl(m.name)}`),
@@ -139,13 +146,20 @@ if (canary !== undefined) {
   }));
 }
 
+// What the table says beside a process: the card processor payments (and its canary) run.
+const processorNote = `card processor: ${paymentProcessor} (PAYMENT_PROCESSOR)${paymentProcessor === "simulated" ? ", test tokens for anyone" : ""}`;
+const notes = new Map(
+  specs.filter((s) => s.name === "payments" || s.name === "payments-canary").map((s) => [s.name, processorNote] as const),
+);
+const table = (): string => processTable(supervisor.status(), address, { notes });
+
 // A process that exits unexpectedly is restarted with backoff (scripts/supervisor/),
 // counted in the table and on /mesh; a crash loop is reported.
 const supervisor = new Supervisor(specs);
 supervisor.on("serving", (p) => {
   if (p.restarts > 0) {
     console.log(`${p.name} is SERVING again (pid ${p.pid}, restart ${p.restarts})`);
-    console.log(processTable(supervisor.status(), address));
+    console.log(table());
   }
 });
 let stopping = false;
@@ -158,7 +172,7 @@ try {
   console.error(err instanceof PortsInUseError ? err.message : err);
   await stop(1);
 }
-console.log(processTable(supervisor.status(), address));
+console.log(table());
 console.log(`Live mesh page: ${url(gatewayPort)}/mesh`);
 if (!insecure) {
   console.log(

@@ -121,6 +121,9 @@ describe("make run (the supervisor)", function () {
         const scheme = name === "gateway" ? "http" : "https";
         expect(output).to.match(new RegExp(`${name}\\s+\\d+\\s+${scheme}://127\\.0\\.0\\.1:${port}\\s+SERVING`));
       }
+      // The card processor is chosen, not fallen back to, and the table says which.
+      expect(output).to.match(/payments\s+\d+\s+\S+\s+SERVING\s+0\s+card processor: simulated \(PAYMENT_PROCESSOR\), test tokens for anyone/);
+      expect(output).not.to.contain("PAYMENT_PROCESSOR unset");
       // As the gateway, with the identity make run issued it: the contracts
       // let it call these and assert the customer.
       const tls = path.join(dataDir, "tls", "gateway");

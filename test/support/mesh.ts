@@ -32,7 +32,7 @@ export async function startMesh(options: StartMeshOptions | Record<string, strin
     dist === undefined ? startSource(name, env) : startBuiltService(dist, name, env);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-e2e-"));
   const env = { DATA_DIR: dataDir, ...extraEnv };
-  const [inventory, payments] = await Promise.all([startService("inventory", env), startService("payments", env)]);
+  const [inventory, payments] = await Promise.all([startService("inventory", env), startService("payments", { PAYMENT_PROCESSOR: "simulated", ...env })]);
   const orders = await startService("orders", { ...env, INVENTORY_URL: inventory.url, PAYMENTS_URL: payments.url });
   const notifications = await startService("notifications", { ...env, ORDERS_URL: orders.url });
   const gateway =
