@@ -19,6 +19,7 @@ import {
   serviceRuntime,
 } from "../mesh/index.js";
 import {
+  authDevFallbacks,
   createTokenVerifier,
   devAudience,
   devAuthDirName,
@@ -48,14 +49,23 @@ const maxTimeoutMs = envInt(env, "GATEWAY_MAX_TIMEOUT_MS", 30_000, { min: 1 });
 // upstream calls fail, not succeed sooner.
 const clientDeadlineFloorMs = envInt(env, "CLIENT_DEADLINE_FLOOR_MS", 50, { min: 1 });
 
-const jwksUrl = envString(env, "AUTH_JWKS_URL", "");
-const jwks = jwksUrl !== ""
-  ? { url: jwksUrl }
-  : { file: envString(env, "AUTH_JWKS_FILE", "") || (await ensureDevKeys(path.join(dataDir, devAuthDirName))).jwksFile };
+const auth = {
+  jwksUrl: envString(env, "AUTH_JWKS_URL", ""),
+  jwksFile: envString(env, "AUTH_JWKS_FILE", ""),
+  issuer: envString(env, "AUTH_ISSUER", ""),
+  audience: envString(env, "AUTH_AUDIENCE", ""),
+};
+// MESH_ENV=production stops here, naming each development fallback: the
+// runtime's (mTLS off, MESH_FAULTS) and the token verification's. Before any
+// dev key is made.
+runtime.refuseDevFallbacks(authDevFallbacks(auth));
+const jwks = auth.jwksUrl !== ""
+  ? { url: auth.jwksUrl }
+  : { file: auth.jwksFile || (await ensureDevKeys(path.join(dataDir, devAuthDirName))).jwksFile };
 const verifier = await createTokenVerifier({
   jwks,
-  issuer: envString(env, "AUTH_ISSUER", devIssuer),
-  audience: envString(env, "AUTH_AUDIENCE", devAudience),
+  issuer: auth.issuer || devIssuer,
+  audience: auth.audience || devAudience,
 });
 
 // What it fronts: GATEWAY_CONFIG (default gateway/gateway.yaml). Start-up

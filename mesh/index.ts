@@ -50,6 +50,8 @@ export { mirrorHeader, RouteTable, readRouteFile, watchRouteFile } from "./routi
 export type { RouteFileWatch, RouteReason, VersionChoice } from "./routing/index.js";
 export { serviceRuntime } from "./process/service-runtime.js";
 export type { ServiceClientsOptions, ServiceRuntime, ServiceRuntimeOptions, ServiceServeOptions } from "./process/service-runtime.js";
+export { ProductionModeError, testHook } from "./process/production-mode.js";
+export type { DevFallback, MeshEnv } from "./process/production-mode.js";
 export {
   appendToOutbox,
   connectNatsBus,

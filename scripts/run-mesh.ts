@@ -14,6 +14,11 @@
 // .data/tls/<name> (MESH_TLS_DIR), valid MESH_CERT_TTL_SECONDS (default 1 h),
 // and renews it at half its life; processes reload the files themselves.
 //
+// It is the development mode (MESH_ENV=development, set on every process; the
+// table's caption says so): the gateway signs its own tokens and payments runs
+// a simulated processor, fallbacks MESH_ENV=production refuses. A calling
+// shell's MESH_ENV=production stops it at start.
+//
 // Payments runs the card processor PAYMENT_PROCESSOR names, `simulated` (the
 // only one shipped) unless the calling shell says otherwise; the table says
 // which.
@@ -46,6 +51,13 @@ const ports = new Map(
 );
 const insecure = envString(process.env, "MESH_INSECURE", "0") === "1";
 const trustDomain = envString(process.env, "MESH_TRUST_DOMAIN", defaultTrustDomain);
+const meshEnv = envString(process.env, "MESH_ENV", "development");
+if (meshEnv !== "development") {
+  throw new Error(
+    `MESH_ENV=${meshEnv}: make run is the development mode (a generated signing key, the simulated card processor); ` +
+      "production mode is for deployed processes (README: Production mode)",
+  );
+}
 const paymentProcessor = envString(process.env, "PAYMENT_PROCESSOR", "simulated");
 const ttlMs = envInt(process.env, "MESH_CERT_TTL_SECONDS", defaultWorkloadTtlMs / 1000, { min: 10 }) * 1000;
 /** Health, probes and metrics answer in cleartext on every port; the gateway's public port is cleartext HTTP. */
@@ -115,6 +127,7 @@ const spec = (name: string, main: string, port: number, extraEnv: Record<string,
     PORT: String(port),
     DATA_DIR: dataDir,
     LOG_LEVEL: logLevel,
+    MESH_ENV: meshEnv,
     ...(insecure ? { MESH_INSECURE: "1" } : { MESH_TLS_DIR: tlsDirs.get(main)!, MESH_INSECURE: "" }),
     // Where every service is: <NAME>_URL (ORDERS_URL is also the embedded
     // bus's source of order events for notifications; NATS_URL, when set,
@@ -151,7 +164,10 @@ const processorNote = `card processor: ${paymentProcessor} (PAYMENT_PROCESSOR)${
 const notes = new Map(
   specs.filter((s) => s.name === "payments" || s.name === "payments-canary").map((s) => [s.name, processorNote] as const),
 );
-const table = (): string => processTable(supervisor.status(), address, { notes });
+const caption =
+  "Development mode (MESH_ENV=development): the gateway trusts its own generated signing key, payments a simulated card processor; " +
+  'README "Production mode" says what a deployment sets instead';
+const table = (): string => processTable(supervisor.status(), address, { caption, notes });
 
 // A process that exits unexpectedly is restarted with backoff (scripts/supervisor/),
 // counted in the table and on /mesh; a crash loop is reported.

@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { FaultConfigSchema, FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { ClientFactory } from "../client/client-factory.js";
-import { envInt, envString, type Env } from "../env.js";
+import { envChoice, envInt, envString, type Env } from "../env.js";
 import { identityCheck } from "../health/identity-check.js";
 import { meshTlsFromEnv } from "../identity/tls-from-env.js";
 import type { WorkloadCredentials } from "../identity/workload-credentials.js";
@@ -17,6 +17,7 @@ import { metricsEndpoint } from "../metrics/metrics-endpoint.js";
 import type { ConnectionLimits } from "../server/connection-limits.js";
 import { connectionLimitsFromEnv } from "./connection-limits-from-env.js";
 import { openFileLimit } from "./open-file-limit.js";
+import { meshEnvs, refuseDevFallbacks, runtimeDevFallbacks, type DevFallback, type MeshEnv } from "./production-mode.js";
 import { faultConfigFromSetting } from "../faults/fault-config.js";
 import { FaultInjector } from "../faults/fault-injector.js";
 import { faultServer } from "../faults/fault-server.js";
@@ -48,6 +49,18 @@ export interface ServiceClientsOptions {
 /** A process's shared setup; make it once, first thing in main. */
 export interface ServiceRuntime {
   readonly env: Env;
+  /** MESH_ENV: `development` (default) or `production`, which refuses every development fallback (see `refuseDevFallbacks`). */
+  readonly mode: MeshEnv;
+  /**
+   * In production, stops the process (a ProductionModeError) naming every
+   * development fallback it would start with: the runtime's own (mTLS off
+   * with MESH_INSECURE=1, fault injection with MESH_FAULTS) and `own`, the
+   * main's (a test hook, a simulated dependency, ...), all in one error. A
+   * main calls it once it has read its configuration, before it opens a store
+   * or listens; `serve` calls it, with none of the main's, if the main has not.
+   * In development it does nothing: each fallback warns where it is read.
+   */
+  refuseDevFallbacks(own?: readonly DevFallback[]): void;
   /** Named after the process; level from LOG_LEVEL (default info). */
   readonly logger: Logger;
   /** OTLP/HTTP export and sampling from the standard OTEL_* variables. */
@@ -126,6 +139,7 @@ export interface ServiceRuntime {
 
 /** Reads the environment once; a malformed value stops the process naming the variable. */
 export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceRuntimeOptions): ServiceRuntime {
+  const mode = envChoice(env, "MESH_ENV", meshEnvs, "development") || "development";
   const version = envString(env, "SERVICE_VERSION", "stable");
   const baseLogger = createLogger(name, envString(env, "LOG_LEVEL", "info"));
   // A canary's lines say so; the stable release's lines stay as they were.
@@ -161,6 +175,11 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
   if (faults !== undefined) {
     metrics.observeFaults(faults);
   }
+  let fallbacksRefused = false;
+  const refuse = (own: readonly DevFallback[] = []): void => {
+    fallbacksRefused = true;
+    refuseDevFallbacks(mode, [...runtimeDevFallbacks({ mtls: tls !== undefined, faults: faults !== undefined }), ...own]);
+  };
   const routes = new RouteTable();
   const routesFile = envString(env, "MESH_ROUTES_FILE", "");
   let routeWatch: RouteFileWatch | undefined;
@@ -173,6 +192,8 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
   }).set({ service: name, version }, 1);
   return {
     env,
+    mode,
+    refuseDevFallbacks: refuse,
     logger,
     tracing,
     metrics,
@@ -207,6 +228,9 @@ export function serviceRuntime(name: string, env: Env, { defaultPort }: ServiceR
       return routeWatch;
     },
     async serve(options) {
+      if (!fallbacksRefused) {
+        refuse();
+      }
       const server = await serve({
         ...options,
         // Every process can be told how to route its outbound calls (operators only).

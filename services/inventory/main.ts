@@ -13,6 +13,8 @@ import { openInventoryStore } from "./open-store.js";
 
 const runtime = serviceRuntime("inventory", process.env, { defaultPort: 50051 });
 const { env, logger } = runtime;
+// MESH_ENV=production: the runtime's fallbacks (mTLS off, MESH_FAULTS) stop it before the store is opened.
+runtime.refuseDevFallbacks();
 
 // Stock events go out through the outbox: the relay is woken after each commit that wrote one.
 let relay: OutboxRelay | undefined;

@@ -4,7 +4,7 @@
 // the server.
 import { NotificationService } from "../../gen/meshwork/notifications/v1/notifications_pb.js";
 import { deadLetterService, eventBusFromEnv, startConsumer } from "../../mesh/events/index.js";
-import { envInt, envString, registration, runUntilSignal, serviceRuntime, storeCheck, storeFromEnv } from "../../mesh/index.js";
+import { envInt, envString, registration, runUntilSignal, serviceRuntime, storeCheck, storeFromEnv, testHook } from "../../mesh/index.js";
 import { createNotificationDomain } from "./domain.js";
 import { createNotificationHandler } from "./handler.js";
 import { notificationsConsumer, orderEventHandlers, ordersStream } from "./order-events.js";
@@ -13,15 +13,18 @@ import { openNotificationStore } from "./open-store.js";
 const runtime = serviceRuntime("notifications", process.env, { defaultPort: 50054 });
 const { env, logger, tracing } = runtime;
 
-// SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE.
-const store = await openNotificationStore(storeFromEnv(env, () => runtime.dataFile("notifications.db")), { logger });
-const domain = createNotificationDomain(store);
 // Test only: NOTIFICATIONS_TEST_FAIL_CUSTOMER=<customer id> makes every event
 // about that customer's orders fail, to drive the dead-letter tests.
 const failForCustomer = envString(env, "NOTIFICATIONS_TEST_FAIL_CUSTOMER", "");
 if (failForCustomer !== "") {
   logger.warn({ NOTIFICATIONS_TEST_FAIL_CUSTOMER: failForCustomer }, "test fault armed: every event about this customer's orders fails");
 }
+// MESH_ENV=production refuses an armed test hook, with the runtime's own fallbacks.
+runtime.refuseDevFallbacks(failForCustomer === "" ? [] : [testHook("NOTIFICATIONS_TEST_FAIL_CUSTOMER")]);
+
+// SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE.
+const store = await openNotificationStore(storeFromEnv(env, () => runtime.dataFile("notifications.db")), { logger });
+const domain = createNotificationDomain(store);
 const handlers = orderEventHandlers(domain, failForCustomer === "" ? {} : { failForCustomer });
 
 // Only the embedded bus calls out (pulling from orders); those calls are not metered.

@@ -16,6 +16,7 @@ import {
   serviceRuntime,
   storeCheck,
   storeFromEnv,
+  testHook,
 } from "../../mesh/index.js";
 import { eventBusFromEnv, eventBusServices, startOutboxRelay, type OutboxRelay } from "../../mesh/events/index.js";
 import { fileFeatureFlags, noFeatureFlags } from "../../mesh/flags/index.js";
@@ -29,6 +30,22 @@ import { inventoryPort, paymentsPort } from "./upstream.js";
 const runtime = serviceRuntime("orders", process.env, { defaultPort: 50053 });
 const { env, logger } = runtime;
 
+// Test only: OUTBOX_TEST_CRASH=before-publish makes the relay SIGKILL this
+// process before its first publish (test/e2e/events.test.ts).
+const outboxCrash = envChoice(env, "OUTBOX_TEST_CRASH", ["before-publish"], "") === "before-publish";
+if (outboxCrash) {
+  logger.warn({ OUTBOX_TEST_CRASH: "before-publish" }, "test fault armed: the outbox relay kills this process before its first publish");
+}
+// Test only: SAGA_TEST_CRASH_AT=<point> makes the process SIGKILL itself when a
+// saga reaches that point (saga.ts lists them), for the crash-recovery tests.
+const crashAt = envString(env, "SAGA_TEST_CRASH_AT", "");
+const testCrashAt = crashAt === "" ? undefined : parseSagaCrashPoint(crashAt);
+if (testCrashAt !== undefined) {
+  logger.warn({ SAGA_TEST_CRASH_AT: testCrashAt }, "test fault armed: this process kills itself when a saga reaches this point");
+}
+// MESH_ENV=production refuses an armed test hook, with the runtime's own fallbacks.
+runtime.refuseDevFallbacks([...(outboxCrash ? [testHook("OUTBOX_TEST_CRASH")] : []), ...(testCrashAt === undefined ? [] : [testHook("SAGA_TEST_CRASH_AT")])]);
+
 // Order events go out through the outbox: the relay is woken after each commit that wrote one.
 let relay: OutboxRelay | undefined;
 // SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE (replicas share it).
@@ -38,12 +55,6 @@ const store = await openOrderStore(storeFromEnv(env, () => runtime.dataFile("ord
 });
 // NATS JetStream when NATS_URL is set, else the embedded bus (served below).
 const bus = await eventBusFromEnv(env, { name: "orders", store: store.events, logger, streams: [ordersStream], tls: runtime.tls });
-// Test only: OUTBOX_TEST_CRASH=before-publish makes the relay SIGKILL this
-// process before its first publish (test/e2e/events.test.ts).
-const outboxCrash = envChoice(env, "OUTBOX_TEST_CRASH", ["before-publish"], "") === "before-publish";
-if (outboxCrash) {
-  logger.warn({ OUTBOX_TEST_CRASH: "before-publish" }, "test fault armed: the outbox relay kills this process before its first publish");
-}
 relay = startOutboxRelay({ outbox: store.events.outbox, bus, logger, testCrashBeforeFirstPublish: outboxCrash });
 const clients = runtime.clients();
 const breaker = {
@@ -68,13 +79,6 @@ const payments = clients.client(PaymentService, {
 });
 // Clients made: the routes file's rules (MESH_ROUTES_FILE) are checked against their versions.
 runtime.watchRoutes();
-// Test only: SAGA_TEST_CRASH_AT=<point> makes the process SIGKILL itself when a
-// saga reaches that point (saga.ts lists them), for the crash-recovery tests.
-const crashAt = envString(env, "SAGA_TEST_CRASH_AT", "");
-const testCrashAt = crashAt === "" ? undefined : parseSagaCrashPoint(crashAt);
-if (testCrashAt !== undefined) {
-  logger.warn({ SAGA_TEST_CRASH_AT: testCrashAt }, "test fault armed: this process kills itself when a saga reaches this point");
-}
 // Pricing rules rolled out behind feature flags (FEATURE_FLAGS_FILE, flagd's
 // format, reloaded on change); without a file every flag is off.
 const flagsFile = envString(env, "FEATURE_FLAGS_FILE", "");

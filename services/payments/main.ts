@@ -25,6 +25,12 @@ if (chosen === "") {
   );
 }
 const processorName = chosen === "" ? "simulated" : chosen;
+// MESH_ENV=production refuses the simulated processor, with the runtime's own fallbacks.
+runtime.refuseDevFallbacks(
+  processorName === "simulated"
+    ? [{ variable: "PAYMENT_PROCESSOR", fallback: `${chosen === "" ? "unset" : "simulated"}: the simulated card processor, whose test tokens approve, decline and fail for anyone` }]
+    : [],
+);
 logger.info({ payment_processor: processorName }, "card processor selected");
 
 // SQLite under DATA_DIR, or PostgreSQL from DATABASE_URL / DATABASE_URL_FILE.

@@ -121,6 +121,8 @@ describe("make run (the supervisor)", function () {
         const scheme = name === "gateway" ? "http" : "https";
         expect(output).to.match(new RegExp(`${name}\\s+\\d+\\s+${scheme}://127\\.0\\.0\\.1:${port}\\s+SERVING`));
       }
+      // The development mode, said above the table.
+      expect(output).to.contain("Development mode (MESH_ENV=development)");
       // The card processor is chosen, not fallen back to, and the table says which.
       expect(output).to.match(/payments\s+\d+\s+\S+\s+SERVING\s+0\s+card processor: simulated \(PAYMENT_PROCESSOR\), test tokens for anyone/);
       expect(output).not.to.contain("PAYMENT_PROCESSOR unset");
@@ -205,6 +207,19 @@ describe("make run (the supervisor)", function () {
       }
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("refuses MESH_ENV=production: it is the development mode", async () => {
+    const result = await run(process.execPath, ["--import", "tsx", "scripts/run-mesh.ts"], {
+      cwd: root,
+      env: { ...process.env, MESH_ENV: "production", MESH_DATA_DIR: path.join(os.tmpdir(), "meshwork-run-never-made") },
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.contain("MESH_ENV=production: make run is the development mode");
+    expect(result.stderr).not.to.contain("SERVING");
   });
 
   it("stops at start, naming the port, when another process already listens on one of its ports", async () => {
