@@ -14,6 +14,7 @@ import {
   evaluateReadiness,
   faultService,
   metricsEndpoint,
+  metricsPath,
   probeRoutes,
   runUntilSignal,
   serviceRuntime,
@@ -33,6 +34,7 @@ import { defaultForwardedHeaders } from "./http/forwarded-headers.js";
 import { clientAddressResolver } from "./http/client-address.js";
 import { RateLimiter } from "./limits/rate-limiter.js";
 import { EdgeAdmission } from "./server/edge-admission.js";
+import { operatorOnly } from "./server/operator-routes.js";
 import { createOpenApiDocument, protoCommentsFromImage } from "./openapi/index.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { GatewayServer } from "./server/gateway-server.js";
@@ -40,8 +42,9 @@ import { UpstreamCaller, type FrontedService } from "./server/upstream-call.js";
 import { bundleWebApp } from "./web/bundle.js";
 import { bundleMeshPage, defaultMeshServices, meshRoutes, parseMeshServices, StatusCollector } from "./mesh-page/index.js";
 
-// Metrics at GET /metrics on the gateway's port: its requests, its upstream
-// calls and their resilience events, and the process.
+// Metrics at GET /metrics on the gateway's port, for operators only (an
+// admin token, like the /mesh page's data): its requests, its upstream calls
+// and their resilience events, and the process.
 const runtime = serviceRuntime("gateway", process.env, { defaultPort: 8080 });
 const { env, logger, tracing, metrics, dataDir, port, host, limits } = runtime;
 const maxTimeoutMs = envInt(env, "GATEWAY_MAX_TIMEOUT_MS", 30_000, { min: 1 });
@@ -150,7 +153,13 @@ const meshStatus = new StatusCollector({
   // without it, SLOs from the processes' counters since they started.
   ...(envString(env, "MESH_PROMETHEUS_URL", "") === "" ? {} : { prometheusUrl: envString(env, "MESH_PROMETHEUS_URL", "").replace(/\/+$/, "") }),
 });
-const meshPage = meshRoutes(meshStatus, await bundleMeshPage());
+// The page's shell is public and static; its data (status.json, the stream)
+// needs an admin token, which the page asks for (gateway/mesh-page/mesh-routes.ts).
+// Streams are capped in all and per operator.
+const meshPage = meshRoutes(meshStatus, await bundleMeshPage(), {
+  maxStreams: envInt(env, "MESH_MAX_STREAMS", 32, { min: 1 }),
+  streamsPerSubject: envInt(env, "MESH_STREAMS_PER_SUBJECT", 4, { min: 1 }),
+});
 // Proto comments for the OpenAPI descriptions come from the same descriptors.
 const openApi = createOpenApiDocument({
   comments: protoCommentsFromImage(readFileSync(config.descriptorsFile)),
@@ -186,7 +195,9 @@ const server = new GatewayServer({
   maxBodyBytes: envInt(env, "GATEWAY_MAX_BODY_BYTES", 1024 * 1024, { min: 1 }),
   limits,
   metrics: createGatewayMetrics({ registry: metrics.registry }),
-  httpRoutes: [probes, metricsEndpoint(metrics), meshPage.route],
+  // Probes and the page's shell for anyone; /metrics and the page's data for
+  // admin tokens only, after the address's bucket, the token and the caller's bucket.
+  httpRoutes: [probes, meshPage.route, operatorOnly(admission, [{ paths: [metricsPath], route: metricsEndpoint(metrics) }, meshPage.data])],
   onFailure: (failure) => meshStatus.recordFailure(failure),
   assets: {
     "/": { contentType: "text/html; charset=utf-8", body: web.html },

@@ -28,7 +28,7 @@ export type { ConnectionLimits } from "./server/connection-limits.js";
 export { createMeshMetrics, latencyBuckets } from "./metrics/mesh-metrics.js";
 export type { MeshMetrics, MeshMetricsOptions } from "./metrics/mesh-metrics.js";
 export { codeLabel } from "./metrics/code-label.js";
-export { metricsEndpoint } from "./metrics/metrics-endpoint.js";
+export { metricsEndpoint, metricsPath } from "./metrics/metrics-endpoint.js";
 export type { HttpRoute } from "./metrics/metrics-endpoint.js";
 export { probeRoutes, livenessPath, readinessPath } from "./health/probe-routes.js";
 export type { ProbeRoutesOptions } from "./health/probe-routes.js";

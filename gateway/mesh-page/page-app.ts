@@ -1,6 +1,11 @@
-// The mesh page in the browser: follows /mesh/stream and redraws its tables
-// from each snapshot. Everything from the snapshot is set as text
-// (textContent, setAttribute), never parsed as HTML.
+// The mesh page in the browser: asks the operator for an admin token, follows
+// /mesh/stream with it and redraws its tables from each snapshot. Everything
+// from the snapshot is set as text (textContent, setAttribute), never parsed
+// as HTML. The token stays in this tab's sessionStorage (gone when the tab
+// closes) and is sent only as the Authorization header of same-origin
+// requests; EventSource cannot send that header, so the stream is read with
+// fetch() (event-stream.ts).
+import { readEventStream } from "./event-stream.js";
 import type {
   BreakerStatus,
   EndpointStatus,
@@ -237,12 +242,98 @@ function render(s: MeshSnapshot): void {
   connection.dataset.state = "live";
 }
 
-const stream = new EventSource("/mesh/stream");
-stream.onmessage = (event: MessageEvent<string>) => render(JSON.parse(event.data) as MeshSnapshot);
-stream.onerror = () => {
-  connection.textContent = "Disconnected from the gateway; reconnecting…";
-  connection.dataset.state = "reconnecting";
-};
+const tokenKey = "meshwork.mesh.token";
+const signIn = element("sign-in") as HTMLFormElement;
+const tokenInput = element("token") as HTMLInputElement;
+const signInError = element("sign-in-error");
+const signOut = element("sign-out") as HTMLButtonElement;
+/** Ends the stream being read, when the operator signs out. */
+let following: AbortController | undefined;
+
+function setConnection(text: string, state: string): void {
+  connection.textContent = text;
+  connection.dataset.state = state;
+}
+
+/** Shows the token form, with why the gateway refused the last token if it did. */
+function askForToken(refusal: string): void {
+  following?.abort();
+  following = undefined;
+  sessionStorage.removeItem(tokenKey);
+  signIn.hidden = false;
+  signOut.hidden = true;
+  signInError.textContent = refusal;
+  setConnection(refusal === "" ? "Signed out: the mesh's state is for operators." : "Refused by the gateway.", refusal === "" ? "signed-out" : "refused");
+  tokenInput.focus();
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/**
+ * Reads /mesh/stream with the token until signed out: a broken stream is
+ * opened again after the stream's `retry` (or the gateway's Retry-After when
+ * it is busy); 401 and 403 ask for another token.
+ */
+async function follow(token: string): Promise<void> {
+  following?.abort();
+  const control = new AbortController();
+  following = control;
+  signIn.hidden = true;
+  signOut.hidden = false;
+  signInError.textContent = "";
+  setConnection("Connecting…", "connecting");
+  let retryMs = 1000;
+  while (!control.signal.aborted) {
+    let waitMs = retryMs;
+    try {
+      const res = await fetch("/mesh/stream", { headers: { authorization: `Bearer ${token}` }, cache: "no-store", signal: control.signal });
+      if (res.status === 401 || res.status === 403) {
+        const refusal = ((await res.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${res.status}`;
+        askForToken(`${res.status === 401 ? "The token was not accepted" : "The token is not an operator's"}: ${refusal}`);
+        return;
+      }
+      if (!res.ok || res.body === null) {
+        const message = ((await res.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${res.status}`;
+        waitMs = 1000 * Math.max(1, Number(res.headers.get("retry-after") ?? 1) || 1);
+        setConnection(`The gateway refused the stream (${message}); retrying…`, "reconnecting");
+      } else {
+        await readEventStream(res.body, {
+          onData: (data) => render(JSON.parse(data) as MeshSnapshot),
+          onRetry: (ms) => (retryMs = ms),
+        });
+        setConnection("Disconnected from the gateway; reconnecting…", "reconnecting");
+      }
+    } catch {
+      if (control.signal.aborted) return;
+      setConnection("Disconnected from the gateway; reconnecting…", "reconnecting");
+    }
+    await sleep(waitMs, control.signal);
+  }
+}
+
+signIn.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = tokenInput.value.trim().replace(/^Bearer\s+/i, "");
+  tokenInput.value = "";
+  if (token === "") return;
+  sessionStorage.setItem(tokenKey, token);
+  void follow(token);
+});
+signOut.addEventListener("click", () => askForToken(""));
+
+const saved = sessionStorage.getItem(tokenKey);
+if (saved === null) {
+  askForToken("");
+} else {
+  void follow(saved);
+}
 
 const svgNs = "http://www.w3.org/2000/svg";
 
