@@ -15,10 +15,12 @@ import { TestClients } from "../support/test-identity.js";
 
 const payments = PaymentService.typeName;
 
-/** A counter's value in a process's /metrics text, 0 if absent. */
-async function metric(url: string, name: string, labels: Record<string, string>): Promise<number> {
+/** A counter's value in a process's /metrics text, 0 if absent (the gateway's needs an admin token). */
+async function metric(url: string, name: string, labels: Record<string, string>, token?: string): Promise<number> {
   // Metrics answer in cleartext on the service's port.
-  const text = await (await fetch(`${url.replace(/^https:/, "http:")}/metrics`)).text();
+  const res = await fetch(`${url.replace(/^https:/, "http:")}/metrics`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  expect(res.status).to.equal(200);
+  const text = await res.text();
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
   return line === undefined ? 0 : Number(line.split(" ").at(-1));
@@ -149,7 +151,7 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
         expect(item.status).to.equal(503);
         expect((await httpRequest(gateway, { path: "/v1/inventory/items?page_size=1" })).status, "ListItems is not matched").to.equal(200);
         expect(
-          await metric(gateway, "meshwork_faults_injected_total", { direction: "outbound", target: "inventory", method: "GetItem", fault: "abort" }),
+          await metric(gateway, "meshwork_faults_injected_total", { direction: "outbound", target: "inventory", method: "GetItem", fault: "abort" }, admin),
         ).to.be.at.least(1);
       } finally {
         const cleared = await httpRequest(gateway, {

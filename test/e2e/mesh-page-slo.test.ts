@@ -10,6 +10,7 @@ import { loadCatalogue } from "../../platform/catalogue/index.js";
 import { alertNames, sloRulesYaml } from "../../platform/slo/index.js";
 import { bareTarget } from "../support/bare-target.js";
 import { launchChromium } from "../support/chromium.js";
+import { signInToMeshPage } from "../support/mesh-page-sign-in.js";
 import { freePort } from "../support/free-port.js";
 import { httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
@@ -38,6 +39,8 @@ describe("SLOs, burn-rate alerts and the mesh graph: real Prometheus, real mesh,
   let prometheus: PrometheusServer | undefined;
   let browser: Browser | undefined;
   let page: Page;
+  /** An operator's token: the page's data and the gateway's /metrics need one. */
+  let admin: string;
   const clients = new TestClients();
   const pageErrors: Error[] = [];
   let faulty = false;
@@ -65,8 +68,11 @@ describe("SLOs, burn-rate alerts and the mesh graph: real Prometheus, real mesh,
         MESH_PROMETHEUS_URL: `http://127.0.0.1:${prometheusPort}`,
       },
     });
+    admin = await signDevToken(path.join(mesh.dataDir, "auth"), { subject: "ops", scopes: ["meshwork:admin"] });
     prometheus = await PrometheusServer.start({
       port: prometheusPort,
+      // The gateway's /metrics is for operators: Prometheus scrapes it with an admin token.
+      bearerTokens: { gateway: admin },
       ruleFiles: [rules],
       targets: {
         gateway: mesh.gateway!.address,
@@ -124,7 +130,7 @@ describe("SLOs, burn-rate alerts and the mesh graph: real Prometheus, real mesh,
   });
 
   it("draws the mesh: every service a node with its owner, calls as green edges labelled with rate and p99", async () => {
-    await page.goto(`${mesh!.gateway!.url}/mesh`);
+    await signInToMeshPage(page, mesh!.gateway!.url, admin);
     for (const [from, to] of [
       ["gateway", "inventory"],
       ["gateway", "orders"],

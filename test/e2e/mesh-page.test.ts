@@ -5,6 +5,7 @@ import type { Browser, Page } from "playwright-core";
 import { signDevToken } from "../../gateway/auth/dev-token.js";
 import type { MeshSnapshot } from "../../gateway/mesh-page/index.js";
 import { launchChromium } from "../support/chromium.js";
+import { signInToMeshPage } from "../support/mesh-page-sign-in.js";
 import { httpRequest, type RawResponse } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 
@@ -26,6 +27,8 @@ describe("the /mesh page in Chromium, real gateway and services", function () {
   let page: Page;
   let gatewayUrl: string;
   let token: string;
+  /** An operator's token: the page's data needs one. */
+  let admin: string;
   const pageErrors: Error[] = [];
 
   /** Load through the gateway until stopped: one PlaceOrder at a time, each with our request id. */
@@ -67,6 +70,7 @@ describe("the /mesh page in Chromium, real gateway and services", function () {
     });
     gatewayUrl = mesh.gateway!.url;
     token = await signDevToken(path.join(mesh.dataDir, "auth"), { subject: "alice" });
+    admin = await signDevToken(path.join(mesh.dataDir, "auth"), { subject: "ops", scopes: ["meshwork:admin"] });
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on("pageerror", (err) => pageErrors.push(err));
   });
@@ -82,7 +86,7 @@ describe("the /mesh page in Chromium, real gateway and services", function () {
     // The first poll has run once every endpoint reports a health other than "unknown".
     let snapshot: MeshSnapshot | undefined;
     for (let i = 0; i < 100; i++) {
-      const response = await httpRequest(gatewayUrl, { path: "/mesh/status.json" });
+      const response = await httpRequest(gatewayUrl, { path: "/mesh/status.json", headers: { authorization: `Bearer ${admin}` } });
       expect(response.status).to.equal(200);
       expect(String(response.headers["content-type"])).to.equal("application/json");
       snapshot = response.json as MeshSnapshot;
@@ -107,8 +111,23 @@ describe("the /mesh page in Chromium, real gateway and services", function () {
     ]);
   });
 
-  it("shows every service serving and updates live", async () => {
+  it("asks for a token, refuses a customer's with the reason, and keeps no data in the page", async () => {
     await page.goto(`${gatewayUrl}/mesh`);
+    await page.locator('[data-testid="connection"][data-state="signed-out"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("services").locator("tr").count()).to.equal(0);
+    await signInToMeshPage(page, gatewayUrl, token);
+    await page.locator('[data-testid="connection"][data-state="refused"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("sign-in-error").textContent()).to.contain("meshwork:admin");
+    expect(await page.evaluate(() => sessionStorage.getItem("meshwork.mesh.token"))).to.equal(null);
+    expect(await page.getByTestId("services").locator("tr").count()).to.equal(0);
+  });
+
+  it("shows every service serving and updates live, with an operator's token", async () => {
+    await signInToMeshPage(page, gatewayUrl, admin);
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("sign-in").isHidden()).to.equal(true);
+    // The token is kept for this tab: a reload follows the stream again without asking.
+    await page.reload();
     await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
     for (const service of ["gateway", "inventory", "payments", "orders"]) {
       await endpointRow(service).and(page.locator('[data-health="serving"]')).waitFor({ timeout: 30_000 });

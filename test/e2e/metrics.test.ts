@@ -3,6 +3,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { expect } from "chai";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { OrderService, OrderState } from "../../gen/meshwork/orders/v1/orders_pb.js";
+import { DevTokens } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { TestClients } from "../support/test-identity.js";
 
@@ -57,7 +58,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
-/** GET /metrics on the gateway's own port. */
+/** GET /metrics on the gateway's own port, with an admin token. */
 describe("gateway metrics endpoint, real processes", function () {
   this.timeout(60_000);
   let mesh: TestMesh;
@@ -85,7 +86,10 @@ describe("gateway metrics endpoint, real processes", function () {
     );
     expect(missing.code).to.equal(Code.NotFound);
 
-    const res = await fetch(`${gw}/metrics`);
+    // For operators only: an admin token (test/e2e/operator-pages.test.ts has the refusals).
+    expect((await fetch(`${gw}/metrics`)).status).to.equal(401);
+    const admin = await new DevTokens(mesh.dataDir).sign("ops", ["meshwork:admin"]);
+    const res = await fetch(`${gw}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
     expect(res.status).to.equal(200);
     const text = await res.text();
     const name = "meshwork_gateway_requests_total";

@@ -22,6 +22,8 @@ describe("a real Prometheus server scraping the mesh", function () {
     });
     clients = new TestClients();
     prometheus = await PrometheusServer.start({
+      // The gateway's /metrics is for operators: Prometheus scrapes it with an admin token.
+      bearerTokens: { gateway: await new DevTokens(mesh.dataDir).sign("prometheus", ["meshwork:admin"]) },
       targets: {
         inventory: mesh.inventory.address,
         payments: mesh.payments.address,

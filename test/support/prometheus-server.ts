@@ -28,6 +28,11 @@ export interface PrometheusServerOptions {
   readonly ruleFiles?: readonly string[];
   /** The port to listen on (e.g. one given to a process before the server starts). Default: a free one. */
   readonly port?: number;
+  /**
+   * Job name -> the bearer token its scrapes send (the gateway's /metrics
+   * needs an admin token), from a file as prometheus/prometheus.yml reads it.
+   */
+  readonly bearerTokens?: Record<string, string>;
 }
 
 /** A real Prometheus server, on an ephemeral port, scraping each target as its own job. */
@@ -39,7 +44,7 @@ export class PrometheusServer {
     private readonly output: () => string,
   ) {}
 
-  static async start({ targets, ruleFiles = [], port: chosenPort }: PrometheusServerOptions): Promise<PrometheusServer> {
+  static async start({ targets, ruleFiles = [], port: chosenPort, bearerTokens = {} }: PrometheusServerOptions): Promise<PrometheusServer> {
     if (!existsSync(prometheusBin)) {
       throw new Error(`${prometheusBin} is missing: apt-get install -y prometheus (make test installs it)`);
     }
@@ -49,8 +54,15 @@ export class PrometheusServer {
       copyFileSync(file, copy);
       return copy;
     });
+    const authorization = (job: string): string => {
+      const token = bearerTokens[job];
+      if (token === undefined) return "";
+      const file = path.join(dir, `${job}.token`);
+      writeFileSync(file, token, { mode: 0o600 });
+      return `    authorization:\n      credentials_file: ${JSON.stringify(file)}\n`;
+    };
     const scrapeConfigs = Object.entries(targets)
-      .map(([job, address]) => `  - job_name: ${job}\n    static_configs:\n      - targets: ["${address}"]\n`)
+      .map(([job, address]) => `  - job_name: ${job}\n${authorization(job)}    static_configs:\n      - targets: ["${address}"]\n`)
       .join("");
     writeFileSync(
       path.join(dir, "prometheus.yml"),
