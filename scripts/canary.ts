@@ -9,12 +9,13 @@
 // Exit status: 0 promoted, 1 rolled back, 2 bad usage.
 //   tsx scripts/canary.ts --service orders --version canary [--stable stable]
 //     [--routes .data/routes.json] [--metrics http://127.0.0.1:8080/metrics[,...]]
-//     [--token <bearer token for /metrics>] [--steps 1,5,25,50,100] [--window-s 30] [--settle-ms 1500]
+//     [--token <admin bearer token for the gateway's /metrics; default: signed with make run's dev key>] [--steps 1,5,25,50,100] [--window-s 30] [--settle-ms 1500]
 //     [--min-calls 20] [--max-windows 3] [--min-latency-calls 100] [--max-error-rate-increase 0.01] [--max-p99-ratio 1.5]
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { adminScope, devAuthDirName, signDevToken, signingKeyFileName } from "../gateway/auth/index.js";
 import { parsePrometheusText } from "../gateway/mesh-page/prometheus-text.js";
 import { MethodRouteSchema, RolloutState, RouteRulesSchema, TargetRoutesSchema, type Rollout, type RouteRules } from "../gen/meshwork/routing/v1/routing_pb.js";
 import { createLogger, envString } from "../mesh/index.js";
@@ -64,6 +65,12 @@ const number = (name: keyof typeof values, min: number): number => {
 };
 const steps = String(values.steps).split(",").map(Number);
 const metricsUrls = String(values.metrics).split(",").map((u) => u.trim()).filter((u) => u !== "");
+// The gateway's /metrics is for operators: without --token, an admin token
+// signed with make run's dev key when there is one (as make token signs it).
+const devKeys = path.resolve(root, envString(process.env, "MESH_DATA_DIR", ".data"), devAuthDirName);
+const token =
+  values.token ??
+  (existsSync(path.join(devKeys, signingKeyFileName)) ? await signDevToken(devKeys, { subject: "canary", scopes: [adminScope], ttlSec: 12 * 3600 }) : undefined);
 
 try {
   const rollout = await runCanary({
@@ -106,8 +113,11 @@ function targetSlos() {
 async function scrape(url: string): Promise<ReturnType<typeof parsePrometheusText>["samples"]> {
   const res = await fetch(url, {
     signal: AbortSignal.timeout(5000),
-    headers: values.token === undefined ? {} : { authorization: `Bearer ${values.token}` },
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
   });
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`GET ${url}: ${res.status} ${res.statusText}: the gateway's /metrics needs an admin token (--token, scope ${adminScope})`);
+  }
   if (!res.ok) {
     throw new Error(`GET ${url}: ${res.status} ${res.statusText}`);
   }

@@ -29,6 +29,7 @@ import { openCaDir } from "../mesh/identity/ca-files.js";
 import { CredentialRenewer } from "../mesh/identity/credential-renewer.js";
 import { ClientFactory, defaultTrustDomain, defaultWorkloadTtlMs, ensureDatabase, envInt, envString, workloadId } from "../mesh/index.js";
 import { loadCatalogue } from "../platform/catalogue/index.js";
+import { adminScope, devAuthDirName, signDevToken } from "../gateway/auth/index.js";
 import { buildApiImage } from "./support/api-image.js";
 import { processTable } from "./supervisor/process-table.js";
 import { PortsInUseError, Supervisor, type ProcessSpec } from "./supervisor/supervisor.js";
@@ -189,7 +190,14 @@ try {
   await stop(1);
 }
 console.log(table());
-console.log(`Live mesh page: ${url(gatewayPort)}/mesh`);
+// The /mesh page's data and the gateway's /metrics are for operators (an
+// admin token). Prometheus (prometheus/prometheus.yml) reads one from this
+// file, signed with the dev key as `make token` does, for a week of running.
+const prometheusToken = path.join(dataDir, "prometheus", "gateway.token");
+mkdirSync(path.dirname(prometheusToken), { recursive: true, mode: 0o700 });
+writeFileSync(prometheusToken, await signDevToken(path.join(dataDir, devAuthDirName), { subject: "prometheus", scopes: [adminScope], ttlSec: 7 * 24 * 3600 }), { mode: 0o600 });
+console.log(`Live mesh page: ${url(gatewayPort)}/mesh (for operators: give it the token of make -s token SUB=<you> SCOPE=${adminScope})`);
+console.log(`Prometheus: prometheus --config.file=prometheus/prometheus.yml (the gateway's /metrics with the admin token in ${path.relative(root, prometheusToken)})`);
 if (!insecure) {
   console.log(
     `mTLS on: identities spiffe://${trustDomain}/service/<name>, renewed every ${Math.round(ttlMs / 2000)} s; ` +

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { devAuthDirName } from "../../gateway/auth/index.js";
+import { adminScope, devAuthDirName, signDevToken } from "../../gateway/auth/index.js";
 import { loadCatalogue } from "../../platform/catalogue/index.js";
 import { htmlReport } from "../load/html-report.js";
 import { summarize, summaryTable, type LoadSummary } from "../load/load-summary.js";
@@ -102,7 +102,13 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
       });
     }
     if (scenario.name === "flaky") {
-      const text = async (name: "gateway" | "orders" | "inventory") => (await fetch(`${mesh.probeUrls[name]}/metrics`)).text();
+      // The gateway's /metrics is for operators (an admin token); the services' answer in cleartext.
+      const operator = { authorization: `Bearer ${await signDevToken(tokenDir, { subject: "chaos-operator", scopes: [adminScope] })}` };
+      const text = async (name: "gateway" | "orders" | "inventory") => {
+        const res = await fetch(`${mesh.probeUrls[name]}/metrics`, { headers: name === "gateway" ? operator : {} });
+        if (!res.ok) throw new Error(`GET ${name}'s /metrics: ${res.status}`);
+        return res.text();
+      };
       verdicts.push(...retryVerdicts({ gateway: await text("gateway"), orders: await text("orders"), inventory: await text("inventory") }, flakyShare));
     }
     const restarts = Object.fromEntries(mesh.supervisor.status().map((s) => [s.name, s.restarts]));

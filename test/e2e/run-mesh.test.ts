@@ -187,8 +187,11 @@ describe("make run (the supervisor)", function () {
       expect(output).to.match(new RegExp(`inventory\\s+\\d+\\s+https://127\\.0\\.0\\.1:${inventory}\\s+SERVING\\s+1 \\(last: signal SIGKILL\\)`));
       expect((await curl(inventory!, "meshwork.inventory.v1.InventoryService/ListItems", { page_size: 1 })).items).to.have.length(1);
       let restarts: unknown;
+      // The page's data is for operators; make run's prometheus.yml reads the admin token it wrote.
+      const prometheusToken = readFileSync(path.join(dataDir, "prometheus", "gateway.token"), "utf8");
+      expect((await fetch(`http://127.0.0.1:${gateway}/mesh/status.json`)).status).to.equal(401);
       for (let i = 0; i < 100 && restarts !== 1; i++) {
-        const status = (await (await fetch(`http://127.0.0.1:${gateway}/mesh/status.json`)).json()) as {
+        const status = (await (await fetch(`http://127.0.0.1:${gateway}/mesh/status.json`, { headers: { authorization: `Bearer ${prometheusToken}` } })).json()) as {
           services: { name: string; endpoints: { restarts: number | null }[] }[];
         };
         restarts = status.services.find((s) => s.name === "inventory")?.endpoints[0]?.restarts;
