@@ -197,7 +197,8 @@ const prometheusToken = path.join(dataDir, "prometheus", "gateway.token");
 mkdirSync(path.dirname(prometheusToken), { recursive: true, mode: 0o700 });
 writeFileSync(prometheusToken, await signDevToken(path.join(dataDir, devAuthDirName), { subject: "prometheus", scopes: [adminScope], ttlSec: 7 * 24 * 3600 }), { mode: 0o600 });
 console.log(`Live mesh page: ${url(gatewayPort)}/mesh (for operators: give it the token of make -s token SUB=<you> SCOPE=${adminScope})`);
-console.log(`Prometheus: prometheus --config.file=prometheus/prometheus.yml (the gateway's /metrics with the admin token in ${path.relative(root, prometheusToken)})`);
+const shownToken = prometheusToken.startsWith(root + path.sep) ? path.relative(root, prometheusToken) : prometheusToken;
+console.log(`Prometheus: prometheus --config.file=prometheus/prometheus.yml (the gateway's /metrics with the admin token in ${shownToken})`);
 if (!insecure) {
   console.log(
     `mTLS on: identities spiffe://${trustDomain}/service/<name>, renewed every ${Math.round(ttlMs / 2000)} s; ` +
