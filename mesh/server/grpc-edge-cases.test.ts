@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { expect } from "chai";
+import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import { GetItemRequestSchema, InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { grpcFrame, rawHttp2Post } from "../../test/support/raw-grpc.js";
@@ -87,6 +88,43 @@ describe("gRPC edge cases: fast path and connect-node agree", () => {
       expect([a.status, a.grpcStatus], `fast path: ${describe(a)}; connect-node: ${describe(b)}`).to.deep.equal([b.status, b.grpcStatus]);
       if (edge.name === "a well-formed call") {
         expect(a.grpcStatus).to.equal(0);
+      }
+    });
+  }
+
+  // The fuzzer's stream resets (issue 13): a body over the limit was refused
+  // with trailers but never closed, so the client waited until its own
+  // timeout, and the unread bytes filled the session until nghttp2 refused
+  // its every stream with ENHANCE_YOUR_CALM. Now the rest of the body is
+  // read and dropped once answered, and the session serves on.
+  for (const [name, contentType] of [["fast path", "application/grpc"]] as const) {
+    it(`answers and closes a body over the limit, then serves the session on (${name})`, async function () {
+      this.timeout(20_000);
+      const session = http2.connect(fast.url);
+      try {
+        const send = (body: Uint8Array, type: string): Promise<{ status: number | undefined; rst: number; ms: number }> =>
+          new Promise((resolve) => {
+            const began = Date.now();
+            const stream = session.request({ ":method": "POST", ":path": path, "content-type": type, te: "trailers" });
+            let status: string | undefined;
+            stream.on("response", (h) => (status ??= h["grpc-status"] as string | undefined));
+            stream.on("trailers", (t) => (status ??= t["grpc-status"] as string | undefined));
+            stream.on("data", () => undefined);
+            stream.on("error", () => undefined);
+            stream.on("close", () => resolve({ status: status === undefined ? undefined : Number(status), rst: stream.rstCode ?? 0, ms: Date.now() - began }));
+            stream.end(body);
+          });
+        for (let i = 0; i < 3; i++) {
+          const big = await send(grpcFrame(new Uint8Array(8 * 1024 * 1024)), contentType);
+          expect([big.status, big.rst], `${big.ms} ms`).to.deep.equal([Code.ResourceExhausted, http2.constants.NGHTTP2_NO_ERROR]);
+          expect(big.ms, "answered and closed within 5 s").to.be.below(5_000);
+          const declared = await send(grpcFrame(message, 0, 0x7fffffff), contentType);
+          expect(declared.status).to.be.oneOf([Code.InvalidArgument, Code.ResourceExhausted]);
+        }
+        const ok = await send(grpcFrame(message), "application/grpc");
+        expect(ok.status).to.equal(0);
+      } finally {
+        session.close();
       }
     });
   }

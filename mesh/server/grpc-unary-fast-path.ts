@@ -140,9 +140,15 @@ function serveCall(
   const chunks: Buffer[] = [];
   let received = 0;
   stream.on("data", (chunk: Buffer) => {
+    if (finished) {
+      return;
+    }
     received += chunk.length;
     if (received > options.readMaxBytes + 5) {
-      stream.pause();
+      // Answered at once, and the rest is read and dropped, not paused: bytes
+      // left unread keep their stream open (the client never sees it close)
+      // and count against the session's memory until nghttp2 refuses every
+      // stream of the session with ENHANCE_YOUR_CALM.
       fail(new ConnectError(`message larger than ${options.readMaxBytes} bytes`, Code.ResourceExhausted));
       return;
     }
