@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: fuzz chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck lint unit token cert nats-config canary catalogue slo-rules service clean
+.PHONY: fuzz chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck lint deps-check unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ system-bench:
 system-image:
 	@./scripts/system-packages.sh image
 
-test: deps system-test proto-check typecheck unit ## Every check and test CI runs (installs the Debian packages it needs)
+test: deps system-test proto-check deps-check typecheck lint unit ## Every check and test CI runs (installs the Debian packages it needs)
 
 generate: deps ## Regenerate gen/ from proto/ and test/gen/ from test/proto/ (buf generate)
 	$(BUF) generate
@@ -64,6 +64,9 @@ typecheck: deps ## TypeScript, strict
 
 lint: deps ## Static checks: ESLint (type-checked and security rules) on mesh/ gateway/ services/ scripts/
 	$(NODE_BIN)/eslint --max-warnings 0 mesh gateway services scripts
+
+deps-check: deps ## Dependency checks: lockfile (integrity, lockfile-lint), install scripts and licenses against scripts/dependency-allowlist.json
+	node --import tsx scripts/check-dependencies.ts
 
 unit: deps ## mocha: unit tests beside the code and cross-service tests in test/
 	./scripts/mocha.sh
