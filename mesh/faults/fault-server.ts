@@ -1,5 +1,6 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
+import { callerOf as meshCallerOf } from "../context/caller.js";
 import { peerKey } from "../context/inbound-call.js";
 import { requestHeaderValue } from "../context/raw-header.js";
 import type { ServerInterceptor } from "../server/unary-call.js";
@@ -10,9 +11,10 @@ import { runFaultPlan } from "./run-fault-plan.js";
 export interface FaultServerOptions {
   /**
    * The caller's identity, which rules match `downstream_nodes` against.
-   * Default: the caller's address as the socket reports it (an IPv4-mapped
-   * IPv6 address as plain IPv4, "127.0.0.1"). A mesh that authenticates its
-   * peers passes their mesh identity instead.
+   * Default: the caller's mesh identity (spiffe://...) when its connection's
+   * mTLS handshake proved one, else its address as the socket reports it (an
+   * IPv4-mapped IPv6 address as plain IPv4, "127.0.0.1"), as
+   * proto/meshwork/faults/v1/faults.proto says.
    */
   readonly callerOf?: (context: HandlerContext) => string | undefined;
 }
@@ -28,7 +30,7 @@ export interface FaultServerOptions {
  * costs one check per call.
  */
 export function faultServer(injector: FaultInjector, options: FaultServerOptions = {}): ServerInterceptor {
-  const callerOf = options.callerOf ?? peerAddress;
+  const callerOf = options.callerOf ?? meshIdentityOrAddress;
   return (next) => (request, context) => {
     if (!injector.active) {
       return next(request, context);
@@ -62,6 +64,11 @@ export function faultServer(injector: FaultInjector, options: FaultServerOptions
       },
     }).then(() => next(request, context));
   };
+}
+
+function meshIdentityOrAddress(context: HandlerContext): string | undefined {
+  const peer = meshCallerOf(context);
+  return peer.verified ? peer.id.uri : peerAddress(context);
 }
 
 function peerAddress(context: HandlerContext): string | undefined {

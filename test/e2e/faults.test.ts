@@ -167,15 +167,41 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
       expect(read.json).to.deep.equal({ config: {} });
     });
 
+    it("matches a rule's downstream_nodes against the caller's mesh identity, not its address", async () => {
+      const faults = clients.client(FaultService, { endpoints: mesh.inventory.url, retry: false });
+      const headerRule = (downstreamNodes: string[]) => ({
+        config: {
+          faults: [{ service: InventoryService.typeName, downstreamNodes, abort: { errorType: { case: "headerAbort" as const, value: {} }, percentage: { numerator: 100 } } }],
+        },
+      });
+      const headers = { "x-envoy-fault-abort-grpc-request": "14" };
+      // The test calls GetItem as the gateway's identity (its contract's first caller).
+      const ask = () =>
+        clients
+          .client(InventoryService, { endpoints: mesh.inventory.url, retry: false })
+          .getItem({ sku: "MUG-001" }, { headers })
+          .then(() => "ok", (e: unknown) => Code[ConnectError.from(e).code]);
+      try {
+        await faults.setFaults(headerRule(["127.0.0.1"]));
+        expect(await ask(), "an address names no caller of an mTLS port").to.equal("ok");
+        await faults.setFaults(headerRule(["spiffe://meshwork.local/service/orders"]));
+        expect(await ask(), "another identity").to.equal("ok");
+        await faults.setFaults(headerRule(["spiffe://meshwork.local/service/gateway"]));
+        expect(await ask(), "the caller's identity").to.equal("Unavailable");
+      } finally {
+        await faults.setFaults({ config: {} });
+      }
+    });
+
     it("never takes x-envoy-fault-* headers from the internet: the gateway does not pass them on", async () => {
-      // inventory takes header faults from local callers (the gateway is one)...
+      // inventory takes header faults from the gateway's identity...
       const faults = clients.client(FaultService, { endpoints: mesh.inventory.url, retry: false });
       await faults.setFaults({
         config: {
           faults: [
             {
               service: InventoryService.typeName,
-              downstreamNodes: ["127.0.0.1"],
+              downstreamNodes: ["spiffe://meshwork.local/service/gateway"],
               abort: { errorType: { case: "headerAbort", value: {} }, percentage: { numerator: 100 } },
             },
           ],
@@ -183,7 +209,7 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
       });
       try {
         const headers = { "x-envoy-fault-abort-grpc-request": "14", "x-envoy-fault-abort-request": "503" };
-        // ...so a direct call with the header fails...
+        // ...so a direct call with the header, as the gateway's identity, fails...
         const direct = await clients
           .client(InventoryService, { endpoints: mesh.inventory.url, retry: false })
           .getItem({ sku: "MUG-001" }, { headers })
