@@ -108,7 +108,7 @@ describe("gRPC edge cases: fast path and connect-node agree", () => {
             const stream = session.request({ ":method": "POST", ":path": path, "content-type": type, te: "trailers" });
             let status: string | undefined;
             stream.on("response", (h) => (status ??= h["grpc-status"] as string | undefined));
-            stream.on("trailers", (t) => (status ??= t["grpc-status"] as string | undefined));
+            stream.on("trailers", (t: http2.IncomingHttpHeaders) => (status ??= t["grpc-status"] as string | undefined));
             stream.on("data", () => undefined);
             stream.on("error", () => undefined);
             stream.on("close", () => resolve({ status: status === undefined ? undefined : Number(status), rst: stream.rstCode ?? 0, ms: Date.now() - began }));
