@@ -713,9 +713,12 @@ describe("${name}: end to end, through the gateway", function () {
   });
 
   it("appears on /mesh with its owner from the catalogue", async () => {
+    // The /mesh data is for operators: an admin token.
+    const admin = await signDevToken(path.join(dir, "auth"), { subject: "ops", scopes: ["meshwork:admin"] });
     let service: { name: string; owner?: string; state: string } | undefined;
     for (let i = 0; i < 100 && service?.state !== "up"; i++) {
-      const status = await httpRequest(gateway.url, { path: "/mesh/status.json" });
+      const status = await httpRequest(gateway.url, { path: "/mesh/status.json", headers: { authorization: \`Bearer \${admin}\` } });
+      expect(status.status, status.text).to.equal(200);
       service = (status.json as { services: { name: string; owner?: string; state: string }[] }).services.find((s) => s.name === "${name}");
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
