@@ -82,6 +82,14 @@ if (isPublic) {
   writeFileSync(gatewayManifest, manifest.toString());
 }
 
+// Prometheus scrapes it, so that the SLO rules generated for it below have series to read.
+const prometheusFile = path.join(root, "prometheus", "prometheus.yml");
+const prometheus = parseDocument(readFileSync(prometheusFile, "utf8"));
+const scrapeConfigs = prometheus.get("scrape_configs");
+if (!isSeq(scrapeConfigs)) refuse(`${prometheusFile} has no scrape_configs list`);
+scrapeConfigs.add(prometheus.createNode({ job_name: name, static_configs: [{ targets: [`127.0.0.1:${port}`] }] }));
+writeFileSync(prometheusFile, prometheus.toString());
+
 // gen/ from the new contract, and the SLO rules from the new catalogue entry.
 execFileSync(path.join(root, "node_modules", ".bin", "buf"), ["generate"], { cwd: root, stdio: "inherit" });
 writeFileSync(path.join(root, sloRulesFile), sloRulesYaml(loadCatalogue(root).services.map((s) => s.manifest)));
@@ -90,7 +98,7 @@ console.log(`Scaffolded ${name} (${isPublic ? "public: routed by the gateway" : 
 ${Object.keys(files)
   .map((f) => `  ${f}`)
   .join("\n")}
-  gen/meshwork/${name}/v1/ (buf generate), ${sloRulesFile}${
+  gen/meshwork/${name}/v1/ (buf generate), ${sloRulesFile}, prometheus/prometheus.yml (a scrape job)${
     isPublic ? "\n  gateway/gateway.yaml, gateway/auth/access-policy.json, gateway/service.yaml, README.md's variables (updated)" : ""
   }
 Next: fill in owner and description in services/${name}/service.yaml, replace the entry with your

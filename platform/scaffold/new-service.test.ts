@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
+import { parse as parseYaml } from "yaml";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
@@ -116,5 +117,12 @@ describe("make service: a new service that passes its checks in one command", fu
     expect(catalogue).to.match(/gateway .*inventory, orders, notifications, shipping/);
     if (!existsSync("/usr/bin/promtool")) throw new Error("/usr/bin/promtool is missing: apt-get install -y prometheus (make test installs it)");
     expect(await inClone(dir, "/usr/bin/promtool", ["check", "rules", "prometheus/slo-rules.yml"])).to.contain("SUCCESS");
+    // Prometheus scrapes it, so its SLO rules have series: a job on its port, the others kept.
+    // (promtool check config needs make run's token file for the gateway job, absent in the clone.)
+    const prometheus = parseYaml(readFileSync(path.join(dir, "prometheus/prometheus.yml"), "utf8")) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(prometheus.scrape_configs.map((j) => j.job_name)).to.deep.equal(["gateway", "inventory", "payments", "orders", "notifications", "shipping"]);
+    expect(prometheus.scrape_configs.at(-1)!.static_configs).to.deep.equal([{ targets: ["127.0.0.1:50055"] }]);
   });
 });
