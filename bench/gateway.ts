@@ -152,8 +152,9 @@ try {
     PORT: String(gatewayPort),
     DATA_DIR: join(tmp, "gateway"),
     INVENTORY_URL: `http://127.0.0.1:${inventoryPort}`,
-    // Not called by this bench; a closed port.
+    // Not called by this bench; closed ports (every upstream of gateway/gateway.yaml needs one).
     ORDERS_URL: `http://127.0.0.1:${await freePort()}`,
+    NOTIFICATIONS_URL: `http://127.0.0.1:${await freePort()}`,
     // The descriptors gateway/gateway.yaml names.
     API_IMAGE: await buildApiImage(join(tmp, "api.binpb")),
     RATE_LIMIT_PER_SECOND: String(settings.rateLimitPerSecond),
@@ -187,6 +188,7 @@ try {
     MESH_TLS_DIR: await tlsDir("gateway"),
     INVENTORY_URL: `https://127.0.0.1:${inventoryProdPort}`,
     ORDERS_URL: `https://127.0.0.1:${await freePort()}`,
+    NOTIFICATIONS_URL: `https://127.0.0.1:${await freePort()}`,
     API_IMAGE: gatewayEnv.API_IMAGE,
     RATE_LIMIT_PER_SECOND: String(settings.rateLimitPerSecond),
     RATE_LIMIT_BURST: String(settings.rateLimitBurst),
