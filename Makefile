@@ -33,7 +33,7 @@ image: deps system-image ## OCI image of every process (buildah, from scratch; n
 multihost: deps system-test ## Only the multi-host test (make test runs it too; podman, the image; as root): kills, partition, latency, rolling restart, NATS node
 	node_modules/.bin/mocha --no-config --import=tsx --timeout 600000 --exit test/multihost/multi-host.test.ts
 
-network-policies: deps ## Regenerate deploy/kubernetes/base/network-policies.yaml from the mesh's call graph
+network-policies: deps ## Regenerate deploy/kubernetes/base/network-policies.yaml from the contracts' declared callers
 	node --import tsx scripts/network-policies.ts
 
 # Debian packages the tests and benchmarks start (scripts/system-packages.txt),

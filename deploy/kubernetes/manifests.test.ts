@@ -5,8 +5,8 @@
 // the hardened securityContext on every container; shutdown timings that fit
 // the grace period; every variable a main reads set or safely defaulted, and
 // every variable set read; Services that select pods and name their ports;
-// the NetworkPolicy graph equal to the declared call graph, and the committed
-// policies fresh.
+// the NetworkPolicy graph equal to the contracts' caller graph (computed here
+// from the descriptors), and the committed policies fresh.
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -14,7 +14,10 @@ import { parse } from "yaml";
 import { envReadsOf, isMachineLocal } from "./render/env-reads.js";
 import { containersOf, renderKustomization, type K8sObject } from "./render/kustomize.js";
 import { modelModule, StrictFieldChecker } from "./render/strict-fields.js";
-import { networkPoliciesYaml, repositoryInput, workloadLabel, type Call } from "./network-policies.js";
+import type { DescService } from "@bufbuild/protobuf";
+import { declaredCallers } from "../../mesh/access/declared-callers.js";
+import { contractServices } from "../../platform/catalogue/contract-services.js";
+import { manifestsBus, networkPoliciesYaml, repositoryInput, workloadLabel, type Call } from "./network-policies.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const overlays = ["dev", "production"] as const;
@@ -185,36 +188,91 @@ describe("Kubernetes manifests (deploy/kubernetes), offline", function () {
     }
   });
 
-  it("the NetworkPolicies allow exactly the declared calls, and the committed file is fresh", () => {
-    const input = repositoryInput(root);
-    const committed = readFileSync(path.join(import.meta.dirname, "base/network-policies.yaml"), "utf8");
-    expect(committed, "run make network-policies").to.equal(networkPoliciesYaml(input));
+  describe("NetworkPolicies", () => {
+    let services: DescService[];
+    before(async () => {
+      services = await contractServices(root);
+    });
     const key = (c: Call) => `${c.caller} -> ${c.callee}`;
-    const meshWorkloads = new Set(Object.keys(input.ports));
-    for (const overlay of overlays) {
-      const policies = rendered[overlay].filter((o) => o.kind === "NetworkPolicy");
-      const ingress = new Set<string>();
-      const egress = new Set<string>();
-      for (const p of policies) {
-        const spec = p.spec as Container;
-        const self = spec.podSelector?.matchLabels?.[workloadLabel] as string | undefined;
-        if (self === undefined || !meshWorkloads.has(self)) continue;
-        for (const rule of spec.ingress ?? []) {
-          for (const from of rule.from ?? []) ingress.add(key({ caller: from.podSelector.matchLabels[workloadLabel], callee: self }));
+    const meshWorkloads = () => new Set(workloadsOf(rendered.production).filter((w) => w.kind === "Deployment").map((w) => w.metadata.name));
+
+    /**
+     * The contracts' caller graph, from the descriptors: a method's callers
+     * (or its service's default callers) may call the workload whose own
+     * package (meshwork.<workload>.<version>) holds it. The mesh-wide
+     * services (events, faults, routing) add nothing on NATS: the only one
+     * with callers that are services is EventLogService, which nothing serves
+     * on NATS (the processes' event bus there, as NATS_URL says).
+     */
+    const contractGraph = (): string[] => {
+      const workloads = meshWorkloads();
+      const pairs = new Set<string>();
+      for (const service of services) {
+        const owner = /^meshwork\.([a-z0-9_]+)\./.exec(service.typeName)![1]!;
+        for (const method of service.methods) {
+          const callers = declaredCallers(method).services;
+          if (!workloads.has(owner)) {
+            const what = `${service.typeName}/${method.name}`;
+            expect(["events", "faults", "routing"], what).to.include(owner);
+            if (callers.length > 0) expect(what).to.equal("meshwork.events.v1.EventLogService/Subscribe");
+            continue;
+          }
+          for (const caller of callers) pairs.add(key({ caller, callee: owner }));
         }
-        for (const rule of spec.egress ?? []) {
-          for (const to of rule.to ?? []) {
-            const callee = to.podSelector?.matchLabels?.[workloadLabel] as string | undefined;
-            if (callee !== undefined && meshWorkloads.has(callee)) egress.add(key({ caller: self, callee }));
+      }
+      return [...pairs].sort();
+    };
+
+    it("the committed file is what make network-policies generates from the contracts", async () => {
+      const committed = readFileSync(path.join(import.meta.dirname, "base/network-policies.yaml"), "utf8");
+      expect(committed, "run make network-policies").to.equal(networkPoliciesYaml(await repositoryInput(root)));
+      expect(manifestsBus(root)).to.equal("nats");
+    });
+
+    it("the rendered NetworkPolicy graph equals the contracts' caller graph, in both overlays", () => {
+      const expected = contractGraph();
+      expect(expected).to.deep.equal([
+        "gateway -> inventory", "gateway -> notifications", "gateway -> orders", "orders -> inventory", "orders -> payments",
+      ]);
+      const workloads = meshWorkloads();
+      for (const overlay of overlays) {
+        const policies = rendered[overlay].filter((o) => o.kind === "NetworkPolicy");
+        const ingress = new Set<string>();
+        const egress = new Set<string>();
+        for (const p of policies) {
+          const spec = p.spec as Container;
+          const self = spec.podSelector?.matchLabels?.[workloadLabel] as string | undefined;
+          if (self === undefined || !workloads.has(self)) continue;
+          for (const rule of spec.ingress ?? []) {
+            for (const from of rule.from ?? []) ingress.add(key({ caller: from.podSelector.matchLabels[workloadLabel], callee: self }));
+          }
+          for (const rule of spec.egress ?? []) {
+            for (const to of rule.to ?? []) {
+              const callee = to.podSelector?.matchLabels?.[workloadLabel] as string | undefined;
+              if (callee !== undefined && workloads.has(callee)) egress.add(key({ caller: self, callee }));
+            }
+          }
+        }
+        expect([...ingress].sort(), `${overlay} ingress`).to.deep.equal(expected);
+        expect([...egress].sort(), `${overlay} egress`).to.deep.equal(expected);
+        expect(policies.some((p) => p.metadata.name === "default-deny")).to.equal(true);
+      }
+    });
+
+    it("nothing outside the graph reaches a mesh workload but the edge (operators come by port-forward)", () => {
+      const workloads = meshWorkloads();
+      for (const overlay of overlays) {
+        for (const p of rendered[overlay].filter((o) => o.kind === "NetworkPolicy")) {
+          const spec = p.spec as Container;
+          const self = spec.podSelector?.matchLabels?.[workloadLabel] as string | undefined;
+          if (self === undefined || !workloads.has(self)) continue;
+          for (const rule of spec.ingress ?? []) {
+            const fromPods = (rule.from ?? []).length > 0 && (rule.from as Container[]).every((f) => f.podSelector !== undefined && f.namespaceSelector === undefined);
+            expect(fromPods || self === "gateway", `${overlay}: ${id(p)} admits ${JSON.stringify(rule)}`).to.equal(true);
           }
         }
       }
-      const declared = new Set(input.calls.map(key));
-      expect([...ingress].sort(), `${overlay} ingress`).to.deep.equal([...declared].sort());
-      expect([...egress].sort(), `${overlay} egress`).to.deep.equal([...declared].sort());
-      expect(policies.some((p) => p.metadata.name === "default-deny")).to.equal(true);
-    }
-    expect(input.calls.map(key)).to.include.members(["orders -> inventory", "orders -> payments", "gateway -> orders"]);
+    });
   });
 
   it("the renderer refuses what it does not implement instead of ignoring it", async () => {

@@ -1,15 +1,26 @@
-// NetworkPolicies from the mesh's call graph, so that the two cannot drift:
-// default deny in both directions, then for each workload exactly the calls
-// the graph allows (ingress from its callers on its port, egress to its
-// callees on theirs), plus what every workload needs from outside the graph:
-// DNS, NATS for the event producers and consumers, PostgreSQL for the
-// services that own data. `make network-policies` writes the result to
-// base/network-policies.yaml; make test checks it is fresh and that the
-// rendered policies' graph equals the call graph.
+// NetworkPolicies from the contracts' declared callers, so that the two
+// cannot drift: each method's meshwork.access.v1 callers (mesh/access reads
+// them from the generated descriptors, as serve() enforces them), placed on
+// the workloads that serve it (platform/catalogue/contract-callers.ts), on
+// the bus the manifests run (NATS: nobody serves EventLogService). Default
+// deny in both directions, then for each workload exactly the calls the graph
+// allows (ingress from its callers on its port, egress to its callees on
+// theirs), plus what every workload needs from outside the graph: DNS, NATS
+// for the event producers and consumers, PostgreSQL for the services that own
+// data. Operators (`operators: true`) are not pods and get no rule: they
+// reach a process with `kubectl port-forward`, which enters the pod's network
+// namespace from its node instead of crossing the pod network the policies
+// filter, and then present an operator certificate to the mesh's mTLS.
+// `make network-policies` writes the result to base/network-policies.yaml;
+// make test checks it is fresh and that the rendered policies' graph equals
+// the contracts' caller graph.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { loadCatalogue } from "../../platform/catalogue/index.js";
+import { mainCalls } from "../../platform/catalogue/code-facts.js";
+import { contractCallGraph, type EventBusKind } from "../../platform/catalogue/contract-callers.js";
+import { contractServices } from "../../platform/catalogue/contract-services.js";
 
 /** One allowed call: `caller` opens connections to `callee`. */
 export interface Call {
@@ -35,36 +46,51 @@ export const workloadLabel = "meshwork.dev/workload";
 const nats = { name: "nats", client: 4222, cluster: 6222 };
 const postgresPort = 5432;
 
-/**
- * The call graph as the repository declares it: the service catalogue's
- * dependencies (services/<name>/service.yaml, checked against the clients
- * each main builds by the catalogue's tests).
- */
-export function declaredCalls(root: string): Call[] {
-  return loadCatalogue(root).services.flatMap(({ manifest }) =>
-    manifest.dependencies.map((callee) => ({ caller: manifest.name, callee })),
-  );
+/** The base's objects, but the generated policies. */
+function baseObjects(root: string): Record<string, any>[] {
+  const base = path.join(root, "deploy/kubernetes/base");
+  return readdirSync(base)
+    .filter((f) => f.endsWith(".yaml") && f !== "network-policies.yaml")
+    .sort()
+    .flatMap((file) => parseAllDocuments(readFileSync(path.join(base, file), "utf8")).map((doc) => doc.toJS() as Record<string, any>))
+    .filter((o) => o !== null && typeof o === "object");
 }
 
-/** The input for this repository: the declared calls, and ports and clients read from the base manifests and mains. */
-export function repositoryInput(root: string): NetworkPolicyInput {
-  const base = path.join(root, "deploy/kubernetes/base");
-  const ports: Record<string, number> = {};
-  for (const file of readdirSync(base).filter((f) => f.endsWith(".yaml") && f !== "network-policies.yaml")) {
-    for (const doc of parseAllDocuments(readFileSync(path.join(base, file), "utf8"))) {
-      const object = doc.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template?: { spec?: { containers?: { ports?: { containerPort: number }[] }[] } } } };
-      const port = object?.spec?.template?.spec?.containers?.[0]?.ports?.[0]?.containerPort;
-      if (object?.kind === "Deployment" && object.metadata?.name !== undefined && port !== undefined) ports[object.metadata.name] = port;
-    }
+/** The bus the base runs the processes on: NATS when its shared ConfigMap sets NATS_URL (config.yaml). */
+export function manifestsBus(root: string): EventBusKind {
+  const common = baseObjects(root).find((o) => o["kind"] === "ConfigMap" && o["metadata"]?.name === "meshwork-common");
+  return typeof common?.["data"]?.NATS_URL === "string" && common["data"].NATS_URL !== "" ? "nats" : "embedded";
+}
+
+/**
+ * The calls the contracts allow between the workloads, on the manifests' bus:
+ * caller -> callee pairs of platform/catalogue's contract caller graph.
+ * Refuses a graph the catalogue cannot place whole.
+ */
+export async function declaredCalls(root: string): Promise<Call[]> {
+  const graph = contractCallGraph(root, loadCatalogue(root), await contractServices(root), manifestsBus(root));
+  if (graph.unplaced.length > 0) {
+    throw new Error(`the contracts' caller graph is incomplete:\n${graph.unplaced.join("\n")}`);
   }
-  const mains = Object.keys(ports).map((name) => ({
-    name,
-    source: readFileSync(path.join(root, name === "gateway" ? "gateway/main.ts" : `services/${name}/main.ts`), "utf8"),
-  }));
+  const pairs = new Map(graph.calls.map((c) => [`${c.caller} -> ${c.callee}`, { caller: c.caller, callee: c.callee }]));
+  return [...pairs.values()];
+}
+
+/** The input for this repository: the contracts' calls, and ports and clients read from the base manifests and mains. */
+export async function repositoryInput(root: string): Promise<NetworkPolicyInput> {
+  const ports: Record<string, number> = {};
+  for (const object of baseObjects(root)) {
+    const port = object["spec"]?.template?.spec?.containers?.[0]?.ports?.[0]?.containerPort as number | undefined;
+    if (object["kind"] === "Deployment" && object["metadata"]?.name !== undefined && port !== undefined) ports[object["metadata"].name as string] = port;
+  }
+  const mains = Object.keys(ports).map((name) => {
+    const folder = name === "gateway" ? "gateway" : `services/${name}`;
+    return { name, folder, source: readFileSync(path.join(root, folder, "main.ts"), "utf8") };
+  });
   return {
-    calls: declaredCalls(root),
+    calls: await declaredCalls(root),
     ports,
-    natsClients: mains.filter((m) => m.source.includes("eventBusFromEnv(")).map((m) => m.name),
+    natsClients: mains.filter((m) => mainCalls(root, m.folder, "eventBusFromEnv")).map((m) => m.name),
     databaseClients: mains.filter((m) => /\bopen\w*Store\(/.test(m.source)).map((m) => m.name),
     public: ["gateway"],
   };
@@ -129,7 +155,13 @@ export function networkPolicies(input: NetworkPolicyInput): Record<string, unkno
 export function networkPoliciesYaml(input: NetworkPolicyInput): string {
   const header = [
     "# Generated by `make network-policies` (deploy/kubernetes/network-policies.ts) from the",
-    "# mesh's call graph; do not edit. make test fails when it is stale.",
+    "# contracts' declared callers (meshwork.access.v1 callers and default_callers in proto/),",
+    "# the same declarations serve() enforces; do not edit. make test fails when it is stale.",
+    "# Default deny; each workload admits exactly the workloads a method it serves names as",
+    "# callers. Operators (operators: true) are not pods and no rule admits them: they reach a",
+    "# process with `kubectl port-forward` (RBAC pods/portforward), which enters the pod's",
+    "# network namespace from its node rather than crossing the pod network these policies",
+    "# filter, and present an operator certificate (make cert NAME=<operator>) to its mTLS.",
   ].join("\n");
   return `${header}\n${networkPolicies(input).map((p) => stringify(p, { flowCollectionPadding: true })).join("---\n")}`;
 }

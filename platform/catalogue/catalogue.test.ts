@@ -4,8 +4,9 @@ import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { expect } from "chai";
 import { checkCatalogue } from "./check-catalogue.js";
+import { callPairs, contractCallGraph } from "./contract-callers.js";
 import { contractServices } from "./contract-services.js";
-import { loadCatalogue, ManifestError, nextFreePort, parseServiceManifest } from "./index.js";
+import { loadCatalogue, ManifestError, nextFreePort, parseServiceManifest, type Catalogue } from "./index.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -31,6 +32,26 @@ describe("the service catalogue", function () {
     const orders = catalogue.services.find((s) => s.manifest.name === "orders")!.manifest;
     expect(orders.dependencies).to.deep.equal(["inventory", "payments"]);
     expect(orders.data).to.include("orders");
+  });
+
+  it("says where the dependencies and the contracts' callers disagree, both ways", async () => {
+    const catalogue = loadCatalogue(root);
+    const withDependencies = (changes: Record<string, string[]>): Catalogue => ({
+      services: catalogue.services.map((e) =>
+        changes[e.manifest.name] === undefined ? e : { ...e, manifest: { ...e.manifest, dependencies: changes[e.manifest.name]! } },
+      ),
+    });
+    const problems = await checkCatalogue(root, withDependencies({ orders: ["inventory"], gateway: ["inventory", "notifications", "orders", "payments"] }), services);
+    expect(problems.filter((p) => /contracts|callers/.test(p))).to.deep.equal([
+      "gateway/service.yaml: depends on payments, but no method payments serves names gateway among its callers (meshwork.access.v1)",
+      "services/orders/service.yaml: the contracts let orders call payments (meshwork.payments.v1.PaymentService/AuthorizePayment, " +
+        "meshwork.payments.v1.PaymentService/CapturePayment, meshwork.payments.v1.PaymentService/GetPayment, meshwork.payments.v1.PaymentService/VoidPayment) but it does not depend on payments",
+    ]);
+    // The contracts let a consumer call every producer's EventLogService; depending on one of them is enough.
+    const graph = contractCallGraph(root, catalogue, services, "embedded");
+    expect(callPairs(graph.calls.filter((c) => c.caller === "notifications"))).to.deep.equal(["notifications -> inventory", "notifications -> orders"]);
+    expect(graph.unplaced).to.deep.equal([]);
+    expect(callPairs(contractCallGraph(root, catalogue, services, "nats").calls.filter((c) => c.caller === "notifications"))).to.deep.equal([]);
   });
 
   describe("against a service whose entry disagrees with its code", () => {
@@ -91,6 +112,7 @@ describe("the service catalogue", function () {
       const problems = await checkCatalogue(dir, loadCatalogue(dir), services);
       expect(problems).to.deep.equal([
         "services/alpha/service.yaml: dependencies [beta] but services/alpha/main.ts builds targets [gamma]",
+        "services/alpha/service.yaml: depends on beta, but no method beta serves names alpha among its callers (meshwork.access.v1)",
         "services/alpha/service.yaml: port 50061 but services/alpha/main.ts listens on 50071 when PORT is unset",
         "services/alpha/service.yaml: data [alpha_rows, forgotten] but its migrations create [alpha_rows, extra]",
         'services/alpha/store.ts: opens data file "beta.db", not alpha.db',

@@ -154,3 +154,12 @@ function constantValue(root: string, folder: string, identifier: string): string
   }
   return undefined;
 }
+
+/** Whether a main calls the function `name` (by its plain name, e.g. `eventBusServices(bus)`), read from its syntax tree. */
+export function mainCalls(root: string, folder: string, name: string): boolean {
+  const file = path.join(root, folder, "main.ts");
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  const visit = (node: ts.Node): boolean =>
+    (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === name) || ts.forEachChild(node, visit) === true;
+  return visit(source);
+}
