@@ -15,7 +15,9 @@ import { envReadsOf, isMachineLocal } from "./render/env-reads.js";
 import { containersOf, renderKustomization, type K8sObject } from "./render/kustomize.js";
 import { modelModule, StrictFieldChecker } from "./render/strict-fields.js";
 import type { DescService } from "@bufbuild/protobuf";
+import { authDevFallbacks } from "../../gateway/auth/auth-dev-fallbacks.js";
 import { declaredCallers } from "../../mesh/access/declared-callers.js";
+import { runtimeDevFallbacks } from "../../mesh/process/production-mode.js";
 import { contractServices } from "../../platform/catalogue/contract-services.js";
 import { manifestsBus, networkPoliciesYaml, repositoryInput, workloadLabel, type Call } from "./network-policies.js";
 
@@ -273,6 +275,41 @@ describe("Kubernetes manifests (deploy/kubernetes), offline", function () {
         }
       }
     });
+  });
+
+  it("production: MESH_ENV=production, and no development fallback the manifests can avoid", () => {
+    /** A container's environment as the pod gets it: its ConfigMaps' data, then its own env (values and ConfigMap keys). */
+    const envOf = (overlay: (typeof overlays)[number], object: K8sObject): Record<string, string> => {
+      const c = podSpecOf(object).containers[0] as Container;
+      const map = (name: string) => rendered[overlay].find((o) => o.kind === "ConfigMap" && o.metadata.name === name)!.data as Record<string, string>;
+      const env: Record<string, string> = Object.assign({}, ...(c.envFrom ?? []).map((f: Container) => map(f.configMapRef.name)));
+      for (const e of (c.env ?? []) as Container[]) {
+        if (e.value !== undefined) env[e.name] = e.value;
+        else if (e.valueFrom?.configMapKeyRef !== undefined) env[e.name] = map(e.valueFrom.configMapKeyRef.name)[e.valueFrom.configMapKeyRef.key]!;
+        else if (e.valueFrom !== undefined) env[e.name] = "(from the pod)";
+      }
+      return env;
+    };
+    const deployments = rendered.production.filter((o) => o.kind === "Deployment");
+    expect(deployments.map((d) => d.metadata.name).sort()).to.deep.equal(["gateway", "inventory", "notifications", "orders", "payments"]);
+    for (const d of deployments) {
+      const env = envOf("production", d);
+      const where = `production: ${id(d)}`;
+      expect(env["MESH_ENV"], where).to.equal("production");
+      // The runtime's fallbacks (mesh/process/production-mode.ts): mTLS on with mounted credentials, no fault injection.
+      expect(runtimeDevFallbacks({ mtls: env["MESH_TLS_DIR"] !== undefined && env["MESH_INSECURE"] !== "1", faults: env["MESH_FAULTS"] !== undefined }), where).to.deep.equal([]);
+      for (const hook of ["MESH_FAULTS", "SAGA_TEST_CRASH_AT", "OUTBOX_TEST_CRASH", "NOTIFICATIONS_TEST_FAIL_CUSTOMER"]) expect(env[hook], `${where} ${hook}`).to.equal(undefined);
+    }
+    const gateway = envOf("production", deployments.find((d) => d.metadata.name === "gateway")!);
+    const auth = { jwksUrl: gateway["AUTH_JWKS_URL"] ?? "", jwksFile: gateway["AUTH_JWKS_FILE"] ?? "", issuer: gateway["AUTH_ISSUER"] ?? "", audience: gateway["AUTH_AUDIENCE"] ?? "" };
+    expect(authDevFallbacks(auth), "production: the gateway's token verification").to.deep.equal([]);
+    // No real card processor is shipped: production names none that exists, so payments
+    // stops at start naming PAYMENT_PROCESSOR until one is added (never the simulated one).
+    const processor = envOf("production", deployments.find((d) => d.metadata.name === "payments")!)["PAYMENT_PROCESSOR"];
+    expect(processor).to.equal("needs-a-real-processor");
+    expect(readFileSync(path.join(root, "services/payments/main.ts"), "utf8")).not.to.contain(processor);
+    // dev keeps the development mode and the simulated processor.
+    for (const d of rendered.dev.filter((o) => o.kind === "Deployment")) expect(envOf("dev", d)["MESH_ENV"], id(d)).to.equal(undefined);
   });
 
   it("the renderer refuses what it does not implement instead of ignoring it", async () => {
