@@ -8,6 +8,7 @@ export { runUntilSignal } from "./server/run-until-signal.js";
 export { ClientFactory } from "./client/client-factory.js";
 export type { ClientFactoryOptions, TransportKind, ClientTarget } from "./client/client-factory.js";
 export { Code, ConnectError, failure, reasonOf, reasonMetadataOf, errorDomain } from "./errors.js";
+export { dependencyUnavailable, isDependencyUnavailable, unavailableDependencyOf, dependencyUnavailableReason } from "./dependency-unavailable.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
 export { envChoice, envEndpoints, envInt, envString, envTargetEndpoints } from "./env.js";

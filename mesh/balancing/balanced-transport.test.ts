@@ -5,6 +5,7 @@ import { expect } from "chai";
 import net from "node:net";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { InventoryService, ItemSchema } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { dependencyUnavailable } from "../dependency-unavailable.js";
 import { createLogger, registration, serve, type MeshServer } from "../index.js";
 import { ResilienceEvents, type ResilienceEventMap } from "../resilience/resilience-events.js";
 import { createBalancedTransport, type BalancedTransport, type EndpointTransport } from "./balanced-transport.js";
@@ -24,6 +25,10 @@ function startServer(index: number, port = 0): Promise<MeshServer> {
         getItem(req) {
           if (req.sku === "MISSING") {
             throw new ConnectError("no such item", Code.NotFound);
+          }
+          if (req.sku === "BACKORDERED") {
+            // The handler's own dependency is down: an answer too.
+            throw dependencyUnavailable("warehouse", "the warehouse is unavailable");
           }
           if (req.sku === "LATE") {
             // The handler's own downstream ran out of time: an answer.
@@ -160,6 +165,18 @@ describe("createBalancedTransport over real servers", () => {
         (e: unknown) => ConnectError.from(e),
       );
       expect(err.code).to.equal(Code.NotFound);
+    }
+    expect(ejected).to.deep.equal([]);
+  });
+
+  it("counts an Unavailable the endpoint answers about its own dependency as an answer", async () => {
+    const c = client(staticEndpoints(urls), { consecutiveFailures: 2 });
+    for (let i = 0; i < 12; i++) {
+      const err = await c.getItem({ sku: "BACKORDERED" }).then(
+        () => expect.fail("expected Unavailable"),
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err.code).to.equal(Code.Unavailable);
     }
     expect(ejected).to.deep.equal([]);
   });

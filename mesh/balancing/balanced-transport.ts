@@ -1,5 +1,6 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
+import { isDependencyUnavailable } from "../dependency-unavailable.js";
 import type { ResilienceEvents } from "../resilience/resilience-events.js";
 import type { EndpointResolver } from "./endpoint-resolver.js";
 import { OutlierDetector, type OutlierDetectorOptions } from "./outlier-detector.js";
@@ -36,8 +37,9 @@ export interface BalancedTransport extends Transport {
  * as Internal when HTTP/2 refuses the stream, or a call whose deadline ran
  * out here with no answer from the endpoint (a dead or cut-off host answers
  * nothing). Any other outcome, application errors included (a
- * DeadlineExceeded the endpoint itself answers too), shows the endpoint
- * answering and counts as a success; a cancellation by the caller says
+ * DeadlineExceeded the endpoint itself answers too, and an Unavailable it
+ * answers about a dependency of its own, mesh/dependency-unavailable.ts),
+ * shows the endpoint answering and counts as a success; a cancellation by the caller says
  * nothing about the endpoint and is not counted.
  *
  * A unary call that was refused is sent once more, to the next endpoint:
@@ -245,7 +247,7 @@ class Balancer implements BalancedTransport {
     if (code === Code.Canceled) {
       return;
     }
-    if (code === Code.Unavailable || wasRefused(error) || timedOutWaiting(error, signal)) {
+    if ((code === Code.Unavailable && !isDependencyUnavailable(error)) || wasRefused(error) || timedOutWaiting(error, signal)) {
       this.refreshAfterFailure();
       const ejection = this.detector.recordFailure(endpoint);
       if (ejection !== undefined) {

@@ -3,14 +3,17 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { ClientFactory, createLogger, registration, serve, type MeshServer } from "../index.js";
+import { dependencyUnavailable, unavailableDependencyOf } from "../dependency-unavailable.js";
 import { circuitBreakerInterceptor } from "./circuit-breaker.js";
 import { deadlineInterceptor } from "./deadline.js";
 import { ResilienceEvents, type ResilienceEventMap } from "./resilience-events.js";
 
 /**
  * A payments server whose behaviour the payment id chooses: a Code name
- * ("Unavailable", "FailedPrecondition", ...) fails with that code, "wait-<ms>"
- * answers after a pause, anything else answers at once. It counts the calls
+ * ("Unavailable", "FailedPrecondition", ...) fails with that code,
+ * "DependencyUnavailable" answers that a dependency of its own is down
+ * (Unavailable with the reason), "wait-<ms>" answers after a pause, anything
+ * else answers at once. It counts the calls
  * each method received.
  */
 async function startPayments(calls: Map<string, number>): Promise<MeshServer> {
@@ -18,6 +21,8 @@ async function startPayments(calls: Map<string, number>): Promise<MeshServer> {
     calls.set(method, (calls.get(method) ?? 0) + 1);
     if (paymentId.startsWith("wait-")) {
       await new Promise((resolve) => setTimeout(resolve, Number(paymentId.slice(5))));
+    } else if (paymentId === "DependencyUnavailable") {
+      throw dependencyUnavailable("card-processor", "the card processor is unavailable");
     } else if (paymentId in Code) {
       throw new ConnectError(`test failure ${paymentId}`, Code[paymentId as keyof typeof Code]);
     }
@@ -120,6 +125,35 @@ describe("circuitBreakerInterceptor", () => {
     expect(changes).to.deep.equal([]);
     expect(rejected).to.equal(0);
     expect(calls.get("capture")).to.equal(21);
+  });
+
+  it("never opens on an Unavailable the server answered about its own dependency, and passes it on intact", async () => {
+    for (let i = 0; i < 20; i++) {
+      const err = await failureOf(client().capturePayment({ paymentId: "DependencyUnavailable" }));
+      expect(err.code).to.equal(Code.Unavailable);
+      expect(unavailableDependencyOf(err)).to.equal("card-processor");
+    }
+    expect(changes).to.deep.equal([]);
+    expect(rejected).to.equal(0);
+    expect(calls.get("capture")).to.equal(20);
+    await client().capturePayment({ paymentId: "ok" });
+  });
+
+  it("still opens on the Unavailable of a dead endpoint (connection refused), after answered dependency outages", async () => {
+    for (let i = 0; i < 10; i++) {
+      await failureOf(client().capturePayment({ paymentId: "DependencyUnavailable" }));
+    }
+    // The server goes away: its port refuses connections, a real transport failure.
+    await server.shutdown();
+    for (let i = 0; i < 12 && changes.length === 0; i++) {
+      const err = await failureOf(client().capturePayment({ paymentId: "ok" }));
+      expect(err.code).to.equal(Code.Unavailable);
+      expect(unavailableDependencyOf(err)).to.equal(undefined);
+    }
+    // 10 answered calls weigh as successes: it opens once refusals are more than half the window.
+    expect(changes.map((c) => c.to)).to.deep.equal(["open"]);
+    expect((await failureOf(client().capturePayment({ paymentId: "ok" }))).rawMessage).to.contain("is open");
+    expect(calls.get("capture")).to.equal(10);
   });
 
   it("admits a single probe after the reset timeout and closes when it succeeds", async () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import CircuitBreaker from "opossum";
+import { isDependencyUnavailable } from "../dependency-unavailable.js";
 import { isBulkheadRejection } from "./bulkhead.js";
 import { callerShortenedDeadline } from "./deadline.js";
 import type { BreakerState, ResilienceEvents } from "./resilience-events.js";
@@ -34,7 +35,11 @@ export interface CircuitBreakerOptions {
  * The codes that say the upstream is unwell. Client mistakes (InvalidArgument,
  * NotFound, FailedPrecondition, ...) are answers from a healthy server and
  * never open a breaker (docs/architecture.md, "Error model"). Neither does a local
- * bulkhead's ResourceExhausted: it is not the upstream's answer.
+ * bulkhead's ResourceExhausted: it is not the upstream's answer. Nor does an
+ * Unavailable the upstream answered about a dependency of its own
+ * (mesh/dependency-unavailable.ts): the upstream is up and answering, and a
+ * caller could otherwise open the breaker every caller shares with requests
+ * that only reach the broken dependency.
  */
 const serverFailureCodes: ReadonlySet<Code> = new Set([
   Code.Unavailable,
@@ -130,7 +135,8 @@ export function circuitBreakers(options: CircuitBreakerOptions): CircuitBreakers
       // error weighs like a success in the failure rate, and a client error
       // on the half-open probe closes the breaker: either way the server
       // answered. opossum has no way to leave a call out of its counts.
-      errorFilter: (err: unknown) => !serverFailureCodes.has(ConnectError.from(err).code) || isBulkheadRejection(err),
+      errorFilter: (err: unknown) =>
+        !serverFailureCodes.has(ConnectError.from(err).code) || isBulkheadRejection(err) || isDependencyUnavailable(err),
       // Deadlines are the deadline interceptor's job. opossum's timeout would
       // arm a setTimeout per call and abandon, not cancel, the call.
       timeout: false,

@@ -5,13 +5,15 @@ import { expect } from "chai";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { ClientFactory, createLogger, registration, serve, type MeshServer, type ServerInterceptor } from "../index.js";
+import { dependencyUnavailable, isDependencyUnavailable } from "../dependency-unavailable.js";
 import { ResilienceEvents, type ResilienceEventMap } from "./resilience-events.js";
 import { retryInterceptor, type RetryOptions } from "./retry.js";
 
 /**
  * A payments server whose behaviour the payment id chooses, in dash-separated
  * steps: "wait-<ms>" pauses, "flaky-<n>" fails with Unavailable on the first n
- * calls with that id, a Code name ("Unavailable", ...) fails with that code.
+ * calls with that id, a Code name ("Unavailable", ...) fails with that code,
+ * "DependencyUnavailable" answers that a dependency of its own is down.
  * It counts the calls each method received. grpc.health.v1 Check, a method
  * with no idempotency_level, always fails with Unavailable.
  */
@@ -30,6 +32,8 @@ async function startPayments(calls: Map<string, number>): Promise<MeshServer> {
         if (n <= Number(steps[++i])) {
           throw new ConnectError("flaky", Code.Unavailable);
         }
+      } else if (step === "DependencyUnavailable") {
+        throw dependencyUnavailable("card-processor", "the card processor is unavailable");
       } else if (step in Code) {
         throw new ConnectError(`test failure ${step}`, Code[step as keyof typeof Code]);
       }
@@ -142,6 +146,14 @@ describe("retryInterceptor", () => {
     const err = await failureOf(payments.capturePayment({ paymentId: "FailedPrecondition" }));
     expect(err.code).to.equal(Code.FailedPrecondition);
     expect(calls.get("capture")).to.equal(1);
+  });
+
+  it("never retries an Unavailable the server answered about its own dependency", async () => {
+    const { payments, retries } = clientWith();
+    const err = await failureOf(payments.capturePayment({ paymentId: "DependencyUnavailable" }));
+    expect(isDependencyUnavailable(err)).to.equal(true);
+    expect(calls.get("capture")).to.equal(1);
+    expect(retries).to.deep.equal([]);
   });
 
   it("stops retrying at the call's deadline", async () => {

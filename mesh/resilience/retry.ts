@@ -2,6 +2,7 @@ import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protoco
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { MethodOptions_IdempotencyLevel as IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { isDependencyUnavailable } from "../dependency-unavailable.js";
 import type { ResilienceEvents } from "./resilience-events.js";
 
 // Place in the client chain, outermost first:
@@ -46,7 +47,12 @@ export interface RetryOptions {
  * the rules": read from the descriptor, so the .proto is the one place it is
  * decided). Unavailable means the call was not
  * processed or the server is unreachable; any other code is an answer and is
- * returned as is.
+ * returned as is. So is an Unavailable the server answered about a dependency
+ * of its own (mesh/dependency-unavailable.ts): the server next to the
+ * dependency decides whether to retry it, and retrying at every layer above
+ * would multiply the load on a dependency that is already down (each layer's
+ * attempts times the next's), and spend this target's retry budget, which is
+ * there for its endpoints' failures.
  *
  * Backoff is exponential with full jitter: before retry n (1-based) it sleeps
  * random(0, min(maxBackoffMs, initialBackoffMs * 2^(n-1))). It never sleeps
@@ -74,7 +80,7 @@ export function retryInterceptor(options: RetryOptions): Interceptor {
         return await next(request);
       } catch (e) {
         const err = ConnectError.from(e);
-        if (err.code !== Code.Unavailable || attempt >= maxAttempts || req.signal.aborted) {
+        if (err.code !== Code.Unavailable || isDependencyUnavailable(err) || attempt >= maxAttempts || req.signal.aborted) {
           throw err;
         }
         // eslint-disable-next-line @microsoft/sdl/no-insecure-random -- full jitter for backoff, not a secret

@@ -1,3 +1,4 @@
+import { dependencyUnavailable } from "../../mesh/dependency-unavailable.js";
 import { Code, ConnectError, failure } from "../../mesh/errors.js";
 import type { RequestedLine } from "./order.js";
 import type { AuthorizeRequest, InventoryPort, ItemQuote, PaymentsPort } from "./ports.js";
@@ -118,7 +119,8 @@ export class FakeUpstreams {
         throw failure(Code.FailedPrecondition, "INSUFFICIENT_FUNDS", "insufficient funds");
       }
       if (request.cardToken === "tok_unavailable") {
-        throw new ConnectError("processor unavailable", Code.Unavailable);
+        // As payments answers its processor's outage (services/payments/payments.ts).
+        throw dependencyUnavailable("card-processor", "the card processor is unavailable");
       }
       const paymentId = `pay_${this.authorizations.size + 1}`;
       this.authorizations.set(paymentId, { key: request.idempotencyKey, request, state: "AUTHORIZED" });

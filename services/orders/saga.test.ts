@@ -72,7 +72,11 @@ for (const engine of storeEngines) describe(`order saga on ${engine}`, () => {
   it("releases the stock and cancels PAYMENT_FAILED when the processor is unavailable", async () => {
     const order = await place("tok_unavailable");
 
-    expect(order).to.include({ state: "CANCELLED", cancelReason: "PAYMENT_FAILED" });
+    expect(order).to.include({
+      state: "CANCELLED",
+      cancelReason: "PAYMENT_FAILED",
+      cancelDetail: "the payment could not be processed right now; please try again later",
+    });
     expect(fx.upstreams.calls.at(-1)).to.equal(`release ${order.orderId}`);
     expect(fx.upstreams.reservations.get(order.orderId)?.state).to.equal("RELEASED");
   });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { Code, ConnectError, failure, reasonOf } from "../../mesh/errors.js";
+import { Code, ConnectError, failure, reasonMetadataOf, reasonOf } from "../../mesh/errors.js";
 import { cancelDetailOf } from "./cancel-detail.js";
 import type { CancelReason, Compensation, Order, OrderEvent } from "./order.js";
 import type { OrderStore } from "./order-store.js";
@@ -279,7 +279,15 @@ export class OrderSaga {
     if (cause !== undefined) {
       const serverSide = reason === "PAYMENT_FAILED" || reason === "INTERNAL";
       this.options.logger[serverSide ? "warn" : "info"](
-        { orderId: order.orderId, sagaStep: order.sagaStep, cancelReason: reason, cause: messageOf(cause), code: Code[codeOf(cause)] },
+        {
+          orderId: order.orderId,
+          sagaStep: order.sagaStep,
+          cancelReason: reason,
+          cause: messageOf(cause),
+          code: Code[codeOf(cause)],
+          // e.g. DEPENDENCY_UNAVAILABLE with dependency card-processor: payments is up, its processor is not.
+          ...(reasonOf(cause) === undefined ? {} : { reason: reasonOf(cause), reasonMetadata: reasonMetadataOf(cause) }),
+        },
         "order cancelled",
       );
     }

@@ -128,7 +128,7 @@ describe("orders consumer contracts", function () {
     await record("authorize without funds fails with INSUFFICIENT_FUNDS", () =>
       authorize("contract-no-funds", "tok_insufficient_funds"),
     );
-    await record("authorize while the processor is down fails with Unavailable", () =>
+    await record("authorize while the processor is down fails with Unavailable, DEPENDENCY_UNAVAILABLE", () =>
       authorize("contract-processor-down", "tok_unavailable"),
     );
     await record("capture an authorized payment", async () => {

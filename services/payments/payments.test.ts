@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { isDependencyUnavailable } from "../../mesh/dependency-unavailable.js";
 import { Code, ConnectError, reasonMetadataOf, reasonOf } from "../../mesh/errors.js";
 import type { CardProcessor } from "./card-processor.js";
 import type { AuthorizeRequest } from "./model.js";
@@ -90,7 +91,7 @@ for (const engine of storeEngines) describe(`Payments on ${engine}`, () => {
     for (const [token, code, reason] of [
       ["tok_declined", Code.FailedPrecondition, "CARD_DECLINED"],
       ["tok_insufficient_funds", Code.FailedPrecondition, "INSUFFICIENT_FUNDS"],
-      ["tok_unavailable", Code.Unavailable, undefined],
+      ["tok_unavailable", Code.Unavailable, "DEPENDENCY_UNAVAILABLE"],
       ["tok_amex", Code.InvalidArgument, "UNKNOWN_CARD_TOKEN"],
     ] as const) {
       it(`writes nothing when ${token} fails, so the key can be retried`, async () => {
@@ -99,6 +100,13 @@ for (const engine of storeEngines) describe(`Payments on ${engine}`, () => {
         expect(payment.state).to.equal("AUTHORIZED");
       });
     }
+
+    it("answers the processor's outage as its dependency's, not its own: Unavailable naming the card processor", async () => {
+      const err = await expectFailure(() => payments.authorize({ ...visa, cardToken: "tok_unavailable" }), Code.Unavailable, "DEPENDENCY_UNAVAILABLE");
+      expect(isDependencyUnavailable(err)).to.equal(true);
+      expect(reasonMetadataOf(err)).to.deep.equal({ dependency: "card-processor" });
+      expect(err.rawMessage).to.equal("the card processor is unavailable");
+    });
 
     it("returns the stored payment for the same request, authorizing once", async () => {
       const first = await payments.authorize(visa);

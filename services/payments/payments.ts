@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { dependencyUnavailable } from "../../mesh/dependency-unavailable.js";
 import { Code, ConnectError, failure } from "../../mesh/errors.js";
 import type { CardProcessor } from "./card-processor.js";
 import type { AuthorizeRequest, Payment, PaymentState } from "./model.js";
@@ -101,7 +102,9 @@ export class Payments {
 
   private async authorizeOnce(request: AuthorizeRequest, fingerprint: string, signal?: AbortSignal): Promise<Payment> {
     const { amountMinor, currencyCode, cardToken } = request;
-    await this.processor.authorize({ amountMinor, currencyCode, cardToken }, signal);
+    await this.processor.authorize({ amountMinor, currencyCode, cardToken }, signal).catch((err: unknown) => {
+      throw processorOutage(err);
+    });
     const now = this.now();
     const payment: Payment = {
       paymentId: `pay_${randomBytes(12).toString("base64url")}`,
@@ -129,6 +132,20 @@ async function requirePayment(records: PaymentRecords, paymentId: string, option
     throw new ConnectError(`payment ${paymentId} not found`, Code.NotFound);
   }
   return payment;
+}
+
+/**
+ * The processor's outage (Unavailable, as the port reports it) is answered as
+ * a dependency of payments being down, not payments itself: a customer whose
+ * card the processor fails on must not open the breakers and fail the
+ * readiness of payments' callers (mesh/dependency-unavailable.ts). Anything
+ * else passes on as it is.
+ */
+function processorOutage(err: unknown): unknown {
+  if (err instanceof ConnectError && err.code === Code.Unavailable) {
+    return dependencyUnavailable("card-processor", "the card processor is unavailable", { cause: err });
+  }
+  return err;
 }
 
 /** A digest rather than the fields themselves, so the card token is never stored. */

@@ -9,8 +9,9 @@ import { startMesh, type TestMesh } from "../support/mesh.js";
  * No caller can make an outage for the others (issue 13, item 4), on the
  * real mesh through the real gateway: a deadline below the floor is refused
  * before any work; deadlines the caller chose, however many run out, leave
- * every breaker closed; one customer holds at most its share of the
- * gateway's calls in flight to orders.
+ * every breaker closed; so do orders whose card the processor fails on
+ * (payments answers that its dependency is down, mesh/dependency-unavailable.ts);
+ * one customer holds at most its share of the gateway's calls in flight to orders.
  */
 describe("caller-made outages: deadline floor, caller budgets and breakers, bulkhead shares (real processes)", function () {
   this.timeout(180_000);
@@ -88,6 +89,33 @@ describe("caller-made outages: deadline floor, caller budgets and breakers, bulk
     expect(outcomes.map((o) => o.status).filter((s) => s !== 504), "every one ran out of its own time").to.deep.equal([]);
     await expectAllClosed();
     const other = await placeOrder("alice", "after-hurried", "tok_visa");
+    expect(other.status).to.equal(200);
+    expect(stateOf(other)).to.match(/CONFIRMED$/);
+    await expectAllClosed();
+  });
+
+  it("30 orders whose card the processor fails on leave every shared breaker closed, orders ready, and other customers' orders CONFIRMED", async () => {
+    const sentence = "the payment could not be processed right now; please try again later";
+    // Two at a time: mallory's share of the gateway's bulkhead to orders (2 of 8).
+    const outcomes = await mapBounded(
+      Array.from({ length: 30 }, (_, i) => i),
+      2,
+      (i) => placeOrder("mallory", `processor-down-${i}`, "tok_unavailable"),
+    );
+    for (const outcome of outcomes) {
+      expect(outcome.status).to.equal(200);
+      const order = (outcome.json as { order: { state: string; cancelReason: string; cancelDetail: string } }).order;
+      expect(order.state).to.match(/CANCELLED$/);
+      expect(order.cancelReason).to.match(/PAYMENT_FAILED$/);
+      expect(order.cancelDetail).to.equal(sentence);
+    }
+    const ordersStates = await breakerStates(mesh.orders.probeUrl);
+    const authorize = [...ordersStates.keys()].filter((series) => series.includes("PaymentService/AuthorizePayment"));
+    expect(authorize, "orders' breaker to AuthorizePayment took the 30 calls").to.have.length(1);
+    await expectAllClosed();
+    const ready = await httpRequest(mesh.orders.probeUrl, { path: "/readyz" });
+    expect(ready.status, ready.text).to.equal(200);
+    const other = await placeOrder("alice", "after-processor-down", "tok_visa");
     expect(other.status).to.equal(200);
     expect(stateOf(other)).to.match(/CONFIRMED$/);
     await expectAllClosed();

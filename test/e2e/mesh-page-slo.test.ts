@@ -85,7 +85,8 @@ describe("SLOs, burn-rate alerts and the mesh graph: real Prometheus, real mesh,
     const gateway = mesh.gateway!.url;
     const token = await signDevToken(path.join(mesh.dataDir, "auth"), { subject: "alice" });
     // Shop traffic through the gateway (the graph's edges), and direct
-    // authorizations: tok_visa approves; tok_unavailable fails as a processor outage would.
+    // authorizations: tok_visa approves; tok_unavailable fails as a processor outage would
+    // (Unavailable, reason DEPENDENCY_UNAVAILABLE: callers' breakers leave it out, payments' SLO counts it).
     loads.push(
       (async () => {
         for (let i = 0; sending; i++) {
