@@ -85,6 +85,9 @@ export function meshNodeAdapter(
     const values = (options.contextValues?.(req) ?? createContextValues()).set(requestRead, read);
     const contentType = String(req.headers["content-type"] ?? "");
     const request = universalRequestFromNodeRequest(req, res, undefined, values);
+    if ("stream" in req) {
+      request.body = readThenDrain(req);
+    }
     lowerLongDeadline(request.header);
     handler(request)
       .then((answer) => (read.done || handler.method.methodKind !== "unary" ? answer : asRequestError(answer, contentType)))
@@ -99,6 +102,37 @@ export function meshNodeAdapter(
         answerFailure(res, contentType, read.done ? new ConnectError("internal error", Code.Internal) : new ConnectError("the request could not be read", Code.InvalidArgument));
       });
   };
+}
+
+/**
+ * An HTTP/2 request's body as connect-node reads it, except that a reader
+ * that stops early (connect-node refused the request: a message over
+ * readMaxBytes, a bad envelope, a body that does not decompress) leaves the
+ * rest to be read and dropped instead of destroying the request.
+ *
+ * connect-node iterates the request and returns early, which destroys Node's
+ * compat request; the compat layer then pauses the stream under it for good.
+ * The answer went out, but the stream's readable side never ends, so the
+ * stream never closes (the client waits for its own timeout with the answer
+ * in hand), and its unread bytes count against the session's memory until
+ * nghttp2 refuses every new stream of the session with ENHANCE_YOUR_CALM.
+ * The gRPC fast path drains the same way (grpc-unary-fast-path.ts). HTTP/1.1
+ * is left as connect-node does it (destroying the request closes the
+ * connection, which stops the client).
+ */
+async function* readThenDrain(req: Http2ServerRequest): AsyncGenerator<Uint8Array> {
+  let ended = false;
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      yield chunk as Uint8Array;
+    }
+    ended = true;
+  } finally {
+    if (!ended && !req.destroyed) {
+      req.on("data", () => undefined);
+      req.resume();
+    }
+  }
 }
 
 /** The longest delay setTimeout takes; a longer one fires after 1 ms. */

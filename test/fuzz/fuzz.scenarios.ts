@@ -216,6 +216,10 @@ describe("fuzzing at scale, real processes", function () {
 
   /** What is wrong with this answer to this request, or undefined; records accepted writes. */
   function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefined {
+    if (answer.timedOut === true && answer.status !== 0) {
+      // An answer in hand is not enough: a stream the server never closes is a hang.
+      return `HTTP ${answer.status} ${answer.code ?? ""} answered, but the stream was not closed within 20 s`;
+    }
     if (answer.status === 0) {
       const known = knownFindings.find((f) => f.code === "no answer" && f.kinds.includes(request.kind) && f.message.test(answer.error ?? "") && (f.request?.(request) ?? true));
       if (known !== undefined) {

@@ -1,5 +1,13 @@
 import type { FuzzRequest } from "./requests.js";
 
+/** A gRPC frame header declaring `length` bytes, then `bytes` zeros: more than an HTTP/2 stream's first window (64 KiB), in base64. */
+function declaredThenZeros(flags: number, length: number, bytes: number): string {
+  const header = Buffer.alloc(5);
+  header[0] = flags;
+  header.writeUInt32BE(length, 1);
+  return Buffer.concat([header, Buffer.alloc(bytes)]).toString("base64");
+}
+
 /**
  * Requests the fuzzer once failed on (or that stand for a class of them),
  * replayed before any generated request. When a run fails it prints the
@@ -31,6 +39,19 @@ export const regressionRequests: readonly { readonly found: string; readonly req
   {
     found: "DeadlineExceeded (seed 43, path 126): grpc-timeout 99999999H through the passthrough; connect-node's timer overflowed and fired at once",
     request: { kind: "grpc-gateway", path: "/meshwork.orders.v1.OrderService/CancelOrder", headers: { authorization: "<token:alice>", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "99999999H" }, body: "AAAAAA4KDHRva19kZWNsaW5lZA==" },
+  },
+  {
+    found:
+      "no answer, then ENHANCE_YOUR_CALM on the session (the resets against notifications): a grpc+json frame declaring 8 MiB, over the 4 MiB limit, with 256 KiB sent; connect-node answered ResourceExhausted but its stream never closed",
+    request: { kind: "grpc", target: "notifications", identity: "allowed", path: "/meshwork.notifications.v1.NotificationService/ListNotifications", headers: { "content-type": "application/grpc+json", te: "trailers" }, body: declaredThenZeros(0, 8 * 1024 * 1024, 256 * 1024) },
+  },
+  {
+    found: "the same with grpc-encoding gzip (connect-node's path, not the fast path)",
+    request: { kind: "grpc", target: "orders", identity: "allowed", path: "/meshwork.orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc", te: "trailers", "grpc-encoding": "gzip" }, body: declaredThenZeros(1, 8 * 1024 * 1024, 256 * 1024) },
+  },
+  {
+    found: "the same through the gateway's passthrough (gRPC over cleartext HTTP/2, the same adapter)",
+    request: { kind: "grpc-gateway", path: "/meshwork.inventory.v1.InventoryService/GetItem", headers: { "content-type": "application/grpc", te: "trailers" }, body: declaredThenZeros(0, 8 * 1024 * 1024, 256 * 1024) },
   },
 ];
 

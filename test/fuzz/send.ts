@@ -13,6 +13,12 @@ export interface FuzzAnswer {
   readonly body: Buffer;
   /** Why no answer arrived (connection reset, timeout), when status is 0. */
   readonly error?: string;
+  /**
+   * The client gave up after 20 s: no answer, or (HTTP/2) an answer whose
+   * stream the server never closed, which holds the session's memory and,
+   * enough of them, gets every stream of the session refused.
+   */
+  readonly timedOut?: boolean;
 }
 
 const grpcCodeNames = [
@@ -42,8 +48,12 @@ export class Http1Sender {
         resolve({ status: -1, code: undefined, headers: {}, body: Buffer.alloc(0), error: `not sendable: ${(err as Error).message}` });
         return;
       }
-      req.once("timeout", () => req.destroy(new Error("no answer within 20 s")));
-      req.once("error", (err) => resolve({ status: 0, code: undefined, headers: {}, body: Buffer.alloc(0), error: err.message }));
+      let timedOut = false;
+      req.once("timeout", () => {
+        timedOut = true;
+        req.destroy(new Error("no answer within 20 s"));
+      });
+      req.once("error", (err) => resolve({ status: 0, code: undefined, headers: {}, body: Buffer.alloc(0), error: err.message, ...(timedOut ? { timedOut } : {}) }));
       req.once("response", (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -87,7 +97,11 @@ export class Http2Sender {
       let trailers: http2.IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
       let failure: string | undefined;
-      stream.setTimeout(20_000, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      let timedOut = false;
+      stream.setTimeout(20_000, () => {
+        timedOut = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
       stream.on("response", (h) => (responseHeaders = h));
       stream.on("trailers", (t) => (trailers = t));
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -101,6 +115,7 @@ export class Http2Sender {
           headers: { ...responseHeaders, ...trailers },
           body: Buffer.concat(chunks),
           ...(status === 0 ? { error: failure ?? `stream closed with RST code ${stream.rstCode}` } : {}),
+          ...(timedOut ? { timedOut } : {}),
         });
       });
       stream.end(body);
