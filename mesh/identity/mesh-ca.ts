@@ -40,6 +40,12 @@ export interface IssueOptions {
   readonly ttlMs?: number;
   /** When it starts being valid. Default: now minus one minute of clock skew (tests make expired ones with this). */
   readonly notBefore?: Date;
+  /**
+   * More DNS SANs beside <name>.<trust domain>: for a peer that verifies a
+   * host name it dialled (a NATS cluster node's, which the other nodes'
+   * routes check). Default: none.
+   */
+  readonly dnsNames?: readonly string[];
 }
 
 /** How long a workload certificate lives by default. */
@@ -160,6 +166,7 @@ export class MeshCa {
           [
             { type: "url", value: id.uri },
             { type: "dns", value: dnsName(id) },
+            ...(options.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
           ],
           true,
         ),

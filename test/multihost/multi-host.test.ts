@@ -2,27 +2,34 @@
 // on a podman network of their own (test/support/podman-hosts.ts), each
 // process on its own host with its own address in 198.18.0.0/15 and names
 // resolved by DNS as a headless Service resolves them: a gateway, two
-// inventory, two payments and two orders replicas (each pair sharing one
-// SQLite database on this machine's disk, WAL mode), notifications, and a
-// three-node NATS JetStream cluster with every stream on three nodes. With
-// orders flowing through the gateway: a host killed, a host partitioned
-// (nftables), 100 ms on the payments hosts, a rolling restart of every
-// replicated process, a NATS node killed; then the invariants, read from the
-// databases. Every fault is bounded in count and time and every address is a
-// container's on this machine.
+// inventory, two payments and two orders replicas, notifications, a
+// PostgreSQL host (test/support/podman-postgres.ts) with one database per
+// service that both replicas of the service share, and a three-node NATS
+// JetStream cluster with every stream on three nodes. mTLS everywhere the mesh
+// talks: between the mesh's processes (identities from a CA made for the run),
+// from them to NATS (their workload certificates are their NATS credentials,
+// natsServerConfig as `make nats-config` writes it) and between the NATS nodes
+// (routes). With orders flowing through the gateway: a host killed, a host
+// partitioned (nftables), 100 ms on the payments hosts, a rolling restart of
+// every replicated process, a NATS node killed; then the invariants, read
+// from the databases. Every fault is bounded in count and time and every
+// address is a container's on this machine.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import Database from "better-sqlite3";
 import { FaultService } from "../../gen/meshwork/faults/v1/faults_pb.js";
 import { DevTokens, httpRequest, type RawResponse } from "../support/gateway-http.js";
 import { checkPodman, PodmanHosts, type HostSpec } from "../support/podman-hosts.js";
+import { startPodmanPostgres, type PodmanPostgres } from "../support/podman-postgres.js";
+import { natsServerConfig } from "../../mesh/events/nats-server-config.js";
+import { credentialFilesIn } from "../../mesh/identity/credential-files.js";
 import { writeCredentialFiles, workloadId } from "../../mesh/index.js";
+import { meshworkNatsPlan } from "../../scripts/support/nats-plan.js";
 import { testCa, testTls, type TestTls } from "../support/test-identity.js";
 
 const run = promisify(execFile);
@@ -40,6 +47,7 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   this.timeout(600_000);
   const tag = `localhost/meshwork:multihost-${process.pid}`;
   let net: PodmanHosts | undefined;
+  let postgres: PodmanPostgres | undefined;
   let data: string;
   let tokens: DevTokens;
   let token: string;
@@ -57,7 +65,9 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     chownSync(d, uid, uid);
     return d;
   };
-  const natsUrl = "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222";
+  // tls://: each process presents its workload certificate, which the servers map to its subject permissions.
+  const natsUrl = "tls://nats-1:4222,tls://nats-2:4222,tls://nats-3:4222";
+  const natsConfigs = new Map<number, string>();
   const common = { LOG_LEVEL: "warn", SHUTDOWN_DELAY_MS: "1000", NATS_URL: natsUrl, NATS_STREAM_REPLICAS: "3", BREAKER_RESET_MS: "2000" };
   const specs = (): Record<string, HostSpec> => ({
     "nats-1": natsSpec(1), "nats-2": natsSpec(2), "nats-3": natsSpec(3),
@@ -76,19 +86,23 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   function service(name: keyof typeof ports, replica: number, octet: number, env: Record<string, string> = {}): HostSpec {
     return {
       name: `${name}-${replica}`, aliases: [name], octet, args: [`services/${name}/main.js`],
-      env: { ...common, PORT: String(ports[name]), MESH_TLS_DIR: "/tls", ...env },
-      // Both replicas of a service share its database (SQLite in WAL mode, one
-      // machine's disk) and its identity (mTLS, from the run's test CA).
-      volumes: { "/data": dir(name), "/tls": tlsDirs.get(name)! },
+      env: { ...common, PORT: String(ports[name]), MESH_TLS_DIR: "/tls", DATABASE_URL_FILE: "/secrets/database-url", ...env },
+      // Both replicas of a service share its database (its own, on the
+      // PostgreSQL host; the URL in a file, as a mounted Secret) and its
+      // identity (mTLS, from the run's test CA); each has a disk of its own.
+      volumes: { "/data": dir(`${name}-${replica}`), "/tls": tlsDirs.get(name)! },
+      files: { "/secrets/database-url": postgres!.urlFile(name) },
     };
   }
+  // Each node as `make nats-config` configures one (natsServerConfig: TLS
+  // required, the client's certificate its credential, subject permissions),
+  // with routes over mTLS between the nodes (the nats identity only).
   function natsSpec(n: number): HostSpec {
     return {
       name: `nats-${n}`, octet: 20 + n, entrypoint: "/usr/local/bin/nats-server",
-      args: ["-n", `nats-${n}`, "-js", "-sd", "/data", "-p", "4222", "--cluster_name", "meshwork", "--cluster", "nats://0.0.0.0:6222",
-        "--routes", "nats://nats-1:6222,nats://nats-2:6222,nats://nats-3:6222", "-m", "8222"],
-      files: { "/usr/local/bin/nats-server": "/usr/sbin/nats-server" },
-      volumes: { "/data": dir(`nats-${n}`) },
+      args: ["-c", "/etc/nats/nats-server.conf", "-m", "8222"],
+      files: { "/usr/local/bin/nats-server": "/usr/sbin/nats-server", "/etc/nats/nats-server.conf": natsConfigs.get(n)! },
+      volumes: { "/data": dir(`nats-${n}`), "/tls": tlsDirs.get(`nats-${n}`)! },
     };
   }
   const healthPort = (name: string): number =>
@@ -181,6 +195,20 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
       }
       tlsDirs.set(name, tlsDir);
     }
+    // A NATS node's certificate: the nats identity, and its host name for the other nodes' routes to verify.
+    for (const n of [1, 2, 3]) {
+      const tlsDir = path.join(data, `tls-nats-${n}`);
+      writeCredentialFiles(tlsDir, await ca.issue(workloadId(ca.trustDomain, "service", "nats"), { ttlMs: 24 * 3600_000, dnsNames: [`nats-${n}`] }));
+      for (const entry of [".", ...readdirSync(tlsDir)]) chownSync(path.join(tlsDir, entry), uid, uid);
+      tlsDirs.set(`nats-${n}`, tlsDir);
+      const config = path.join(data, `nats-${n}.conf`);
+      writeFileSync(config, natsServerConfig({
+        host: "0.0.0.0", port: 4222, storeDir: "/data", ...credentialFilesIn("/tls"), trustDomain: ca.trustDomain, plan: meshworkNatsPlan,
+        serverName: `nats-${n}`,
+        cluster: { name: "meshwork", port: 6222, advertise: `nats-${n}:6222`, routes: [1, 2, 3].map((m) => `nats-route://nats-${m}:6222`) },
+      }));
+      natsConfigs.set(n, config);
+    }
     operator = await testTls("test-operator", "operator");
     // The image, as make image builds it (the base layer comes from the cache).
     await run(path.join(root, "deploy/image/build.sh"), [], { cwd: root, env: { ...process.env, IMAGE: tag }, maxBuffer: 16 * 1024 * 1024 });
@@ -189,6 +217,7 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     const logDir = path.join(root, "test-output", "multihost");
     rmSync(logDir, { recursive: true, force: true });
     net.logDir = logDir;
+    postgres = await startPodmanPostgres(net, { name: "postgres", octet: 30, databases: ["inventory", "payments", "orders", "notifications"], owner: uid });
     const all = specs();
     await Promise.all(["nats-1", "nats-2", "nats-3", "payments-1", "payments-2", "inventory-1", "inventory-2"].map((n) => startHost(all[n]!)));
     await Promise.all(["orders-1", "orders-2"].map((n) => startHost(all[n]!)));
@@ -204,23 +233,19 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
       body: JSON.stringify({ adjustmentId: `mh-${process.pid}`, delta: 5000, reason: "multi-host test" }),
     });
     expect(adjusted.status, adjusted.text).to.equal(200);
-    seeded = stockTotals();
+    seeded = await stockTotals();
   });
 
   after(async () => {
+    await postgres?.stop();
     await net?.destroy();
     await run("podman", ["--runtime", "runc", "--cgroup-manager=cgroupfs", "rmi", "-f", tag]).catch(() => undefined);
     if (data !== undefined) rmSync(data, { recursive: true, force: true });
   });
 
-  function stockTotals(): Map<string, number> {
-    const db = new Database(path.join(data, "inventory", "inventory.db"), { readonly: true, fileMustExist: true });
-    try {
-      const rows = db.prepare("SELECT sku, available + reserved + sold AS total FROM items").all() as { sku: string; total: number }[];
-      return new Map(rows.map((r) => [r.sku, r.total]));
-    } finally {
-      db.close();
-    }
+  async function stockTotals(): Promise<Map<string, number>> {
+    const rows = await postgres!.query<{ sku: string; total: number }>("inventory", "SELECT sku, available + reserved + sold AS total FROM items");
+    return new Map(rows.map((r) => [r.sku, Number(r.total)]));
   }
 
   it("serves orders across hosts: names resolve to every replica, orders confirm or cancel as their cards say", async () => {
@@ -336,9 +361,8 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     const ids = mine.map(orderIdOf).filter((id): id is string => id !== undefined);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const db = new Database(path.join(data, "notifications", "notifications.db"), { readonly: true, fileMustExist: true });
-      const rows = db.prepare(`SELECT order_id, COUNT(*) AS n FROM notifications WHERE order_id IN (${ids.map(() => "?").join(",")}) GROUP BY order_id`).all(...ids) as { order_id: string; n: number }[];
-      db.close();
+      const rows = (await postgres!.query<{ order_id: string; n: string }>("notifications", "SELECT order_id, COUNT(*) AS n FROM notifications WHERE order_id = ANY($1) GROUP BY order_id", [ids]))
+        .map((r) => ({ order_id: r.order_id, n: Number(r.n) }));
       // OrderPlaced and OrderConfirmed: two notifications per order, never more.
       expect(rows.every((r) => r.n <= 2)).to.equal(true);
       if (rows.length === ids.length && rows.every((r) => r.n === 2)) break;
@@ -350,14 +374,22 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   it("invariants from the databases: one authorization and at most one capture per order, stock conserved, every event's effect once", async () => {
     const ids = placed.map(orderIdOf).filter((id): id is string => id !== undefined);
     for (const id of ids) await settled(id);
-    const payments = new Database(path.join(data, "payments", "payments.db"), { readonly: true, fileMustExist: true });
-    const perOrder = payments.prepare("SELECT order_id, COUNT(*) AS n, SUM(state = 'CAPTURED') AS captured FROM payments GROUP BY order_id").all() as { order_id: string; n: number; captured: number }[];
-    payments.close();
-    expect(perOrder.filter((r) => r.n > 1 || r.captured > 1)).to.deep.equal([]);
-    expect(stockTotals()).to.deep.equal(seeded);
-    const notifications = new Database(path.join(data, "notifications", "notifications.db"), { readonly: true, fileMustExist: true });
-    const duplicates = notifications.prepare("SELECT event_id FROM notifications GROUP BY event_id HAVING COUNT(*) > 1").all();
-    notifications.close();
+    const perOrder = await postgres!.query<{ order_id: string; n: string; captured: string }>("payments",
+      "SELECT order_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE state = 'CAPTURED') AS captured FROM payments GROUP BY order_id");
+    expect(perOrder.filter((r) => Number(r.n) > 1 || Number(r.captured) > 1)).to.deep.equal([]);
+    // Orders, from their database: each request once, none left PENDING, a
+    // CONFIRMED order captured once, a CANCELLED one never captured.
+    const orders = await postgres!.query<{ order_id: string; request_id: string; state: string }>("orders",
+      "SELECT order_id, request_id, state FROM orders WHERE order_id = ANY($1)", [ids]);
+    expect(orders.length).to.equal(new Set(ids).size);
+    expect(new Set(orders.map((o) => o.request_id)).size).to.equal(orders.length);
+    expect(orders.filter((o) => o.state === "PENDING").map((o) => o.order_id)).to.deep.equal([]);
+    const captured = new Set(perOrder.filter((r) => Number(r.captured) === 1).map((r) => r.order_id));
+    expect(orders.filter((o) => (o.state === "CONFIRMED") !== captured.has(o.order_id)).map((o) => `${o.order_id} ${o.state}`)).to.deep.equal([]);
+    const cardOf = new Map(placed.map((p) => [p.requestId, p.card]));
+    expect(orders.filter((o) => cardOf.get(o.request_id) === "tok_declined" && o.state !== "CANCELLED").map((o) => o.order_id)).to.deep.equal([]);
+    expect(await stockTotals()).to.deep.equal(seeded);
+    const duplicates = await postgres!.query("notifications", "SELECT event_id FROM notifications GROUP BY event_id HAVING COUNT(*) > 1");
     expect(duplicates).to.deep.equal([]);
   });
 });

@@ -9,7 +9,7 @@ import { freePort } from "./free-port.js";
  * The Debian package's binaries (postgresql, scripts/system-packages.txt):
  * the newest /usr/lib/postgresql/<version>/bin that has initdb.
  */
-function binDir(): string {
+export function postgresBinDir(): string {
   const base = "/usr/lib/postgresql";
   const versions = existsSync(base)
     ? readdirSync(base)
@@ -70,7 +70,7 @@ function serverUser(): { uid: number; gid: number } | undefined {
  * port with its socket in that directory; resolves once it accepts queries.
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
-  const bin = binDir();
+  const bin = postgresBinDir();
   const dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-pg-"));
   const user = serverUser();
   if (user !== undefined) {
