@@ -4,6 +4,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
+import { connectionLimitVariables } from "../../mesh/process/connection-limits-from-env.js";
+import { defaultConnectionLimits } from "../../mesh/server/connection-limits.js";
 import { reachableFileLimit, withFileLimit } from "../support/file-limit.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 import { eventually } from "../support/eventually.js";
@@ -11,24 +13,25 @@ import { TestClients } from "../support/test-identity.js";
 
 const idle = 5_000;
 const dribbling = 500;
+const held = idle + dribbling;
 /** Descriptors each side needs: the held connections plus the process's own. */
-const fileLimit = idle + dribbling + 1_024;
-/**
- * The first-byte and headers timeouts of the processes under attack: longer
- * than the defaults (10 s) so that the fresh requests are answered before the
- * first held connections time out even when opening 5,500 connections is slow
- * (15 s seen on a machine shared by many test runs; about 1 s on idle cores).
- */
-const attackTimeoutMs = 20_000;
-const attackEnv = {
-  CONN_FIRST_BYTE_TIMEOUT_MS: String(attackTimeoutMs),
-  HTTP_HEADERS_TIMEOUT_MS: String(attackTimeoutMs),
-};
+const fileLimit = held + 1_024;
+/** The defaults the processes run with: the test sets none of the variables. */
+const { firstByteTimeoutMs, headersTimeoutMs } = defaultConnectionLimits;
+/** Attempts at holding every connection at once (see the describe block's comment). */
+const maxOpenAttempts = 3;
 
 interface DriverCount {
   readonly open: number;
   readonly closedByServer: number;
   readonly answered408: number;
+}
+
+interface Opened {
+  /** How long opening every connection took, in the driver. */
+  readonly openMs: number;
+  readonly open: number;
+  readonly closedByServer: number;
 }
 
 /** The slowloris driver child (test/support/slowloris-driver.ts), with a raised open-file limit. */
@@ -50,11 +53,12 @@ class SlowlorisDriver {
     });
   }
 
-  async open(port: number): Promise<void> {
+  async open(port: number): Promise<Opened> {
     const reply = await this.ask({ type: "open", port, idle, dribbling, dribbleEveryMs: 500 });
     if (reply.type !== "opened") {
       throw new Error(`the driver could not open its connections: ${String(reply.message)}`);
     }
+    return reply as unknown as Opened;
   }
 
   async count(): Promise<DriverCount> {
@@ -94,12 +98,36 @@ function tcpSockets(pid: number): string[] {
 }
 
 /**
- * Slowloris against a real gateway and a real service: 5,000 connections that never send a byte and 500 that dribble
- * HTTP/1.1 headers forever. Fresh requests are still answered while all of
- * them are held; the idle ones are closed by the first-byte timeout, the
- * dribbling ones by the headers timeout (408); descriptors come back.
+ * Slowloris against a real gateway and a real service, each with its default
+ * timeouts (CONN_FIRST_BYTE_TIMEOUT_MS and HTTP_HEADERS_TIMEOUT_MS, 10 s; the
+ * test refuses to run with any connection-limit variable set): 5,000
+ * connections that never send a byte and 500 that dribble HTTP/1.1 headers
+ * forever. Fresh requests are still answered while all of them are held; the
+ * idle ones are closed by the first-byte timeout, the dribbling ones by the
+ * headers timeout (408); descriptors come back.
+ *
+ * Issue 13 asks for the fresh /healthz and RPC "within 100 ms". A wall-clock
+ * bound would flake on a shared CI machine (and the rules keep speed out of
+ * tests), so the test asserts what the bound stands for instead: that the
+ * server answers a fresh request at once rather than after the attack, i.e.
+ * while every one of the 5,500 connections is still open and none has been
+ * closed by the server (the driver's count, read before and after the fresh
+ * requests, with the process's descriptors). An answer that had waited for a
+ * held connection to time out would come after a close the driver sees. The
+ * answer times are measured and printed beside the time it took to open the
+ * connections; the ratio to the same requests without an attack is measured
+ * by bench/slowloris.ts.
+ *
+ * The held connections must all be open before the first of them times out,
+ * so the driver opens them through a window of concurrent connects (about 6 s
+ * seen at a load average of 12 on 2 cores, against 10 s); an attempt where
+ * the server had closed one before the last was open is given up, the test
+ * waits for the descriptors to come back and opens them again, at most 3
+ * times, and then fails saying how long each opening took. The gateway and
+ * the service are attacked one after the other, so each opening has the
+ * machine to itself.
  */
-describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", function () {
+describe("slowloris: 5,000 idle and 500 dribbling connections with default timeouts, real processes", function () {
   this.timeout(240_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshwork-slowloris-"));
   let inventory: ServiceProcess;
@@ -112,10 +140,15 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
         `this test needs an open-file limit of ${fileLimit} for its child processes; the hard limit here is ${reachable} (raise it with ulimit -Hn as root)`,
       );
     }
-    inventory = await startService("inventory", { DATA_DIR: dataDir, ...attackEnv }, { fileLimit });
+    // The processes inherit this environment: the defaults are what is under test.
+    const overridden = Object.values(connectionLimitVariables).filter((name) => process.env[name] !== undefined);
+    if (overridden.length > 0) {
+      throw new Error(`this test runs the processes with their default connection limits; unset ${overridden.join(", ")}`);
+    }
+    inventory = await startService("inventory", { DATA_DIR: dataDir }, { fileLimit });
     gateway = await startService(
       "gateway",
-      { DATA_DIR: dataDir, INVENTORY_URL: inventory.url, MESH_SERVICES: `inventory=${inventory.url}`, ...attackEnv },
+      { DATA_DIR: dataDir, INVENTORY_URL: inventory.url, MESH_SERVICES: `inventory=${inventory.url}` },
       { fileLimit },
     );
   });
@@ -160,11 +193,41 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
     const baseline = openDescriptors(pid);
     const baselineSockets = new Set(tcpSockets(pid));
 
-    const driver = new SlowlorisDriver();
+    const backToBaseline = (what: string) =>
+      eventually(
+        `${target.name}: descriptors back to baseline ${baseline} ${what}`,
+        // The TCP sockets it holds that it did not at baseline, to say what was left open.
+        () => ({ descriptors: openDescriptors(pid), newSockets: tcpSockets(pid).filter((line) => !baselineSockets.has(line)) }),
+        (now) => now.descriptors <= baseline + 2,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+
+    let driver: SlowlorisDriver | undefined;
     try {
-      const opening = performance.now();
-      await driver.open(port);
-      const openMs = performance.now() - opening;
+      // Every connection must be open before the first one times out. How fast
+      // they open depends on the machine's load: an attempt that was too slow
+      // is given up and made again, at most `maxOpenAttempts` times.
+      const openings: number[] = [];
+      for (;;) {
+        driver = new SlowlorisDriver();
+        const opened = await driver.open(port);
+        openings.push(Math.round(opened.openMs));
+        if (opened.open === held && opened.closedByServer === 0) {
+          break;
+        }
+        await driver.stop();
+        driver = undefined;
+        if (openings.length >= maxOpenAttempts) {
+          expect.fail(
+            `${target.name}: the ${held} connections could not all be open before the first timed out in ${maxOpenAttempts} attempts ` +
+              `(opening took ${openings.join(", ")} ms; the first-byte timeout is ${firstByteTimeoutMs} ms): the machine is too loaded for this test`,
+          );
+        }
+        await backToBaseline("before opening again");
+      }
+      const attacker = driver;
+      expect(await attacker.count(), `${target.name}: every held connection open before the fresh requests`).to.deep.include({ open: held, closedByServer: 0 });
+
       const started = performance.now();
       const health = await fetch(`${p.probeUrl}/healthz`, { signal: AbortSignal.timeout(30_000) });
       const healthMs = performance.now() - started;
@@ -172,40 +235,34 @@ describe("slowloris: 5,000 idle and 500 dribbling connections, real processes", 
       const rpcStarted = performance.now();
       await target.rpc(p.url);
       const rpcMs = performance.now() - rpcStarted;
-      const held = await driver.count();
+
       // Answered while every abusive connection was still open: the server
-      // was not waiting for them to go away.
-      expect(held, `${target.name}: every held connection still open when the fresh requests were answered`).to.deep.include({
-        open: idle + dribbling,
+      // neither waited for one of them to time out nor to go away.
+      expect(await attacker.count(), `${target.name}: every held connection still open when the fresh requests were answered`).to.deep.include({
+        open: held,
         closedByServer: 0,
       });
-      expect(openDescriptors(pid)).to.be.at.least(baseline + idle + dribbling);
+      expect(openDescriptors(pid), `${target.name}: a descriptor per held connection`).to.be.at.least(baseline + held);
 
       const closed = await eventually(
         `${target.name}: every held connection closed`,
-        () => driver.count(),
+        () => attacker.count(),
         (count) => count.open === 0,
-        { timeoutMs: attackTimeoutMs + 60_000, intervalMs: 250 },
+        { timeoutMs: Math.max(firstByteTimeoutMs, headersTimeoutMs) + 60_000, intervalMs: 250 },
       );
-      expect(closed.closedByServer, `${target.name}: every one closed by the server`).to.equal(idle + dribbling);
+      expect(closed.closedByServer, `${target.name}: every one closed by the server`).to.equal(held);
       expect(closed.answered408, `${target.name}: each dribbling one told 408`).to.equal(dribbling);
-      await eventually(
-        `${target.name}: descriptors back to baseline ${baseline}`,
-        // The TCP sockets it holds that it did not at baseline, to say what was left open.
-        () => ({ descriptors: openDescriptors(pid), newSockets: tcpSockets(pid).filter((line) => !baselineSockets.has(line)) }),
-        (now) => now.descriptors <= baseline + 2,
-        { timeoutMs: 30_000, intervalMs: 250 },
-      );
-      return `${target.name}: ${idle + dribbling} connections opened in ${openMs.toFixed(0)} ms; /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with ${idle + dribbling} connections held`;
+      await backToBaseline("after the attack");
+      const tries = openings.length > 1 ? ` (attempts: ${openings.join(", ")} ms)` : "";
+      return `${target.name}: ${held} connections opened in ${openings.at(-1)} ms${tries}; /healthz in ${healthMs.toFixed(1)} ms, RPC in ${rpcMs.toFixed(1)} ms with all ${held} held`;
     } finally {
-      await driver.stop();
+      await driver?.stop();
     }
   };
 
-  it("the gateway and a service answer fresh requests while held, close every held connection by its timeout, descriptors back to baseline", async () => {
-    // Both at once: the timeouts are the test's length, and they run in parallel.
-    for (const line of await Promise.all(targets.map(attack))) {
-      console.log(`      ${line}`);
-    }
-  });
+  for (const target of targets) {
+    it(`${target.name} answers fresh requests while all are held, closes every held connection by its timeout, descriptors back to baseline`, async () => {
+      console.log(`      ${await attack(target)}`);
+    });
+  }
 });

@@ -2,7 +2,7 @@
 // attacker does, so that the test process itself keeps few descriptors. Run
 // with a raised open-file limit (see withFileLimit). Driven over IPC:
 //   parent -> {type:"open", port, idle, dribbling, dribbleEveryMs}
-//   child  -> {type:"opened", idle, dribbling}      once every connection is established
+//   child  -> {type:"opened", idle, dribbling, openMs, open, closedByServer}  once every connection is established
 //   parent -> {type:"count"}
 //   child  -> {type:"count", open, closedByServer, answered408}
 //   parent -> {type:"stop"}
@@ -33,15 +33,21 @@ function connect(port: number): Promise<net.Socket> {
   });
 }
 
+/** Concurrent connects while opening: under Node's listen backlog (511), so no SYN waits for a retransmit. */
+const connectWindow = 400;
+
 async function openAll(command: OpenCommand): Promise<void> {
   const dribbling: net.Socket[] = [];
   const total = command.idle + command.dribbling;
-  // In batches, so the listen backlog is never the limit.
-  for (let opened = 0; opened < total; ) {
-    const batch = Math.min(250, total - opened);
-    const made = await Promise.all(Array.from({ length: batch }, () => connect(command.port)));
-    for (const socket of made) {
-      const isDribbler = opened >= command.idle;
+  const started = performance.now();
+  // A sliding window of connects rather than batches, so a slow connect holds
+  // up only its own slot: opening fast matters, since the server's first-byte
+  // timeout starts for each connection as it is accepted.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const isDribbler = next++ >= command.idle;
+      const socket = await connect(command.port);
       sockets.add(socket);
       socket.on("error", () => undefined);
       socket.on("data", (chunk: Buffer) => {
@@ -59,9 +65,10 @@ async function openAll(command: OpenCommand): Promise<void> {
         socket.write("GET /healthz HTTP/1.1\r\nHost: slowloris\r\n");
         dribbling.push(socket);
       }
-      opened++;
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(connectWindow, total) }, worker));
+  const openMs = performance.now() - started;
   let line = 0;
   dribbler = setInterval(() => {
     line++;
@@ -71,7 +78,7 @@ async function openAll(command: OpenCommand): Promise<void> {
       }
     }
   }, command.dribbleEveryMs);
-  process.send?.({ type: "opened", idle: command.idle, dribbling: command.dribbling });
+  process.send?.({ type: "opened", idle: command.idle, dribbling: command.dribbling, openMs, open: sockets.size, closedByServer });
 }
 
 process.on("message", (command: Command) => {
