@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 BUF := $(NODE_BIN)/buf
 
-.PHONY: fuzz chaos load help deps system-test system-bench system-image run build image network-policies multihost test bench generate proto-check release-api typecheck lint deps-check unit token cert nats-config canary catalogue slo-rules service clean
+.PHONY: fuzz chaos load help deps system-test system-bench system-image run build image manifests network-policies multihost test bench generate proto-check release-api typecheck lint deps-check unit token cert nats-config canary catalogue slo-rules service clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,8 +33,10 @@ image: deps system-image ## OCI image of every process (buildah, from scratch; n
 multihost: deps system-test ## Only the multi-host test (make test runs it too; podman, the image; as root): kills, partition, latency, rolling restart, NATS node
 	node_modules/.bin/mocha --no-config --import=tsx --timeout 600000 --exit test/multihost/multi-host.test.ts
 
-network-policies: deps ## Regenerate deploy/kubernetes/base/network-policies.yaml from the contracts' declared callers
-	node --import tsx scripts/network-policies.ts
+manifests: deps ## Regenerate deploy/kubernetes/base's generated files: network-policies.yaml (the contracts' callers), nats-config.yaml (NATS TLS, subject permissions)
+	node --import tsx scripts/kubernetes-manifests.ts
+
+network-policies: manifests ## Same as make manifests
 
 # Debian packages the tests and benchmarks start (scripts/system-packages.txt),
 # installed when missing, before anything runs.

@@ -19,6 +19,7 @@ import { authDevFallbacks } from "../../gateway/auth/auth-dev-fallbacks.js";
 import { declaredCallers } from "../../mesh/access/declared-callers.js";
 import { runtimeDevFallbacks } from "../../mesh/process/production-mode.js";
 import { contractServices } from "../../platform/catalogue/contract-services.js";
+import { natsClusterConfig, natsConfigMapYaml, repositoryNatsOptions } from "./nats-config.js";
 import { manifestsBus, networkPoliciesYaml, repositoryInput, workloadLabel, type Call } from "./network-policies.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -299,6 +300,7 @@ describe("Kubernetes manifests (deploy/kubernetes), offline", function () {
       // The runtime's fallbacks (mesh/process/production-mode.ts): mTLS on with mounted credentials, no fault injection.
       expect(runtimeDevFallbacks({ mtls: env["MESH_TLS_DIR"] !== undefined && env["MESH_INSECURE"] !== "1", faults: env["MESH_FAULTS"] !== undefined }), where).to.deep.equal([]);
       for (const hook of ["MESH_FAULTS", "SAGA_TEST_CRASH_AT", "OUTBOX_TEST_CRASH", "NOTIFICATIONS_TEST_FAIL_CUSTOMER"]) expect(env[hook], `${where} ${hook}`).to.equal(undefined);
+      expect(env["NATS_URL"]!.split(",").every((u) => u.startsWith("tls://")), `${where} NATS_URL ${env["NATS_URL"]}`).to.equal(true);
     }
     const gateway = envOf("production", deployments.find((d) => d.metadata.name === "gateway")!);
     const auth = { jwksUrl: gateway["AUTH_JWKS_URL"] ?? "", jwksFile: gateway["AUTH_JWKS_FILE"] ?? "", issuer: gateway["AUTH_ISSUER"] ?? "", audience: gateway["AUTH_AUDIENCE"] ?? "" };
@@ -310,6 +312,66 @@ describe("Kubernetes manifests (deploy/kubernetes), offline", function () {
     expect(readFileSync(path.join(root, "services/payments/main.ts"), "utf8")).not.to.contain(processor);
     // dev keeps the development mode and the simulated processor.
     for (const d of rendered.dev.filter((o) => o.kind === "Deployment")) expect(envOf("dev", d)["MESH_ENV"], id(d)).to.equal(undefined);
+  });
+
+  describe("NATS under TLS", () => {
+    const uriSans = (o: K8sObject) =>
+      ((podSpecOf(o).volumes ?? []) as Container[]).find((v) => v.name === "tls")?.csi?.volumeAttributes?.["csi.cert-manager.io/uri-sans"] as string | undefined;
+
+    it("the committed nats-config.yaml is what make manifests generates with make nats-config's code", () => {
+      const committed = readFileSync(path.join(import.meta.dirname, "base/nats-config.yaml"), "utf8");
+      expect(committed, "run make manifests").to.equal(natsConfigMapYaml(repositoryNatsOptions));
+    });
+
+    it("nats-server accepts the configuration (nats-server -t, with test certificates in its place)", async function () {
+      const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+      const { execFileSync } = await import("node:child_process");
+      const os = await import("node:os");
+      const { testCredentialDir } = await import("../../test/support/test-identity.js");
+      const { credentialFilesIn } = await import("../../mesh/identity/credential-files.js");
+      expect(existsSync("/usr/sbin/nats-server"), "nats-server (scripts/system-packages.txt)").to.equal(true);
+      const dir = mkdtempSync(path.join(os.tmpdir(), "meshwork-nats-conf-"));
+      try {
+        const file = path.join(dir, "nats.conf");
+        const conf = natsClusterConfig({
+          ...repositoryNatsOptions,
+          tls: credentialFilesIn(await testCredentialDir("nats")),
+          storeDir: path.join(dir, "js"),
+          pidFile: path.join(dir, "nats.pid"),
+        });
+        writeFileSync(file, conf);
+        const out = execFileSync("/usr/sbin/nats-server", ["-t", "-c", file], { env: { ...process.env, SERVER_NAME: "nats-0", ADVERTISE: "nats-0.nats:6222" }, encoding: "utf8", stdio: "pipe" });
+        expect(out + "").to.not.match(/error/i);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("requires TLS of clients and routes; each node's certificate is the identity the clients check, and names it for the routes", () => {
+      for (const overlay of overlays) {
+        const map = rendered[overlay].find((o) => id(o) === "ConfigMap/nats-config")!;
+        const conf = (map.data as Record<string, string>)["nats.conf"]!;
+        expect(conf).to.match(/^tls \{[^}]*verify_and_map: true/m);
+        expect(conf).to.match(/cluster \{[\s\S]*\n  tls \{[^}]*verify_and_map: true/);
+        expect(conf).to.contain(`authorization { user: "spiffe://${repositoryNatsOptions.trustDomain}/service/nats" }`);
+        expect(conf).to.match(/^server_name: \$SERVER_NAME$/m).and.match(/advertise: \$ADVERTISE$/m);
+        const nats = rendered[overlay].find((o) => id(o) === "StatefulSet/nats")!;
+        expect(uriSans(nats)).to.equal(`spiffe://${repositoryNatsOptions.trustDomain}/service/nats`);
+        const dns = ((podSpecOf(nats).volumes as Container[]).find((v) => v.name === "tls")!.csi.volumeAttributes["csi.cert-manager.io/dns-names"] as string).split(",");
+        expect(dns).to.include("${POD_NAME}.nats");
+        expect(conf).to.contain('"nats-route://nats-0.nats:6222"');
+        const env = (podSpecOf(nats).containers as Container[])[0]!.env as Container[];
+        expect(env.find((e) => e.name === "ADVERTISE")?.value).to.equal("$(SERVER_NAME).nats:6222");
+        expect((podSpecOf(nats).containers as Container[])[0]!.args).to.deep.equal(["--config", "/etc/nats/config/nats.conf"]);
+        // Each NATS user is a workload whose certificate carries that identity.
+        for (const name of Object.keys({ ...repositoryNatsOptions.plan.publishers, ...repositoryNatsOptions.plan.consumers })) {
+          const deployment = rendered[overlay].find((o) => id(o) === `Deployment/${name}`)!;
+          const identity = `spiffe://${repositoryNatsOptions.trustDomain}/service/${name}`;
+          expect(uriSans(deployment), `${overlay}: ${name}`).to.equal(identity);
+          expect(conf).to.contain(`user: "${identity}"`);
+        }
+      }
+    });
   });
 
   it("the renderer refuses what it does not implement instead of ignoring it", async () => {
