@@ -10,10 +10,10 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { openCaDir } from "../mesh/identity/ca-files.js";
-import { credentialFilesIn, writeCredentialFiles } from "../mesh/identity/credential-files.js";
 import { dnsName } from "../mesh/identity/mesh-ca.js";
 import { defaultTrustDomain, workloadId, type IdentityKind } from "../mesh/identity/spiffe-id.js";
 import { envString } from "../mesh/index.js";
+import { issueCredentials, operatorTtlMs } from "./support/issue-credentials.js";
 
 const usage = "usage: tsx scripts/cert.ts --name <name> [--kind operator|service] [--ttl <seconds>]";
 const root = path.resolve(import.meta.dirname, "..");
@@ -28,7 +28,7 @@ const kind = (values.kind ?? "operator") as IdentityKind;
 if (kind !== "operator" && kind !== "service") {
   fail(`--kind must be operator or service, got ${values.kind}\n${usage}`);
 }
-const ttlSec = values.ttl === undefined || values.ttl === "" ? (kind === "operator" ? 8 * 3600 : 3600) : Number(values.ttl);
+const ttlSec = values.ttl === undefined || values.ttl === "" ? (kind === "operator" ? operatorTtlMs / 1000 : 3600) : Number(values.ttl);
 if (!(Number.isInteger(ttlSec) && ttlSec >= 10)) {
   fail(`--ttl must be a whole number of seconds, at least 10; got ${values.ttl}`);
 }
@@ -41,11 +41,8 @@ try {
 }
 const dataDir = path.resolve(root, envString(process.env, "MESH_DATA_DIR", ".data"));
 const ca = await openCaDir(path.join(dataDir, "ca"), trustDomain);
-const dir = kind === "operator" ? path.join(dataDir, "tls", "operators", id.name) : path.join(dataDir, "tls", id.name);
-const credentials = await ca.issue(id, { ttlMs: ttlSec * 1000 });
-writeCredentialFiles(dir, credentials);
-const files = credentialFilesIn(dir);
-console.log(`${id.uri}, valid until ${credentials.notAfter.toISOString()}`);
+const { files, notAfter } = await issueCredentials(ca, dataDir, { kind, name: id.name, ttlMs: ttlSec * 1000 });
+console.log(`${id.uri}, valid until ${notAfter.toISOString()}`);
 console.log(`  certificate  ${path.relative(root, files.certFile)}`);
 console.log(`  key          ${path.relative(root, files.keyFile)}`);
 console.log(`  CA bundle    ${path.relative(root, files.caFile)}`);

@@ -3,12 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { openCaDir } from "../../mesh/identity/ca-files.js";
-import { writeCredentialFiles, type CredentialFiles } from "../../mesh/identity/credential-files.js";
+import type { CredentialFiles } from "../../mesh/identity/credential-files.js";
 import { CredentialRenewer } from "../../mesh/identity/credential-renewer.js";
 import { ClientFactory, defaultTrustDomain, defaultWorkloadTtlMs, workloadId } from "../../mesh/index.js";
 import { freePort } from "../../test/support/free-port.js";
 import { startNatsServer, type NatsServer } from "../../test/support/nats-server.js";
 import { buildApiImage } from "../support/api-image.js";
+import { issueCredentials, operatorTtlMs } from "../support/issue-credentials.js";
 import { Supervisor, type ProcessSpec } from "../supervisor/supervisor.js";
 
 /** The demo's processes, in start order. */
@@ -67,13 +68,10 @@ export async function startChaosMesh(options: ChaosMeshOptions = {}): Promise<Ch
       }),
     ),
   );
-  const operatorTls = writeCredentialFiles(
-    path.join(dataDir, "tls", "operators", operatorName),
-    await ca.issue(workloadId(trustDomain, "operator", operatorName), { ttlMs: 8 * 3600_000 }),
-  );
+  const operatorTls = (await issueCredentials(ca, dataDir, { kind: "operator", name: operatorName, ttlMs: operatorTtlMs })).files;
   let nats: NatsServer | undefined;
   if (options.nats === true) {
-    const files = writeCredentialFiles(path.join(dataDir, "tls", "nats"), await ca.issue(workloadId(trustDomain, "service", "nats"), { ttlMs: 8 * 3600_000 }));
+    const { files } = await issueCredentials(ca, dataDir, { kind: "service", name: "nats", ttlMs: 8 * 3600_000 });
     const storeDir = path.join(dataDir, "nats");
     mkdirSync(storeDir, { recursive: true });
     nats = await startNatsServer({ storeDir, tls: { files, trustDomain } });

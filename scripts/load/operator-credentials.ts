@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { openCaDir } from "../../mesh/identity/ca-files.js";
-import { credentialFilesIn, writeCredentialFiles, type CredentialFiles } from "../../mesh/identity/credential-files.js";
-import { workloadId } from "../../mesh/identity/spiffe-id.js";
+import { credentialFilesIn, type CredentialFiles } from "../../mesh/identity/credential-files.js";
+import { issueCredentials } from "../support/issue-credentials.js";
 
 /** How long the operator certificate `make load` issues itself is valid: a long run's length, no more. */
 const loadCertificateTtlMs = 8 * 3_600_000;
@@ -33,8 +33,5 @@ export async function loadOperatorCredentials(options: { readonly dataDir: strin
     );
   }
   const ca = await openCaDir(caDir, options.trustDomain);
-  return writeCredentialFiles(
-    path.join(options.dataDir, "tls", "operators", "load"),
-    await ca.issue(workloadId(options.trustDomain, "operator", "load"), { ttlMs: loadCertificateTtlMs }),
-  );
+  return (await issueCredentials(ca, options.dataDir, { kind: "operator", name: "load", ttlMs: loadCertificateTtlMs })).files;
 }
