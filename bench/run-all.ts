@@ -30,6 +30,7 @@ const benches: readonly { readonly name: string; readonly about: string }[] = [
   { name: "observability", about: "what tracing (no-op and real OTLP/HTTP exporter) and metrics cost a two-hop call" },
   { name: "events", about: "events from outbox commit to consumer effect, embedded bus and NATS JetStream" },
   { name: "pg-client", about: "the PostgreSQL client the stores use (pg with its pool) against postgres, on keyed reads and store-shaped transactions" },
+  { name: "slowloris", about: "fresh /healthz and RPCs on the gateway and on a service with 5,000 idle and 500 dribbling connections held, against the same requests with no attack (default timeouts)" },
   { name: "stores", about: "orders placed per second through the gateway and outbox-to-consumer lag, on PostgreSQL (one and two orders replicas) against SQLite (one), the real mains as users run them" },
 ];
 

@@ -1,12 +1,13 @@
 import { expect } from "chai";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.js";
 import { connectionLimitVariables } from "../../mesh/process/connection-limits-from-env.js";
 import { defaultConnectionLimits } from "../../mesh/server/connection-limits.js";
-import { reachableFileLimit, withFileLimit } from "../support/file-limit.js";
+import { reachableFileLimit } from "../support/file-limit.js";
+import { SlowlorisDriver } from "../support/slowloris-attack.js";
 import { startService, type ServiceProcess } from "../support/service-process.js";
 import { eventually } from "../support/eventually.js";
 import { TestClients } from "../support/test-identity.js";
@@ -20,62 +21,6 @@ const fileLimit = held + 1_024;
 const { firstByteTimeoutMs, headersTimeoutMs } = defaultConnectionLimits;
 /** Attempts at holding every connection at once (see the describe block's comment). */
 const maxOpenAttempts = 3;
-
-interface DriverCount {
-  readonly open: number;
-  readonly closedByServer: number;
-  readonly answered408: number;
-}
-
-interface Opened {
-  /** How long opening every connection took, in the driver. */
-  readonly openMs: number;
-  readonly open: number;
-  readonly closedByServer: number;
-}
-
-/** The slowloris driver child (test/support/slowloris-driver.ts), with a raised open-file limit. */
-class SlowlorisDriver {
-  private readonly child: ChildProcess;
-  private readonly replies: ((message: { type: string } & Record<string, unknown>) => void)[] = [];
-
-  constructor() {
-    const script = path.resolve(import.meta.dirname, "../support/slowloris-driver.ts");
-    const { command, args } = withFileLimit(fileLimit, process.execPath, ["--import", "tsx", script]);
-    this.child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    this.child.on("message", (message: { type: string } & Record<string, unknown>) => this.replies.shift()?.(message));
-  }
-
-  private ask(command: object): Promise<{ type: string } & Record<string, unknown>> {
-    return new Promise((resolve) => {
-      this.replies.push(resolve);
-      this.child.send(command);
-    });
-  }
-
-  async open(port: number): Promise<Opened> {
-    const reply = await this.ask({ type: "open", port, idle, dribbling, dribbleEveryMs: 500 });
-    if (reply.type !== "opened") {
-      throw new Error(`the driver could not open its connections: ${String(reply.message)}`);
-    }
-    return reply as unknown as Opened;
-  }
-
-  async count(): Promise<DriverCount> {
-    return (await this.ask({ type: "count" })) as unknown as DriverCount;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null) {
-        resolve();
-        return;
-      }
-      this.child.once("exit", () => resolve());
-      this.child.send({ type: "stop" });
-    });
-  }
-}
 
 function openDescriptors(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
@@ -209,7 +154,7 @@ describe("slowloris: 5,000 idle and 500 dribbling connections with default timeo
       // is given up and made again, at most `maxOpenAttempts` times.
       const openings: number[] = [];
       for (;;) {
-        driver = new SlowlorisDriver();
+        driver = new SlowlorisDriver({ idle, dribbling }, fileLimit);
         const opened = await driver.open(port);
         openings.push(Math.round(opened.openMs));
         if (opened.open === held && opened.closedByServer === 0) {
