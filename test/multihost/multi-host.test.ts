@@ -1,22 +1,24 @@
 // The mesh on separate hosts: the Meshwork image (make image) as containers
 // on a podman network of their own (test/support/podman-hosts.ts), each
 // process on its own host with its own address in 198.18.0.0/15 and names
-// resolved by DNS as a headless Service resolves them: a gateway, two
-// inventory, two payments and two orders replicas, notifications, a
-// PostgreSQL host (test/support/podman-postgres.ts) with one database per
-// service that both replicas of the service share, and a three-node NATS
-// JetStream cluster with every stream on three nodes. mTLS everywhere the mesh
-// talks: between the mesh's processes (identities from a CA made for the run),
-// from them to NATS (their workload certificates are their NATS credentials,
-// natsServerConfig as `make nats-config` writes it) and between the NATS nodes
-// (routes). With orders flowing through the gateway: a host killed, a host
-// partitioned (nftables), 100 ms on the payments hosts, a rolling restart of
-// every replicated process, a NATS node killed; then the invariants, read
-// from the databases. Every fault is bounded in count and time and every
-// address is a container's on this machine.
+// resolved by DNS as a headless Service resolves them: two gateways behind
+// the test's round-robin balancer, two inventory, two payments, two orders
+// and two notifications replicas, an orders canary, a PostgreSQL host
+// (test/support/podman-postgres.ts) with one database per service that all
+// replicas of the service share, and a three-node NATS JetStream cluster with
+// every stream on three nodes. mTLS everywhere the mesh talks: between the
+// mesh's processes (identities from a CA made for the run), from them to NATS
+// (their workload certificates are their NATS credentials, natsServerConfig
+// as `make nats-config` writes it) and between the NATS nodes (routes). With
+// orders flowing through the gateways: a host killed, one payments host and
+// then every payments host partitioned (nftables; breakers open), 100 ms on
+// the payments hosts, a rolling restart of every process, a NATS node
+// killed, a canary of orders split by weight and rolled back; then the
+// invariants, read from the databases. Every fault is bounded in count and
+// time and every address is a container's on this machine.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -51,7 +53,18 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   let data: string;
   let tokens: DevTokens;
   let token: string;
-  let gatewayUrl: string;
+  /**
+   * The load balancer in front of the gateways, as a cloud load balancer or
+   * a Service's kube-proxy is: requests go round-robin to the gateway hosts
+   * in it; a gateway leaves it when it is told to terminate (before SIGTERM,
+   * as an endpoint leaves a Service), and its requests in flight finish in
+   * its drain.
+   */
+  const balancer: string[] = [];
+  let balanced = 0;
+  const gatewayUrl = (): string => balancer[balanced++ % balancer.length]!;
+  const balancerAdd = (name: string): void => void balancer.push(`http://${net!.hosts.get(name)!.ip}:${ports.gateway}`);
+  const balancerRemove = (name: string): void => void balancer.splice(balancer.indexOf(`http://${net!.hosts.get(name)!.ip}:${ports.gateway}`), 1);
   const tlsDirs = new Map<string, string>();
   /** FaultService answers operators only. */
   let operator: TestTls;
@@ -69,20 +82,40 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   const natsUrl = "tls://nats-1:4222,tls://nats-2:4222,tls://nats-3:4222";
   const natsConfigs = new Map<number, string>();
   const common = { LOG_LEVEL: "warn", SHUTDOWN_DELAY_MS: "1000", NATS_URL: natsUrl, NATS_STREAM_REPLICAS: "3", BREAKER_RESET_MS: "2000" };
+  // Breakers judge a window of at least 4 calls (default 10): a test's few orders a second open them.
+  const ordersEnv = { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052", BREAKER_VOLUME_THRESHOLD: "4" };
   const specs = (): Record<string, HostSpec> => ({
     "nats-1": natsSpec(1), "nats-2": natsSpec(2), "nats-3": natsSpec(3),
     // FaultService armed with no rule: the latency scenario sets a delay at run time.
     "payments-1": service("payments", 1, 15, { MESH_FAULTS: "{}" }), "payments-2": service("payments", 2, 16, { MESH_FAULTS: "{}" }),
     "inventory-1": service("inventory", 1, 11), "inventory-2": service("inventory", 2, 12),
-    "orders-1": service("orders", 1, 13, { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052" }),
-    "orders-2": service("orders", 2, 14, { INVENTORY_URL: "dns:inventory:50051", PAYMENTS_URL: "dns:payments:50052" }),
-    "notifications-1": service("notifications", 1, 17, { ORDERS_URL: "https://orders:50053" }),
-    "gateway-1": {
-      name: "gateway-1", octet: 10, args: ["gateway/main.js"],
-      env: { ...common, PORT: "8080", INVENTORY_URL: "dns:inventory:50051", ORDERS_URL: "dns:orders:50053", NOTIFICATIONS_URL: "dns:notifications:50054", RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000", MESH_TLS_DIR: "/tls" },
-      volumes: { "/data": dir("gateway"), "/tls": tlsDirs.get("gateway")! },
+    "orders-1": service("orders", 1, 13, ordersEnv), "orders-2": service("orders", 2, 14, ordersEnv),
+    // A canary release of orders on a host of its own (its own DNS name, the
+    // same database), its version label from its callers' configuration
+    // (ORDERS_URL stable=...;canary=...); weight 0 until a routing rule says more.
+    "orders-canary": {
+      ...service("orders", 3, 19, { ...ordersEnv, SERVICE_VERSION: "canary", MESH_FAULTS: "{}" }),
+      name: "orders-canary", aliases: ["orders-canary"],
     },
+    // Two replicas on the orders stream's one durable consumer: each event goes to one of them.
+    "notifications-1": service("notifications", 1, 17, { ORDERS_URL: "https://orders:50053" }),
+    "notifications-2": service("notifications", 2, 18, { ORDERS_URL: "https://orders:50053" }),
+    "gateway-1": gatewaySpec(1, 10), "gateway-2": gatewaySpec(2, 9),
   });
+  function gatewaySpec(replica: number, octet: number): HostSpec {
+    return {
+      name: `gateway-${replica}`, aliases: ["gateway"], octet, args: ["gateway/main.js"],
+      env: {
+        ...common, PORT: "8080", INVENTORY_URL: "dns:inventory:50051", ORDERS_URL: "stable=dns:orders:50053;canary=dns:orders-canary:50053",
+        NOTIFICATIONS_URL: "dns:notifications:50054", RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "1000", MESH_TLS_DIR: "/tls",
+        MESH_ROUTES_FILE: "/routes/routes.json",
+      },
+      // The token key is the gateways' shared secret (here: their shared data
+      // folder; gateway-1 makes it). The routes file is in a mounted folder (a
+      // ConfigMap's), so a new file renamed into place reaches the container.
+      volumes: { "/data": dir("gateway"), "/tls": tlsDirs.get("gateway")!, "/routes": dir("routes") },
+    };
+  }
   function service(name: keyof typeof ports, replica: number, octet: number, env: Record<string, string> = {}): HostSpec {
     return {
       name: `${name}-${replica}`, aliases: [name], octet, args: [`services/${name}/main.js`],
@@ -114,7 +147,7 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
 
   async function placeOrder(card: string, headers: Record<string, string> = {}): Promise<Placed> {
     const requestId = `mh-${process.pid}-${++counter}`;
-    const response = await httpRequest(gatewayUrl, {
+    const response = await httpRequest(gatewayUrl(), {
       method: "POST",
       path: "/v1/orders",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
@@ -127,7 +160,7 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
   }
   /** The same request again, as a client retries it. */
   async function placeOrderAgain(first: Placed): Promise<Placed> {
-    const response = await httpRequest(gatewayUrl, {
+    const response = await httpRequest(gatewayUrl(), {
       method: "POST",
       path: "/v1/orders",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -169,11 +202,62 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     throw new Error("orders did not confirm four in a row within 60 orders");
   }
 
+  /**
+   * A series summed over every live orders host's /metrics (served in
+   * cleartext beside probes, as Prometheus scrapes it), e.g.
+   * ordersMetric("meshwork_endpoint_ejections_total", 'target="payments"').
+   */
+  async function ordersMetric(name: string, labels: string | readonly string[]): Promise<number> {
+    const wanted = typeof labels === "string" ? [labels] : labels;
+    let sum = 0;
+    for (const [host, { ip }] of net!.hosts) {
+      if (!host.startsWith("orders-")) continue;
+      const text = await (await fetch(`http://${ip}:${ports.orders}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+      for (const line of text.split("\n")) {
+        if (line.startsWith(`${name}{`) && wanted.every((l) => line.includes(l))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+    }
+    return sum;
+  }
+
+  /** The gateways' routing rules, written whole and renamed into place as scripts/canary.ts writes them. */
+  function writeRoutes(rules: object): void {
+    const file = path.join(dir("routes"), "routes.json");
+    writeFileSync(`${file}.tmp`, JSON.stringify(rules));
+    renameSync(`${file}.tmp`, file);
+  }
+  /** Every live gateway's /metrics (an operator's token). */
+  async function gatewayMetrics(): Promise<string[]> {
+    const admin = await tokens.sign("ops", ["meshwork:admin"]);
+    return Promise.all(balancer.map(async (url) => (await httpRequest(url, { method: "GET", path: "/metrics", headers: { authorization: `Bearer ${admin}` } })).text));
+  }
+  /** PlaceOrder calls a host answered (any code), from its /metrics. */
+  async function placeOrderCalls(host: string): Promise<number> {
+    const text = await (await fetch(`http://${net!.hosts.get(host)!.ip}:${ports.orders}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    return text.split("\n").filter((l) => l.startsWith("meshwork_server_requests_total{") && l.includes('method="PlaceOrder"'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  }
+  const stableOrdersHosts = (): string[] => [...net!.hosts.keys()].filter((h) => h.startsWith("orders-") && h !== "orders-canary");
+
+  /**
+   * The orders of these request ids once none is PENDING, read from orders'
+   * database (bounded): request id -> state (CONFIRMED, CANCELLED).
+   */
+  async function settledByRequest(requestIds: readonly string[]): Promise<Map<string, string>> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const rows = await postgres!.query<{ request_id: string; state: string }>("orders", "SELECT request_id, state FROM orders WHERE request_id = ANY($1)", [requestIds]);
+      if (rows.every((r) => r.state !== "PENDING")) return new Map(rows.map((r) => [r.request_id, r.state]));
+      if (Date.now() > deadline) throw new Error(`orders still PENDING after 90 s: ${rows.filter((r) => r.state === "PENDING").map((r) => r.request_id).join(", ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
   /** Reads an order through the gateway until it is no longer PENDING (bounded). */
   async function settled(orderId: string): Promise<string> {
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const r = await httpRequest(gatewayUrl, { method: "GET", path: `/v1/orders/${orderId}`, headers: { authorization: `Bearer ${token}` } });
+      const r = await httpRequest(gatewayUrl(), { method: "GET", path: `/v1/orders/${orderId}`, headers: { authorization: `Bearer ${token}` } });
       const state = (r.json as { order?: { state?: string } } | undefined)?.order?.state;
       if (r.status === 200 && state !== "ORDER_STATE_PENDING") return state!;
       if (Date.now() > deadline) throw new Error(`order ${orderId} still ${state ?? r.text} after 90 s`);
@@ -220,13 +304,16 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     postgres = await startPodmanPostgres(net, { name: "postgres", octet: 30, databases: ["inventory", "payments", "orders", "notifications"], owner: uid });
     const all = specs();
     await Promise.all(["nats-1", "nats-2", "nats-3", "payments-1", "payments-2", "inventory-1", "inventory-2"].map((n) => startHost(all[n]!)));
-    await Promise.all(["orders-1", "orders-2"].map((n) => startHost(all[n]!)));
+    writeRoutes({});
+    await Promise.all(["orders-1", "orders-2", "orders-canary"].map((n) => startHost(all[n]!)));
     await Promise.all(["notifications-1", "gateway-1"].map((n) => startHost(all[n]!)));
-    gatewayUrl = `http://${net.hosts.get("gateway-1")!.ip}:${ports.gateway}`;
+    await Promise.all(["notifications-2", "gateway-2"].map((n) => startHost(all[n]!)));
+    balancerAdd("gateway-1");
+    balancerAdd("gateway-2");
     tokens = new DevTokens(path.join(data, "gateway"));
     token = await tokens.sign("alice");
     // Stock for every order of the run; conservation is checked from here.
-    const adjusted = await httpRequest(gatewayUrl, {
+    const adjusted = await httpRequest(gatewayUrl(), {
       method: "POST",
       path: "/v1/inventory/items/MUG-001:adjust",
       headers: { authorization: `Bearer ${await tokens.sign("ops", ["meshwork:admin"])}`, "content-type": "application/json" },
@@ -288,6 +375,10 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     await startHost(specs()["inventory-2"]!);
   });
 
+  // One payments host of two cut off: orders' calls to it fail over to the
+  // other inside their breaker (one breaker per target and method, outside
+  // the retries: a logical call counts once), so the breakers stay closed and
+  // every order ends as its card says.
   it("a host partitioned (nftables drops its traffic): sagas end as the cards determine after the heal", async () => {
     const mine = await ordersDuring(async () => {
       await net!.partition("payments-2");
@@ -300,6 +391,54 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     }
     const learnt = await untilConfirming();
     console.log(`      partition: ${mine.length} orders, each ended as its card says; confirming four in a row after ${learnt} more`);
+  });
+
+  // Every payments host cut off: orders' breakers towards payments open (read
+  // from orders' /metrics), so sagas stop waiting on a dead target and
+  // compensate at once; a tok_visa order placed then ends CANCELLED, its
+  // stock released and nothing captured (the invariants check both), never
+  // PENDING; a declined card never confirms; after the heal the breakers
+  // close (a half-open probe) and orders confirm again.
+  it("every payments host partitioned: orders' breakers towards payments open, every order ends, and after the heal they close and orders confirm", async () => {
+    const opened = () => ordersMetric("meshwork_breaker_transitions_total", ['target="payments"', 'to="open"']);
+    const before = await opened();
+    const mine: Placed[] = [];
+    let open = false;
+    await Promise.all(["payments-1", "payments-2"].map((n) => net!.partition(n)));
+    try {
+      let running = true;
+      const load = Promise.all(Array.from({ length: 6 }, async (_, w) => {
+        for (let i = 0; running && i < 40; i++) mine.push(await placeOrder(i % 2 === w % 2 ? "tok_visa" : "tok_declined"));
+      }));
+      const deadline = Date.now() + 20_000;
+      while (!open && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        open = (await opened()) > before;
+      }
+      // A few orders meet the open breakers before the heal.
+      if (open) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      running = false;
+      await load;
+    } finally {
+      await Promise.all(["payments-1", "payments-2"].map((n) => net!.heal(n)));
+    }
+    expect(open, "orders' breakers towards payments opened").to.equal(true);
+    // A request that failed at the gateway (its deadline ran out first) is placed again with its request id.
+    for (const p of mine.filter((m) => m.response.status !== 200)) {
+      const again = await placeOrderAgain(p);
+      expect(again.response.status, again.response.text).to.equal(200);
+    }
+    const ids = [...new Set(mine.map((p) => p.requestId))];
+    const states = await settledByRequest(ids);
+    expect(states.size).to.equal(ids.length);
+    const outcomes = new Map<string, number>();
+    for (const [requestId, state] of states) {
+      const card = mine.find((p) => p.requestId === requestId)!.card;
+      if (card === "tok_declined") expect(state, requestId).to.equal("CANCELLED");
+      outcomes.set(`${card} ${state}`, (outcomes.get(`${card} ${state}`) ?? 0) + 1);
+    }
+    const learnt = await untilConfirming();
+    console.log(`      payments partitioned: breakers opened; ${mine.length} orders (${JSON.stringify(Object.fromEntries(outcomes))}); confirming four in a row after ${learnt} more`);
   });
 
   // This machine's kernel has no netem (CONFIG_NET_SCH_NETEM is not set), so
@@ -332,17 +471,25 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     }
   });
 
-  it("a rolling restart of every replicated process, one replica at a time: zero failed requests at the gateway", async () => {
+  it("a rolling restart of every process, one replica at a time, gateways included: zero failed requests at the gateways", async () => {
     const mine = await ordersDuring(async () => {
       // As a Deployment's rolling update with maxSurge 1, maxUnavailable 0:
       // the new replica (a new address) serves before the old one is stopped.
-      for (const name of ["inventory-1", "inventory-2", "payments-1", "payments-2", "orders-1", "orders-2"]) {
-        const replacement = `${name}-next`;
-        const spec = specs()[name]!;
-        await startHost({ ...spec, name: replacement, aliases: spec.aliases ?? [] });
-        await net!.stop(name);
-        await net!.remove(name);
-      }
+      // Every Deployment rolls at once (as a rollout restart of them all), each one replica at a time.
+      const deployments = ["inventory", "payments", "orders", "notifications", "gateway"].map((d) => [`${d}-1`, `${d}-2`]);
+      await Promise.all(deployments.map(async (replicas) => {
+        for (const name of replicas) {
+          const replacement = `${name}-next`;
+          const spec = specs()[name]!;
+          await startHost({ ...spec, name: replacement, aliases: spec.aliases ?? [] });
+          if (name.startsWith("gateway")) {
+            balancerAdd(replacement);
+            balancerRemove(name);
+          }
+          await net!.stop(name);
+          await net!.remove(name);
+        }
+      }));
     });
     const failed = mine.filter((p) => p.response.status !== 200).map((p) => `${p.requestId}: ${p.response.status} ${p.response.text}`);
     expect(failed).to.deep.equal([]);
@@ -369,6 +516,93 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
       if (Date.now() > deadline) throw new Error(`notifications after 60 s: ${JSON.stringify(rows)} of ${ids.length} orders`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  });
+
+  it("a canary of orders on its own host: traffic split by weight within bounds, rolled back to 0 on an injected failure, no order lost", async () => {
+    const weightIs = async (canary: number): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      const line = `meshwork_route_weight{target="orders",method="*",version="canary"} ${canary}`;
+      while (!(await gatewayMetrics()).every((m) => canary === 0 ? !m.includes('version="canary"} ') || m.includes(line) : m.includes(line))) {
+        if (Date.now() > deadline) throw new Error(`the gateways did not load canary weight ${canary} within 15 s`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    const mine: Placed[] = [];
+    const concurrently = async (count: number, width: number): Promise<Placed[]> => {
+      const out: Placed[] = [];
+      let next = 0;
+      await Promise.all(Array.from({ length: width }, async () => {
+        while (next < count) {
+          next++;
+          out.push(await placeOrder(out.length % 3 === 2 ? "tok_declined" : "tok_visa"));
+        }
+      }));
+      mine.push(...out);
+      return out;
+    };
+    const counts = async () => ({
+      canary: await placeOrderCalls("orders-canary"),
+      stable: (await Promise.all(stableOrdersHosts().map(placeOrderCalls))).reduce((a, b) => a + b, 0),
+    });
+
+    // 1. 25% to the canary, set in the gateways' routing rules: the split, counted by the orders hosts themselves.
+    writeRoutes({ targets: { orders: { allMethods: { weights: { stable: 75, canary: 25 } } } } });
+    await weightIs(25);
+    const before = await counts();
+    const split = await concurrently(80, 8);
+    expect(split.filter((p) => p.response.status !== 200).map((p) => p.response.text)).to.deep.equal([]);
+    const after = await counts();
+    const canaryCalls = after.canary - before.canary;
+    const total = canaryCalls + after.stable - before.stable;
+    // Binomial(n, 0.25): five standard deviations either side.
+    const sd = Math.sqrt(total * 0.25 * 0.75);
+    console.log(`      canary split: ${canaryCalls} of ${total} PlaceOrder calls on the canary host at weight 25 (bounds ±${(5 * sd).toFixed(1)})`);
+    expect(canaryCalls).to.be.within(total * 0.25 - 5 * sd, total * 0.25 + 5 * sd);
+
+    // 2. A bad release: every PlaceOrder on the canary host fails (FaultService
+    // abort, unavailable). scripts/canary.ts steps the weight from 25%, judges
+    // the step from both gateways' metrics, and rolls it back to 0.
+    await createClient(FaultService, createGrpcTransport({ baseUrl: `https://${net!.hosts.get("orders-canary")!.ip}:${ports.orders}`, nodeOptions: operator.nodeOptions }))
+      .setFaults({ config: { faults: [{ service: "meshwork.orders.v1.OrderService", method: "PlaceOrder", abort: { errorType: { case: "grpcStatus", value: 14 }, percentage: { numerator: 100 } } }] } });
+    let running = true;
+    const traffic = (async () => {
+      while (running) await concurrently(8, 4);
+    })();
+    let canaryRun: { code: number; out: string };
+    try {
+      const args = ["--import", "tsx", path.join(root, "scripts/canary.ts"), "--service", "orders", "--version", "canary",
+        "--routes", path.join(dir("routes"), "routes.json"), "--metrics", balancer.map((u) => `${u}/metrics`).join(","),
+        "--token", await tokens.sign("ops", ["meshwork:admin"]), "--steps", "25,100", "--window-s", "1", "--max-windows", "10", "--settle-ms", "1200", "--min-calls", "5"];
+      canaryRun = await run(process.execPath, args, { cwd: root, env: { ...process.env, LOG_LEVEL: "info" } })
+        .then(({ stdout }) => ({ code: 0, out: stdout }), (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }));
+    } finally {
+      running = false;
+      await traffic;
+    }
+    expect(canaryRun.code, canaryRun.out).to.equal(1);
+    expect(canaryRun.out).to.match(/orders canary: ROLLED BACK/);
+    await weightIs(0);
+    // Rolled back: the canary host gets no more orders.
+    const rolledBack = await counts();
+    const later = await concurrently(16, 4);
+    expect(later.filter((p) => p.response.status !== 200).map((p) => p.response.text)).to.deep.equal([]);
+    expect((await counts()).canary).to.equal(rolledBack.canary);
+
+    // No order lost: a request that failed (its tries all met the canary) is
+    // placed again with the same request id; each ends once, as its card says.
+    const failed = mine.filter((p) => p.response.status !== 200);
+    for (const p of failed) {
+      const again = await placeOrderAgain(p);
+      expect(again.response.status, again.response.text).to.equal(200);
+    }
+    const requestIds = [...new Set(mine.map((p) => p.requestId))];
+    const states = await settledByRequest(requestIds);
+    expect(states.size).to.equal(requestIds.length);
+    const wrong = mine.filter((p) => `ORDER_STATE_${states.get(p.requestId)}` !== expected(p.card)).map((p) => `${p.requestId} ${p.card} ${states.get(p.requestId)}`);
+    expect(wrong).to.deep.equal([]);
+    const steps = canaryRun.out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { weight?: number; reason?: string; msg?: string })
+      .filter((l) => l.weight !== undefined).map((l) => `${l.weight}%: ${l.msg ?? ""} ${l.reason ?? ""}`.trim());
+    console.log(`      canary rollback: ${steps.join("; ")}; ${mine.length - split.length} orders meanwhile, ${failed.length} failed at the gateway (placed again, same request id)`);
   });
 
   it("invariants from the databases: one authorization and at most one capture per order, stock conserved, every event's effect once", async () => {
