@@ -15,7 +15,8 @@ import { errorDomain, failure } from "./errors.js";
  * outlier detection count the call as answered (as a client error is), and
  * retry leaves it alone (the server next to the dependency owns retrying it;
  * a retry per layer above would multiply the dependency's load in its
- * outage, as a gRPC server's retry pushback says). Otherwise one caller
+ * outage: what a gRPC server says with a negative grpc-retry-pushback-ms,
+ * gRFC A6). Otherwise one caller
  * could open a breaker shared by every caller with requests that only reach
  * a broken dependency (a customer's card token that its processor fails on),
  * and take a healthy service out of every caller's reach and out of
