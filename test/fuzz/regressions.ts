@@ -55,8 +55,20 @@ export const regressionRequests: readonly { readonly found: string; readonly req
   },
 ];
 
-/** fast-check runs to replay exactly (FUZZ_SEED and the path it printed), by suite. */
-export const regressionRuns: readonly { readonly suite: "rest" | "passthrough" | "grpc"; readonly seed: number; readonly path: string }[] = [];
+/**
+ * fast-check runs to replay exactly (FUZZ_SEED and the path it printed), by
+ * suite. A batch is what the suite's batchSize made of the seed: changing
+ * batchSize changes what each of these replays.
+ */
+export const regressionRuns: readonly { readonly found: string; readonly suite: "rest" | "passthrough" | "grpc"; readonly seed: number; readonly path: string }[] = [
+  {
+    found:
+      "no answer, NGHTTP2_ENHANCE_YOUR_CALM and INTERNAL_ERROR on 8 streams to inventory: a 5 MiB body beside 31 other requests in flight on one session. The fuzz client's own session refused its answers' headers (Node counts queued outgoing bytes against maxSessionMemory, 10 MB); send.ts raises it",
+    suite: "grpc",
+    seed: 20261208,
+    path: "6",
+  },
+];
 
 /**
  * Bad input the fuzzer found answered with Internal, not yet fixed: the

@@ -76,7 +76,13 @@ export class Http2Sender {
 
   private current(): http2.ClientHttp2Session {
     if (this.session === undefined || this.session.closed || this.session.destroyed) {
-      const session = http2.connect(this.url, this.options);
+      // Node counts a session's queued outgoing bytes against its
+      // maxSessionMemory (10 MB by default) and, beyond it, refuses the
+      // headers of every answer on the session with ENHANCE_YOUR_CALM: a 5
+      // MiB body beside 31 other requests in flight did that here, which
+      // looked like the server resetting streams. This client may hold more;
+      // a reset the server sends is still seen as one.
+      const session = http2.connect(this.url, { maxSessionMemory: 256, ...this.options });
       session.on("error", () => undefined);
       session.on("goaway", () => session.close());
       this.session = session;
