@@ -17,7 +17,7 @@ const { runs, seed } = fuzzOptions(env);
 console.log(`make fuzz: FUZZ_RUNS=${runs} FUZZ_SEED=${seed}`);
 const mocha = spawnSync(
   path.join(root, "node_modules/.bin/mocha"),
-  ["--no-config", "--import=tsx", "--exit", "--timeout", "0", "test/fuzz/fuzz.scenarios.ts"],
+  ["--no-config", "--import=tsx", "--exit", "--timeout", "0", "test/fuzz/fuzz.test.ts"],
   { cwd: root, env, stdio: "inherit" },
 );
 process.exit(mocha.status ?? 1);
