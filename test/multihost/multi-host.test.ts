@@ -309,7 +309,11 @@ describe("the mesh on separate hosts (podman, the Meshwork image)", function () 
     const logDir = path.join(root, "test-output", "multihost");
     rmSync(logDir, { recursive: true, force: true });
     net.logDir = logDir;
-    postgres = await startPodmanPostgres(net, { name: "postgres", octet: 30, databases: ["inventory", "payments", "orders", "notifications"], owner: uid });
+    // PostgreSQL's certificate: a mesh identity, and the host name its clients verify (sslmode=verify-full).
+    const postgresTls = writeCredentialFiles(path.join(data, "tls-postgres"), await ca.issue(workloadId(ca.trustDomain, "service", "postgres"), { ttlMs: 24 * 3600_000, dnsNames: ["postgres"] }));
+    postgres = await startPodmanPostgres(net, {
+      name: "postgres", octet: 30, databases: ["inventory", "payments", "orders", "notifications"], owner: uid, serverTls: postgresTls, clientTlsDir: "/tls",
+    });
     const all = specs();
     await Promise.all(["nats-1", "nats-2", "nats-3", "payments-1", "payments-2", "inventory-1", "inventory-2"].map((n) => startHost(all[n]!)));
     writeRoutes({});

@@ -15,12 +15,15 @@
 // disk: the test reads invariants through the socket, as the superuser.
 //
 // Each service is a role with a random password and owns one database of its
-// name; pg_hba admits a role only to its own database (`sameuser`), with
-// scram-sha-256, from the test network only. The URL is handed to the service
-// in a file (DATABASE_URL_FILE), as a mounted Secret would be.
+// name; pg_hba admits a role only to its own database (`sameuser`), from the
+// test network only, over TLS only, with both a client certificate of the
+// mesh CA (clientcert=verify-ca: its workload certificate) and the role's
+// password (scram-sha-256); the service verifies the server's certificate
+// and host name (sslmode=verify-full). The URL is handed to the service in a
+// file (DATABASE_URL_FILE), as a mounted Secret would be.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -44,6 +47,10 @@ export interface PodmanPostgresOptions {
   readonly databases: readonly string[];
   /** The uid the services run as (the URL files are theirs, mode 0400). */
   readonly owner: number;
+  /** The server's certificate files on this machine (a mesh certificate whose DNS SANs hold `name`). */
+  readonly serverTls: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /** Where each service finds its own certificate files inside its container (tls.crt, tls.key, ca.crt). */
+  readonly clientTlsDir: string;
 }
 
 const port = 5432;
@@ -72,8 +79,15 @@ export async function startPodmanPostgres(net: PodmanHosts, options: PodmanPostg
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   }
-  // The superuser through the socket only; each service to its own database, from the test network.
-  writeFileSync(path.join(dataDir, "pg_hba.conf"), ["local all postgres trust", `host sameuser all ${net.prefix}.0/24 scram-sha-256`, ""].join("\n"));
+  // The superuser through the socket only; each service to its own database, from the test network, over mTLS.
+  writeFileSync(path.join(dataDir, "pg_hba.conf"), ["local all postgres trust", `hostssl sameuser all ${net.prefix}.0/24 scram-sha-256 clientcert=verify-ca`, ""].join("\n"));
+  // postgres wants its key its own and private.
+  const tls = { cert: path.join(dir, "server.crt"), key: path.join(dir, "server.key"), ca: path.join(dir, "ca.crt") };
+  copyFileSync(options.serverTls.certFile, tls.cert);
+  copyFileSync(options.serverTls.keyFile, tls.key);
+  copyFileSync(options.serverTls.caFile, tls.ca);
+  for (const file of Object.values(tls)) chownSync(file, user.uid, user.gid);
+  chmodSync(tls.key, 0o600);
 
   const host = await net.start({
     name: options.name,
@@ -89,6 +103,7 @@ export async function startPodmanPostgres(net: PodmanHosts, options: PodmanPostg
       "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups",
       path.join(bin, "postgres"), "-D", dataDir, "-p", String(port), "-k", dir,
       "-c", `listen_addresses=${host.ip}`,
+      "-c", "ssl=on", "-c", `ssl_cert_file=${tls.cert}`, "-c", `ssl_key_file=${tls.key}`, "-c", `ssl_ca_file=${tls.ca}`,
       "-c", "max_connections=300",
       "-c", "shared_buffers=64MB",
       // Nothing the test checks depends on a flush per commit.
@@ -135,7 +150,9 @@ export async function startPodmanPostgres(net: PodmanHosts, options: PodmanPostg
       await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
       await admin.query(`CREATE DATABASE ${name} OWNER ${name}`);
       const file = path.join(dir, `${name}.url`);
-      writeFileSync(file, `postgres://${name}:${password}@${options.name}:${port}/${name}\n`);
+      const t = options.clientTlsDir;
+      const ssl = `sslmode=verify-full&sslrootcert=${t}/ca.crt&sslcert=${t}/tls.crt&sslkey=${t}/tls.key`;
+      writeFileSync(file, `postgres://${name}:${password}@${options.name}:${port}/${name}?${ssl}\n`);
       chownSync(file, options.owner, options.owner);
       chmodSync(file, 0o400);
       urlFiles.set(name, file);
