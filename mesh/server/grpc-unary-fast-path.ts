@@ -144,6 +144,13 @@ function serveCall(
       return;
     }
     received += chunk.length;
+    // A frame header declaring more than the limit is refused as soon as it
+    // arrives, as connect-node refuses it, rather than after the body.
+    const declared = received >= 5 && received - chunk.length < 5 ? declaredLength(chunks, chunk) : 0;
+    if (declared > options.readMaxBytes) {
+      fail(new ConnectError(`message size ${declared} is larger than configured readMaxBytes ${options.readMaxBytes}`, Code.ResourceExhausted));
+      return;
+    }
     if (received > options.readMaxBytes + 5) {
       // Answered at once, and the rest is read and dropped, not paused: bytes
       // left unread keep their stream open (the client never sees it close)
@@ -178,6 +185,12 @@ function serveCall(
 }
 
 const okTrailers: OutgoingHttpHeaders = { "grpc-status": "0" };
+
+/** The length the first frame header declares, once `chunk` completes its five bytes after `before`. */
+function declaredLength(before: readonly Buffer[], chunk: Buffer): number {
+  const head = Buffer.concat([...before, chunk.subarray(0, 5)]).subarray(0, 5);
+  return head.readUInt32BE(1);
+}
 
 /**
  * The message of a body holding exactly one uncompressed gRPC frame, refused
