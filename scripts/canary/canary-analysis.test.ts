@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { parsePrometheusText } from "../../gateway/mesh-page/prometheus-text.js";
 import type { Slo } from "../../platform/catalogue/index.js";
-import { defaultThresholds, judge, judgeSlos, judgeStep, readRouted, sloBurns, versionWindow, type SloBurn } from "./canary-analysis.js";
+import { defaultThresholds, judge, judgeReach, judgeSlos, judgeStep, readRouted, sloBurns, versionWindow, type SloBurn } from "./canary-analysis.js";
 
 /** A gateway scrape with `ok`/`fail` calls per version and their latencies all in one bucket (le seconds). */
 function scrape(calls: Record<string, { ok: number; unavailable: number; declined: number; le: number }>): string {
@@ -85,6 +85,22 @@ describe("canary analysis (scripts/canary/canary-analysis.ts)", () => {
     });
     expect(judge({ calls: 3, failures: 0, p99Ms: 1 }, { calls: 500, failures: 0, p99Ms: 1 })).to.include({ passed: true, conclusive: false });
     expect(defaultThresholds.minCalls).to.equal(20);
+  });
+
+  it("after its windows, fails a canary that got under a quarter of its weight's share when that share is at least minCalls, and leaves a quiet step alone", () => {
+    const w = (calls: number) => ({ calls, failures: 0, p99Ms: 1 });
+    // 25% of 400 calls is 100: 0 or 24 is not its weight reaching it; 25 is a quarter.
+    expect(judgeReach(w(0), w(400), 25)).to.deep.equal({
+      passed: false,
+      conclusive: true,
+      reason: "canary got 0 of 400 calls where its weight of 25% gives about 100: its weight does not reach it (routing, or too few sticky cohorts)",
+    });
+    expect(judgeReach(w(19), w(381), 25)?.passed).to.equal(false);
+    expect(judgeReach(w(25), w(375), 25)).to.equal(undefined);
+    // 1% of 1,500 is 15, under minCalls: too little traffic to expect the canary judged.
+    expect(judgeReach(w(0), w(1500), 1)).to.equal(undefined);
+    // Enough canary calls to judge: not this function's case.
+    expect(judgeReach(w(20), w(5000), 50)).to.equal(undefined);
   });
 
   describe("the canary's own SLO burn (platform/slo's fast-burn factor)", () => {

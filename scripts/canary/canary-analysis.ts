@@ -226,6 +226,30 @@ export function judge(canary: VersionWindow, stable: VersionWindow, thresholds: 
 }
 
 /**
+ * After a step has waited its windows and the canary still has fewer than
+ * `minCalls` calls: a failure when the step's traffic should have given it
+ * at least `minCalls` (its weight's share of both versions' calls) and it got
+ * under a quarter of that share. Its weight is not reaching it (routing
+ * broken, or too few sticky cohorts, e.g. one customer sending everything),
+ * and a step the canary did not serve says nothing about it: as Flagger
+ * fails a check that finds no values, the rollout stops rather than promote
+ * what was never judged. Undefined when the traffic was too little to expect
+ * that many (an idle mesh: the step passes inconclusively, as before).
+ */
+export function judgeReach(canary: VersionWindow, stable: VersionWindow, weight: number, thresholds: CanaryThresholds = defaultThresholds): Verdict | undefined {
+  const total = canary.calls + stable.calls;
+  const expected = (total * weight) / 100;
+  if (canary.calls >= thresholds.minCalls || expected < thresholds.minCalls || canary.calls >= expected / 4) {
+    return undefined;
+  }
+  return {
+    passed: false,
+    conclusive: true,
+    reason: `canary got ${canary.calls} of ${total} calls where its weight of ${weight}% gives about ${Math.round(expected)}: its weight does not reach it (routing, or too few sticky cohorts)`,
+  };
+}
+
+/**
  * Whether the canary burns one of its SLOs fast, whatever the stable version
  * does: a stable version failing as often passes the comparison, but the
  * budget burns all the same. As the platform's fast-burn page, but over the

@@ -48,6 +48,8 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
     readonly steps?: readonly number[];
     readonly thresholds?: CanaryThresholds;
     readonly slos?: readonly Slo[];
+    /** The published weights never reach the callers: every call stays on stable. */
+    readonly routingBroken?: boolean;
   }
 
   async function rollOut(canaryFailShare: number, options: RollOutOptions = {}) {
@@ -101,7 +103,10 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
             create(RouteRulesSchema, {
               targets: {
                 inventory: {
-                  allMethods: { weights: { stable: 100 - weight, canary: weight }, stickyHeader: "x-customer-id" },
+                  allMethods: {
+                    weights: options.routingBroken === true ? { stable: 100, canary: 0 } : { stable: 100 - weight, canary: weight },
+                    stickyHeader: "x-customer-id",
+                  },
                   rollout: status,
                 },
               },
@@ -145,6 +150,17 @@ describe("canary rollout from the mesh's own metrics (scripts/canary)", function
     expect(weights).to.deep.equal([1, 5, 25, 50, 100, 100]);
     expect(rollout.decisions.map((d) => d.passed)).to.deep.equal([true, true, true, true, true]);
     expect(rollout.decisions.map((d) => d.weight)).to.deep.equal([1, 5, 25, 50, 100]);
+  });
+
+  it("rolls back, saying why, a canary its weight does not reach instead of promoting what it never judged", async () => {
+    const { rollout, weights, failedAfter } = await rollOut(0, { routingBroken: true });
+    expect(rollout.state).to.equal(RolloutState.ROLLED_BACK);
+    const last = rollout.decisions.at(-1)!;
+    expect(last.passed).to.equal(false);
+    expect(last.canaryCalls).to.equal(0n);
+    expect(last.reason).to.match(/^canary got 0 of \d+ calls where its weight of \d+% gives about \d+: its weight does not reach it/);
+    expect(weights.at(-1)).to.equal(0);
+    expect(failedAfter).to.equal(0);
   });
 
   it("rolls back a canary failing as often as stable, because it burns the target's SLO fast, saying which", async () => {

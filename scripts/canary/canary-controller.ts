@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Sample } from "../../gateway/mesh-page/prometheus-text.js";
 import { RolloutDecisionSchema, RolloutSchema, RolloutState, type Rollout } from "../../gen/meshwork/routing/v1/routing_pb.js";
 import type { Slo } from "../../platform/catalogue/index.js";
-import { defaultThresholds, judgeStep, readRouted, sloBurns, versionWindow, type CanaryThresholds, type RoutedReading } from "./canary-analysis.js";
+import { defaultThresholds, judgeReach, judgeStep, readRouted, sloBurns, versionWindow, type CanaryThresholds, type RoutedReading } from "./canary-analysis.js";
 
 export interface CanaryOptions {
   /** The routed target, as its callers name it (e.g. "orders"). */
@@ -82,6 +82,9 @@ export async function runCanary(options: CanaryOptions): Promise<Rollout> {
       burns = sloBurns(start, end, canary, slos);
       verdict = judgeStep(canaryWindow, stableWindow, burns, thresholds);
     } while (verdict.passed && !verdict.conclusive && windows < maxWindows);
+    if (!verdict.conclusive) {
+      verdict = judgeReach(canaryWindow, stableWindow, weight, thresholds) ?? verdict;
+    }
     rollout.decisions.push(
       create(RolloutDecisionSchema, {
         time: timestampNow(),
