@@ -17,7 +17,8 @@
 //
 //   npx tsx bench/observability.ts [--rounds 3] [--calls 15000] [--concurrency 64]
 //                                  [--seq-calls 2000] [--warmup 3000]
-//                                  [--cpu-prof a|b|c|d] [--time-limit-s 900]
+//                                  [--cpu-prof a|b|c|d|e[,...]] [--only a,b[,...]]
+//                                  [--time-limit-s 900]
 //
 // Each configuration runs in processes of its own, so that what one turns on
 // (async hooks, timers, the batch processor) costs the others nothing: the
@@ -43,14 +44,20 @@
 // failed call or mismatch fails the run. Results go to
 // bench/results/observability.json (not with --cpu-prof, which profiles one
 // configuration's servers and so slows them; the profiles are summarized and
-// left in a temporary directory).
+// left in a temporary directory). Profiling two or more configurations
+// (--cpu-prof a,b) prints, per configuration and server, the CPU µs per call
+// each contributor took while the rounds ran (bench/support/cost-breakdown.ts
+// shares of the profile times the server's measured CPU µs per call), so
+// that (b) - (a) shows where tracing's cost goes. --only runs some of the
+// configurations ((a) always), e.g. --only a,b to measure tracing alone in a
+// shorter run; its results are not written either.
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { Tracer } from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,7 +76,9 @@ import { createTracing, tracingFromEnv, type Tracing } from "../mesh/telemetry/i
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fail, positive } from "./support/cli-args.js";
-import { printProfileSummaries } from "./support/cpu-profile-summary.js";
+import { costShares } from "./support/cost-breakdown.js";
+import { tracingOpTimes } from "./support/tracing-ops.js";
+import { printProfileSummaries, summarizeProfile } from "./support/cpu-profile-summary.js";
 import { medianOf } from "./support/median.js";
 import { IpcChild } from "./support/ipc-child.js";
 import { fmt } from "./support/number-format.js";
@@ -106,6 +115,8 @@ const configs: readonly Config[] = [
   },
 ];
 const configIds = configs.map((c) => c.id);
+/** The configurations this run measures: all, or (a) and those --only names. */
+let runConfigs: readonly Config[] = configs;
 
 type Role = "leaf" | "front" | "load" | "receiver";
 
@@ -120,6 +131,7 @@ const { values: args } = parseArgs({
     "seq-calls": { type: "string", default: "2000" },
     warmup: { type: "string", default: "3000" },
     "cpu-prof": { type: "string" },
+    only: { type: "string" },
     "time-limit-s": { type: "string", default: "900" },
     // A child's part; set by the parent only.
     role: { type: "string" },
@@ -475,11 +487,21 @@ interface Round {
 }
 
 async function runBench(): Promise<void> {
-  const profiled = args["cpu-prof"] as ConfigId | undefined;
-  if (profiled !== undefined && !configIds.includes(profiled)) {
-    fail(`--cpu-prof takes one of ${configIds.join(", ")}`);
+  if (args.only !== undefined) {
+    const only = args.only.split(",");
+    if (only.some((id) => !configIds.includes(id as ConfigId))) {
+      fail(`--only takes one or more (comma-separated) of ${configIds.join(", ")}`);
+    }
+    runConfigs = configs.filter((c) => c.id === "a" || only.includes(c.id));
   }
+  const profiledIds = args["cpu-prof"] === undefined ? [] : (args["cpu-prof"].split(",") as ConfigId[]);
+  if (profiledIds.some((id) => !configIds.includes(id))) {
+    fail(`--cpu-prof takes one or more (comma-separated) of ${configIds.join(", ")}`);
+  }
+  const profiled = profiledIds.length === 0 ? undefined : profiledIds.join(",");
   const profileDir = profiled === undefined ? undefined : mkdtempSync(join(tmpdir(), "meshwork-observability-prof-"));
+  /** Per profiled configuration: the monotonic window (µs) of its rounds, its servers' pids and median CPU µs/call. */
+  const profiledStacks: { id: ConfigId; window: [number, number]; pids: Record<"front" | "leaf", number> }[] = [];
   const pinned = canPin();
   const children: Child[] = [];
   const stacks: Stack[] = [];
@@ -515,8 +537,8 @@ async function runBench(): Promise<void> {
     children.push(receiver);
     otlpReceiver = receiver;
     otlpUrl = `http://127.0.0.1:${await receiver.ready(60_000)}`;
-    for (const config of configs) {
-      const prof = profiled === config.id ? ["--cpu-prof", "--cpu-prof-dir", profileDir!] : [];
+    for (const config of runConfigs) {
+      const prof = profiledIds.includes(config.id) ? ["--cpu-prof", "--cpu-prof-dir", profileDir!] : [];
       const leaf = Child.start(`(${config.id}) leaf`, ["--role", "leaf", "--config", config.id, ...passOn(config)], serverCore, prof);
       children.push(leaf);
       const leafPort = await leaf.ready(60_000);
@@ -537,6 +559,9 @@ async function runBench(): Promise<void> {
       await load.ready(60_000);
       const stack: Stack = { config, leaf, front, load, calls: 0 };
       stacks.push(stack);
+      if (prof.length > 0) {
+        profiledStacks.push({ id: config.id, window: [Infinity, 0], pids: { front: front.process.pid!, leaf: leaf.process.pid! } });
+      }
       await stack.load.run(1, 1); // fails the run on a wrong setup
       await stack.load.run(Math.min(300, settings.warmupCalls), 1);
       await stack.load.run(settings.warmupCalls, settings.concurrency);
@@ -553,7 +578,12 @@ async function runBench(): Promise<void> {
       }
       const roundStart = performance.now();
       for (const stack of stacks) {
+        const from = Number(process.hrtime.bigint() / 1000n);
         const round = await measure(stack);
+        const p = profiledStacks.find((x) => x.id === stack.config.id);
+        if (p !== undefined) {
+          p.window = [Math.min(p.window[0], from), Number(process.hrtime.bigint() / 1000n)];
+        }
         rounds.get(stack.config.id)!.push(round);
         console.log(
           `  round ${r + 1} (${stack.config.id}) ${fmt(round.callsPerSec, 0)} calls/s, p50/p99 at ${settings.concurrency} ` +
@@ -566,6 +596,7 @@ async function runBench(): Promise<void> {
       roundsRun++;
     }
 
+    lastRounds = rounds;
     const checks = await checkCounts(stacks);
     report(rounds, roundsRun, checks, pinned, profiled !== undefined);
     if (checks.some((c) => !c.ok)) {
@@ -580,6 +611,9 @@ async function runBench(): Promise<void> {
   }
   if (profileDir !== undefined) {
     printProfileSummaries(profileDir, root);
+    if (profiledStacks.length > 1) {
+      printCostBreakdown(profileDir, profiledStacks, lastRounds);
+    }
   }
   process.exit(exitCode);
 }
@@ -587,6 +621,75 @@ async function runBench(): Promise<void> {
 /** The children's copies of the settings they use (concurrency sizes the bulkheads). */
 function passOn(config: Config): string[] {
   return ["--concurrency", String(settings.concurrency), ...(config.tracing === "otlp" ? ["--otlp", otlpUrl] : [])];
+}
+
+/** The rounds measured, for the cost breakdown after the children have stopped (and written their profiles). */
+let lastRounds = new Map<ConfigId, Round[]>();
+
+/**
+ * For each profiled configuration and server: CPU µs per call by contributor
+ * (the profile's shares within the rounds' window times the median measured
+ * CPU µs per call), and by file for the files that matter most, with the
+ * difference to the first profiled configuration.
+ */
+function printCostBreakdown(
+  dir: string,
+  stacks: readonly { id: ConfigId; window: [number, number]; pids: Record<"front" | "leaf", number> }[],
+  rounds: Map<ConfigId, Round[]>,
+): void {
+  const files = readdirSync(dir);
+  const table = new Map<string, Map<string, number>>(); // row -> column "(id) role" -> µs/call
+  const byFile = new Map<string, Map<string, number>>();
+  const byOp = new Map<string, Map<string, number>>();
+  const columns: string[] = [];
+  for (const s of stacks) {
+    for (const role of ["front", "leaf"] as const) {
+      const file = files.find((f) => f.includes(`.${s.pids[role]}.`) || f === `${s.pids[role]}.cpuprofile`);
+      const list = rounds.get(s.id) ?? [];
+      if (file === undefined || list.length === 0) {
+        continue;
+      }
+      const column = `(${s.id}) ${role}`;
+      columns.push(column);
+      const cpuUs = medianOf(list.map((r) => (role === "front" ? r.frontCpuUsPerCall : r.leafCpuUsPerCall)));
+      const add = (m: Map<string, Map<string, number>>, row: string, us: number): void => {
+        const r = m.get(row) ?? new Map<string, number>();
+        r.set(column, (r.get(column) ?? 0) + us);
+        m.set(row, r);
+      };
+      add(table, "total (measured, process.cpuUsage)", cpuUs);
+      for (const [name, share] of costShares(join(dir, file), s.window)) {
+        add(table, name, share * cpuUs);
+      }
+      const ops = tracingOpTimes(join(dir, file), s.window);
+      for (const [op, us] of ops.byOp) {
+        add(byOp, op, (us / Math.max(ops.busyUs, 1)) * cpuUs);
+      }
+      console.log(`profile of ${column}: ${file}, window ${s.window[0]}..${s.window[1]} µs (monotonic)`);
+      const summary = summarizeProfile(join(dir, file), 40, root, s.window);
+      for (const f of summary.selfByFile) {
+        add(byFile, f.name, (f.percent / 100) * cpuUs);
+      }
+    }
+  }
+  const print = (title: string, m: Map<string, Map<string, number>>): void => {
+    console.log(`\n${title} (CPU µs per call, profile shares x measured CPU; diff = sum of the last configuration's servers - the first's)\n`);
+    console.log(`| | ${columns.join(" | ")} | diff |`);
+    console.log(`|---|${columns.map(() => "---:").join("|")}|---:|`);
+    const first = columns.filter((c) => c.startsWith(`(${stacks[0]!.id})`));
+    const last = columns.filter((c) => c.startsWith(`(${stacks[stacks.length - 1]!.id})`));
+    const rows = [...m].map(([row, cells]) => {
+      const sum = (cs: string[]): number => cs.reduce((acc, c) => acc + (cells.get(c) ?? 0), 0);
+      return { row, cells, diff: sum(last) - sum(first) };
+    });
+    rows.sort((x, y) => Math.abs(y.diff) - Math.abs(x.diff));
+    for (const { row, cells, diff } of rows) {
+      console.log(`| ${row} | ${columns.map((c) => fmt(cells.get(c) ?? 0, 1)).join(" | ")} | ${fmt(diff, 1)} |`);
+    }
+  };
+  print("Cost by contributor", table);
+  print("Tracing by operation, and GC (bench/support/tracing-ops.ts)", byOp);
+  print("Self time by file (top 40 of each profile)", byFile);
 }
 
 /** The OTLP receiver child and its URL, once started. */
@@ -666,7 +769,7 @@ async function checkCounts(stacks: readonly Stack[]): Promise<Check[]> {
 
 function report(rounds: Map<ConfigId, Round[]>, roundsRun: number, checks: readonly Check[], pinned: boolean, profiling: boolean): void {
   const base = rounds.get("a")!;
-  const summary = configs.map((config) => {
+  const summary = runConfigs.map((config) => {
     const list = rounds.get(config.id)!;
     const median = (pick: (r: Round) => number): number => medianOf(list.map(pick));
     const ratio = (pick: (r: Round) => number): number => medianOf(list.map((r, i) => pick(r) / pick(base[i]!)));
@@ -737,8 +840,8 @@ function report(rounds: Map<ConfigId, Round[]>, roundsRun: number, checks: reado
     console.log(`| (${c.config}) | ${c.what} | ${fmt(c.expected, 0)} | ${fmt(c.measured, 0)} | ${c.ok ? "ok" : "WRONG"} |`);
   }
 
-  if (profiling) {
-    console.log("\n--cpu-prof: results not written");
+  if (profiling || runConfigs.length < configs.length) {
+    console.log(`\n${profiling ? "--cpu-prof" : "--only"}: results not written`);
     return;
   }
   writeResults("observability", {
