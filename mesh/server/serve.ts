@@ -58,9 +58,10 @@ export interface ServeOptions {
   /**
    * Whether outbound calls made while handling a call (through a
    * ClientFactory client) inherit its deadline and cancellation. Default:
-   * true. It costs about 13% of server CPU per unary call on Node 20, where
-   * AsyncLocalStorage turns on async hooks for the whole process; a leaf
-   * service that calls nothing may turn it off.
+   * true. It costs server CPU on every unary call on Node 20, where
+   * AsyncLocalStorage turns on async hooks for the whole process (108 against
+   * 102 µs per call, about 7%: bench/RESULTS.md, bench/grpc-serving.ts, rows
+   * (a') and (a)); a leaf service that calls nothing may turn it off.
    */
   readonly propagateDeadlines?: boolean;
   /**
