@@ -3,20 +3,7 @@
 // innermost frame of its stack that belongs to a contributor, so Node's own
 // work done for a contributor (JSON, a write(2) under a log line) counts as
 // that contributor's, and what matches none is "other".
-import { readFileSync } from "node:fs";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-
-interface Profile {
-  startTime: number;
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { readCpuProfile, type ProfileNode } from "./cpu-profile.js";
 
 /** Contributors in the order a frame is tested against them; the first whose pattern matches the frame's url (or name) wins. */
 export const contributors: readonly { readonly name: string; readonly pattern: RegExp }[] = [
@@ -45,14 +32,7 @@ export const otherContributor = "other (Node core, V8, microtasks, idle-time wor
  * between two monotonic timestamps (µs, as process.hrtime), idle excluded.
  */
 export function costShares(file: string, window: readonly [number, number]): Map<string, number> {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes) {
-    for (const child of node.children ?? []) {
-      parent.set(child, node.id);
-    }
-  }
+  const profile = readCpuProfile(file);
   const contributorOf = new Map<number, string>();
   const classify = (leaf: ProfileNode): string => {
     const known = contributorOf.get(leaf.id);
@@ -60,7 +40,7 @@ export function costShares(file: string, window: readonly [number, number]): Map
       return known;
     }
     let found = otherContributor;
-    for (let n: ProfileNode | undefined = leaf; n !== undefined; n = byId.get(parent.get(n.id) ?? -1)) {
+    for (let n: ProfileNode | undefined = leaf; n !== undefined; n = profile.parentOf(n)) {
       const key = n.callFrame.url === "" ? n.callFrame.functionName : n.callFrame.url.replace(/^file:\/\//, "");
       const hit = contributors.find((c) => c.pattern.test(key));
       if (hit !== undefined) {
@@ -73,14 +53,7 @@ export function costShares(file: string, window: readonly [number, number]): Map
   };
   const totals = new Map<string, number>();
   let busy = 0;
-  let t = profile.startTime;
-  profile.samples.forEach((id, i) => {
-    const us = profile.timeDeltas[i] ?? 0;
-    t += us;
-    const node = byId.get(id);
-    if (node === undefined || t < window[0] || t > window[1] || node.callFrame.functionName === "(idle)") {
-      return;
-    }
+  profile.forEachBusySample(window, (node, us) => {
     busy += us;
     const name = classify(node);
     totals.set(name, (totals.get(name) ?? 0) + us);

@@ -1,21 +1,9 @@
 // Where a V8 .cpuprofile (node --cpu-prof) spends its time: self time by
 // function and by file/package, and inclusive time by function.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { readCpuProfile, type ProfileNode } from "./cpu-profile.js";
 import { fmt } from "./number-format.js";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface Profile {
-  startTime: number;
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 export interface Share {
   readonly name: string;
@@ -40,24 +28,13 @@ export interface ProfileSummary {
  * process.hrtime), e.g. while the load ran, leaving out start-up.
  */
 export function summarizeProfile(file: string, top = 25, root = "", window?: readonly [number, number]): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+  const profile = readCpuProfile(file);
   const stamps: number[] = [];
-  let t = profile.startTime;
-  for (const delta of profile.timeDeltas) {
-    t += delta;
-    stamps.push(t);
-  }
+  profile.forEachSample((_node, _us, at) => stamps.push(at));
   const inWindow =
     window !== undefined && stamps.some((s) => s >= window[0] && s <= window[1])
       ? (i: number): boolean => stamps[i]! >= window[0] && stamps[i]! <= window[1]
       : (): boolean => true;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes) {
-    for (const child of node.children ?? []) {
-      parent.set(child, node.id);
-    }
-  }
   const where = (url: string): string => {
     const path = url.replace(/^file:\/\//, "");
     const nm = path.lastIndexOf("/node_modules/");
@@ -80,10 +57,8 @@ export function summarizeProfile(file: string, top = 25, root = "", window?: rea
   const inclusive = new Map<string, number>();
   let totalUs = 0;
   let idleUs = 0;
-  profile.samples.forEach((id, i) => {
-    const us = profile.timeDeltas[i] ?? 0;
-    const node = byId.get(id);
-    if (node === undefined || !inWindow(i)) {
+  profile.forEachSample((node, us, _at, i) => {
+    if (!inWindow(i)) {
       return;
     }
     if (node.callFrame.functionName === "(idle)") {
@@ -96,7 +71,7 @@ export function summarizeProfile(file: string, top = 25, root = "", window?: rea
     const fileKey = node.callFrame.url === "" ? node.callFrame.functionName || "(native/V8)" : where(node.callFrame.url).replace(/:\d+$/, "");
     files.set(fileKey, (files.get(fileKey) ?? 0) + us);
     const seen = new Set<string>();
-    for (let n: ProfileNode | undefined = node; n !== undefined; n = byId.get(parent.get(n.id) ?? -1)) {
+    for (let n: ProfileNode | undefined = node; n !== undefined; n = profile.parentOf(n)) {
       const k = fnKey(n);
       if (!seen.has(k)) {
         seen.add(k);

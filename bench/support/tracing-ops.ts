@@ -3,21 +3,8 @@
 // tracing's is charged to the innermost of the operations below on its stack,
 // or to "tracing, other" (the interceptors' own frames, settled's callbacks);
 // GC is given apart, as the profile shows it (it cannot say whose garbage).
-import { readFileSync } from "node:fs";
 import { contributors } from "./cost-breakdown.js";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-
-interface Profile {
-  startTime: number;
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { readCpuProfile, type ProfileNode } from "./cpu-profile.js";
 
 /** Operations, tested innermost frame first; the first whose function name and url match wins. */
 export const tracingOps: readonly { readonly name: string; readonly fn: RegExp; readonly url: RegExp }[] = [
@@ -35,14 +22,7 @@ const wrappers = /mesh\/async\/settled\.ts/;
 
 /** µs of busy time (idle excluded) per operation, and the busy total, between two monotonic timestamps (µs). */
 export function tracingOpTimes(file: string, window: readonly [number, number]): { busyUs: number; byOp: Map<string, number> } {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes) {
-    for (const child of node.children ?? []) {
-      parent.set(child, node.id);
-    }
-  }
+  const profile = readCpuProfile(file);
   const memo = new Map<number, string | undefined>();
   const classify = (leaf: ProfileNode): string | undefined => {
     if (memo.has(leaf.id)) {
@@ -50,7 +30,7 @@ export function tracingOpTimes(file: string, window: readonly [number, number]):
     }
     let found: string | undefined;
     let tracingFrom: ProfileNode | undefined;
-    for (let n: ProfileNode | undefined = leaf; n !== undefined; n = byId.get(parent.get(n.id) ?? -1)) {
+    for (let n: ProfileNode | undefined = leaf; n !== undefined; n = profile.parentOf(n)) {
       const url = n.callFrame.url.replace(/^file:\/\//, "");
       const key = url === "" ? n.callFrame.functionName : url;
       if (key === "(garbage collector)") {
@@ -69,7 +49,7 @@ export function tracingOpTimes(file: string, window: readonly [number, number]):
     if (tracingFrom !== undefined) {
       // The innermost operation on the stack names the sample's cost.
       found = "tracing, other (interceptor frames, settled callbacks)";
-      for (let n: ProfileNode | undefined = tracingFrom; n !== undefined; n = byId.get(parent.get(n.id) ?? -1)) {
+      for (let n: ProfileNode | undefined = tracingFrom; n !== undefined; n = profile.parentOf(n)) {
         const url = n.callFrame.url.replace(/^file:\/\//, "");
         const op = tracingOps.find((o) => o.fn.test(n!.callFrame.functionName) && o.url.test(url));
         if (op !== undefined) {
@@ -83,14 +63,7 @@ export function tracingOpTimes(file: string, window: readonly [number, number]):
   };
   const byOp = new Map<string, number>();
   let busyUs = 0;
-  let t = profile.startTime;
-  profile.samples.forEach((id, i) => {
-    const us = profile.timeDeltas[i] ?? 0;
-    t += us;
-    const node = byId.get(id);
-    if (node === undefined || t < window[0] || t > window[1] || node.callFrame.functionName === "(idle)") {
-      return;
-    }
+  profile.forEachBusySample(window, (node, us) => {
     busyUs += us;
     const op = classify(node);
     if (op !== undefined) {
