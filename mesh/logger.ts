@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import { currentInboundCall, type InboundCall } from "./context/inbound-call.js";
+import { batchedStdout } from "./log-destination.js";
 
 export type { Logger };
 
@@ -93,7 +94,8 @@ const errSerializer = (err: Error): unknown => redactSecrets(pino.stdSerializers
  * `inboundCallScope` carries that call's request id and trace and span ids
  * (the mixin reads the current inbound call), including lines of the domain,
  * which knows nothing of requests; lines outside a call carry none. Lines
- * go to stdout unless a destination is given (tests).
+ * go to stdout in batches (see `batchedStdout`) unless a destination is
+ * given (tests).
  */
 export function createLogger(name: string, level = "info", destination?: DestinationStream): Logger {
   const options = {
@@ -116,5 +118,5 @@ export function createLogger(name: string, level = "info", destination?: Destina
       return call === undefined ? {} : callLogFields(call);
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? batchedStdout());
 }
