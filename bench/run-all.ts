@@ -3,8 +3,10 @@
 // Node version and commit, then each benchmark's tables and lines as it
 // printed them, with when it ran and how long it took. With --only, the
 // sections of the benchmarks not run are carried over from the file as they
-// were; so is the section between the "before" markers (the breakdown
-// measured before the defaults were made cheap, kept for comparison).
+// were. Every run carries over, as written, each block between
+// `<!-- NAME:start -->` and `<!-- NAME:end -->` markers: what no benchmark
+// prints, such as the breakdown measured before the defaults were made cheap
+// ("before") or an analysis written from a profile ("notes").
 //
 //   node --import tsx bench/run-all.ts [--only defaults,gateway]
 import { spawn, spawnSync } from "node:child_process";
@@ -17,8 +19,8 @@ import { fmt } from "./support/number-format.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const resultsFile = join(root, "bench", "RESULTS.md");
-const beforeStart = "<!-- before:start -->";
-const beforeEnd = "<!-- before:end -->";
+/** A block written by hand, carried over by every run: `<!-- NAME:start -->` to `<!-- NAME:end -->`. */
+const carriedBlock = /<!-- ([a-z][a-z-]*):start -->[\s\S]*?<!-- \1:end -->/g;
 
 /** In the order make bench runs them, each with what it answers. */
 const benches: readonly { readonly name: string; readonly about: string }[] = [
@@ -68,19 +70,17 @@ for (const bench of selected) {
 const totalMinutes = (Date.now() - started.getTime()) / 60_000;
 
 const previous = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "";
-const before = previous.includes(beforeStart) && previous.includes(beforeEnd)
-  ? previous.slice(previous.indexOf(beforeStart), previous.indexOf(beforeEnd) + beforeEnd.length)
-  : "";
+const carried = [...previous.matchAll(carriedBlock)].map((m) => m[0]);
 // The sections this run did not replace, as the file had them.
 const kept = new Map<string, string>();
-const withoutBefore = before === "" ? previous : previous.replace(before, "");
+const withoutCarried = previous.replace(carriedBlock, "");
 for (const bench of benches) {
-  const start = withoutBefore.indexOf(`## bench/${bench.name}.ts\n`);
+  const start = withoutCarried.indexOf(`## bench/${bench.name}.ts\n`);
   if (start < 0 || sections.has(bench.name)) {
     continue;
   }
-  const next = withoutBefore.indexOf("\n## ", start + 1);
-  kept.set(bench.name, withoutBefore.slice(start, next < 0 ? undefined : next).trimEnd() + "\n");
+  const next = withoutCarried.indexOf("\n## ", start + 1);
+  kept.set(bench.name, withoutCarried.slice(start, next < 0 ? undefined : next).trimEnd() + "\n");
 }
 const ordered = benches.map((b) => sections.get(b.name) ?? kept.get(b.name)).filter((s): s is string => s !== undefined);
 const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout.trim();
@@ -89,7 +89,8 @@ const header = [
   "# Benchmark results",
   "",
   "Written by `make bench` (bench/run-all.ts) from the benchmarks' own output; run it again to",
-  "replace everything below except the \"before\" section. Every benchmark compares rows measured",
+  "replace everything below except the blocks written by hand (\"before\", \"notes\": each says",
+  "when and how it was measured). Every benchmark compares rows measured",
   "in the same run: read the ratios, not the absolute figures, which move with the machine and",
   "its load (the spread between rounds is printed where a benchmark has rounds).",
   "",
@@ -100,7 +101,7 @@ const header = [
   `- took ${fmt(totalMinutes, 1)} min in all${kept.size === 0 ? "" : `; the sections of ${[...kept.keys()].join(", ")} are from an earlier run (its date in each)`}`,
   "",
 ].join("\n");
-writeFileSync(resultsFile, [header, ...ordered, ...(before === "" ? [] : [before])].join("\n") + "\n");
+writeFileSync(resultsFile, [header, ...ordered, ...carried].join("\n") + "\n");
 console.log(`\nbench/RESULTS.md written (${fmt(totalMinutes, 1)} min)`);
 if (failed.length > 0) {
   console.error(`failed: ${failed.join(", ")}`);
