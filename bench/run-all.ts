@@ -26,6 +26,7 @@ const carriedBlock = /<!-- ([a-z][a-z-]*):start -->[\s\S]*?<!-- \1:end -->/g;
 const benches: readonly { readonly name: string; readonly about: string }[] = [
   { name: "defaults", about: "the mesh as `make run` starts it against a plain grpc-js server, a Fastify + grpc-js edge and the raw node ceilings; PlaceOrder end to end; CPU per request by contributor" },
   { name: "grpc-serving", about: "server CPU per unary gRPC call: serve() stripped and in the production configuration, connect-node, a @grpc/grpc-js Server, a raw node:http2 floor" },
+  { name: "log-destination", about: "what one log line costs the process that writes it to a pipe: the mesh's batched default against pino's default and a write per line" },
   { name: "client-stack", about: "what the mesh's client stub costs a caller, layer by layer, on both transports" },
   { name: "mtls", about: "mTLS against plaintext in the production configuration (inventory's main, the mesh client stack): calls/s, latency and CPU per call at 64 in flight, connection set-up apart" },
   { name: "gateway", about: "REST through the gateway against a direct Connect JSON call and a node:http ceiling, stripped and in the production configuration" },
