@@ -30,8 +30,8 @@ export type TargetEndpoints = string | readonly string[] | DnsEndpointsOptions;
 /**
  * How a client reaches its target's endpoints:
  * - "grpc" (default): unary calls go straight onto a reused node:http2
- *   session (h2-grpc-transport: the whole stub on it took 122 µs of client
- *   CPU per call against 317 µs for a bare connect-node gRPC client, which
+ *   session (h2-grpc-transport: the whole stub on it took 95 µs of client
+ *   CPU per call against 311 µs for a bare connect-node gRPC client, which
  *   runs unary calls through its streaming pipeline: bench/RESULTS.md,
  *   bench/client-stack.ts, rows connect-full and connect); streaming calls go
  *   to connect-node's gRPC transport;

@@ -19,8 +19,9 @@ export interface OpenPostgresOptions {
   /**
    * Connections in the pool. Default: 10, pg's own default: on the 2-core
    * machines measured here a service's throughput stopped growing at about
-   * 4 busy connections (bench/RESULTS.md, PostgreSQL), and idle ones cost
-   * the server little.
+   * 4 busy connections (measured when the PostgreSQL stores were added,
+   * 260e969; bench/stores.ts measures the stores as users run them), and
+   * idle ones cost the server little.
    */
   readonly poolSize?: number;
   /** Where pool errors of idle connections (server restart, network) are logged. */

@@ -28,8 +28,8 @@ export interface GrpcUnaryFastPathOptions {
 /**
  * Serves unary gRPC calls straight off the HTTP/2 request, without Connect's
  * streaming pipeline. connect-node runs even a unary gRPC call through async
- * generators (433 µs of server CPU per call against 104 µs for a grpc-js
- * Server and 102 µs for this path: bench/RESULTS.md, bench/grpc-serving.ts,
+ * generators (457 µs of server CPU per call against 97 µs for a grpc-js
+ * Server and 96 µs for this path: bench/RESULTS.md, bench/grpc-serving.ts,
  * rows (b), (c) and (a)); a unary call needs one buffered request frame and
  * one response frame plus trailers, which is all this does.
  *

@@ -59,8 +59,8 @@ export interface ServeOptions {
    * Whether outbound calls made while handling a call (through a
    * ClientFactory client) inherit its deadline and cancellation. Default:
    * true. It costs server CPU on every unary call on Node 20, where
-   * AsyncLocalStorage turns on async hooks for the whole process (108 against
-   * 102 µs per call, about 7%: bench/RESULTS.md, bench/grpc-serving.ts, rows
+   * AsyncLocalStorage turns on async hooks for the whole process (104 against
+   * 96 µs per call, about 8%: bench/RESULTS.md, bench/grpc-serving.ts, rows
    * (a') and (a)); a leaf service that calls nothing may turn it off.
    */
   readonly propagateDeadlines?: boolean;
