@@ -3,7 +3,7 @@
 // innermost frame of its stack that belongs to a contributor, so Node's own
 // work done for a contributor (JSON, a write(2) under a log line) counts as
 // that contributor's, and what matches none is "other".
-import { readCpuProfile, type ProfileNode } from "./cpu-profile.js";
+import { frameKey, readCpuProfile } from "./cpu-profile.js";
 
 /** Contributors in the order a frame is tested against them; the first whose pattern matches the frame's url (or name) wins. */
 export const contributors: readonly { readonly name: string; readonly pattern: RegExp }[] = [
@@ -33,30 +33,9 @@ export const otherContributor = "other (Node core, V8, microtasks, idle-time wor
  */
 export function costShares(file: string, window: readonly [number, number]): Map<string, number> {
   const profile = readCpuProfile(file);
-  const contributorOf = new Map<number, string>();
-  const classify = (leaf: ProfileNode): string => {
-    const known = contributorOf.get(leaf.id);
-    if (known !== undefined) {
-      return known;
-    }
-    let found = otherContributor;
-    for (let n: ProfileNode | undefined = leaf; n !== undefined; n = profile.parentOf(n)) {
-      const key = n.callFrame.url === "" ? n.callFrame.functionName : n.callFrame.url.replace(/^file:\/\//, "");
-      const hit = contributors.find((c) => c.pattern.test(key));
-      if (hit !== undefined) {
-        found = hit.name;
-        break;
-      }
-    }
-    contributorOf.set(leaf.id, found);
-    return found;
-  };
-  const totals = new Map<string, number>();
-  let busy = 0;
-  profile.forEachBusySample(window, (node, us) => {
-    busy += us;
-    const name = classify(node);
-    totals.set(name, (totals.get(name) ?? 0) + us);
-  });
-  return new Map([...totals].map(([name, us]) => [name, us / Math.max(busy, 1)]));
+  const { busyUs, byClass } = profile.busyTimeBy(
+    window,
+    (leaf) => profile.innermost(leaf, (n) => contributors.find((c) => c.pattern.test(frameKey(n)))?.name) ?? otherContributor,
+  );
+  return new Map([...byClass].map(([name, us]) => [name, us / Math.max(busyUs, 1)]));
 }

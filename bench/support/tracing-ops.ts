@@ -4,7 +4,7 @@
 // or to "tracing, other" (the interceptors' own frames, settled's callbacks);
 // GC is given apart, as the profile shows it (it cannot say whose garbage).
 import { contributors } from "./cost-breakdown.js";
-import { readCpuProfile, type ProfileNode } from "./cpu-profile.js";
+import { frameKey, readCpuProfile, type ProfileNode } from "./cpu-profile.js";
 
 /** Operations, tested innermost frame first; the first whose function name and url match wins. */
 export const tracingOps: readonly { readonly name: string; readonly fn: RegExp; readonly url: RegExp }[] = [
@@ -23,52 +23,25 @@ const wrappers = /mesh\/async\/settled\.ts/;
 /** µs of busy time (idle excluded) per operation, and the busy total, between two monotonic timestamps (µs). */
 export function tracingOpTimes(file: string, window: readonly [number, number]): { busyUs: number; byOp: Map<string, number> } {
   const profile = readCpuProfile(file);
-  const memo = new Map<number, string | undefined>();
+  const notTracing = Symbol("another contributor");
   const classify = (leaf: ProfileNode): string | undefined => {
-    if (memo.has(leaf.id)) {
-      return memo.get(leaf.id);
-    }
-    let found: string | undefined;
-    let tracingFrom: ProfileNode | undefined;
-    for (let n: ProfileNode | undefined = leaf; n !== undefined; n = profile.parentOf(n)) {
-      const url = n.callFrame.url.replace(/^file:\/\//, "");
-      const key = url === "" ? n.callFrame.functionName : url;
+    const found = profile.innermost<string | typeof notTracing>(leaf, (n) => {
+      const key = frameKey(n);
       if (key === "(garbage collector)") {
-        found = "GC";
-        break;
+        return "GC";
       }
-      if (wrappers.test(url)) {
-        continue; // settled's frames belong to whoever called it
+      if (wrappers.test(key)) {
+        return undefined; // settled's frames belong to whoever called it
       }
       const hit = contributors.find((c) => c.pattern.test(key));
-      if (hit !== undefined) {
-        tracingFrom = hit === tracing ? leaf : undefined;
-        break;
-      }
-    }
-    if (tracingFrom !== undefined) {
-      // The innermost operation on the stack names the sample's cost.
-      found = "tracing, other (interceptor frames, settled callbacks)";
-      for (let n: ProfileNode | undefined = tracingFrom; n !== undefined; n = profile.parentOf(n)) {
-        const url = n.callFrame.url.replace(/^file:\/\//, "");
-        const op = tracingOps.find((o) => o.fn.test(n!.callFrame.functionName) && o.url.test(url));
-        if (op !== undefined) {
-          found = op.name;
-          break;
-        }
-      }
-    }
-    memo.set(leaf.id, found);
-    return found;
+      return hit === undefined ? undefined : hit === tracing ? tracingOpOf(leaf) : notTracing;
+    });
+    return found === notTracing ? undefined : found;
   };
-  const byOp = new Map<string, number>();
-  let busyUs = 0;
-  profile.forEachBusySample(window, (node, us) => {
-    busyUs += us;
-    const op = classify(node);
-    if (op !== undefined) {
-      byOp.set(op, (byOp.get(op) ?? 0) + us);
-    }
-  });
-  return { busyUs, byOp };
+  // The innermost operation on the stack names the sample's cost.
+  const tracingOpOf = (leaf: ProfileNode): string =>
+    profile.innermost(leaf, (n) => tracingOps.find((o) => o.fn.test(n.callFrame.functionName) && o.url.test(n.callFrame.url.replace(/^file:\/\//, "")))?.name) ??
+    "tracing, other (interceptor frames, settled callbacks)";
+  const { busyUs, byClass } = profile.busyTimeBy(window, classify);
+  return { busyUs, byOp: byClass };
 }
