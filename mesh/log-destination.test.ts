@@ -21,7 +21,13 @@ function start(how: string): Run {
     waiters.splice(0).forEach((w) => w());
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const parsed = () => text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+  // Whole lines only: a pipe read may end inside a line, whose rest comes with the next chunk.
+  const parsed = () =>
+    text
+      .slice(0, text.lastIndexOf("\n") + 1)
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     child,
     exited,
