@@ -8,6 +8,7 @@ import { InventoryService } from "../../gen/meshwork/inventory/v1/inventory_pb.j
 import { OrderService } from "../../gen/meshwork/orders/v1/orders_pb.js";
 import { PaymentService } from "../../gen/meshwork/payments/v1/payments_pb.js";
 import { faultInjectedReason, reasonOf } from "../../mesh/index.js";
+import { eventually } from "../support/eventually.js";
 import { DevTokens, httpRequest } from "../support/gateway-http.js";
 import { startMesh, type TestMesh } from "../support/mesh.js";
 import { startService } from "../support/service-process.js";
@@ -101,7 +102,11 @@ describe("fault injection in real processes (MESH_FAULTS, FaultService)", functi
         expect(direct?.code).to.equal(Code.Unavailable);
         expect(reasonOf(direct)).to.equal(faultInjectedReason);
         expect(await metric(mesh.payments.url, "meshwork_faults_injected_total", { method: "AuthorizePayment", fault: "abort" })).to.be.at.least(1);
-        expect(mesh.payments.logs.some((l) => l.msg === "fault configuration changed (FaultService)")).to.equal(true);
+        // The line reaches this process through a pipe, in the service's next batch of lines (within 50 ms).
+        const changed = await eventually("payments logs the change", () =>
+          mesh.payments.logs.some((l) => l.msg === "fault configuration changed (FaultService)") ? true : undefined,
+        );
+        expect(changed).to.equal(true);
       } finally {
         await faults.setFaults({ config: {} });
       }
